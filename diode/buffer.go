@@ -1,0 +1,84 @@
+package diode
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrInvalidSize is returned by the constructors when asked for a buffer that
+// holds fewer than one element.
+var ErrInvalidSize = errors.New("diode: size must be at least 1")
+
+// Buffer is what components take; users choose the policy by choosing the
+// implementation (OneToOne, ManyToOne, Channel or Discard).
+type Buffer[T any] interface {
+	// Set hands v to the buffer. It never blocks and never fails: when the
+	// buffer has no room, something is dropped and counted instead.
+	Set(v T)
+	// TryNext returns the next element, or false at once when there is none.
+	TryNext() (T, bool)
+	// Next returns the next element, sleeping while the buffer is empty. It
+	// returns ctx.Err() once ctx is done; an element still in the buffer then
+	// stays there.
+	Next(ctx context.Context) (T, error)
+	// Stats returns a snapshot of the counters.
+	Stats() Stats
+}
+
+// Stats is a snapshot of a buffer's counters. Once the writers have stopped
+// and the reader has drained the buffer, Written == Read + Dropped.
+type Stats struct {
+	// Written counts calls to Set.
+	Written uint64
+	// Read counts elements returned by TryNext and Next.
+	Read uint64
+	// Dropped counts elements that were written and will never be read.
+	Dropped uint64
+	// Collisions counts writes of a ManyToOne that met another writer in
+	// their slot (always 0 for the other kinds).
+	Collisions uint64
+}
+
+// AlertFunc is called with the number of elements dropped since the previous
+// call. It runs on the reader's goroutine, inside TryNext or Next, so it must
+// not call TryNext or Next itself.
+type AlertFunc func(missed int)
+
+// Alert calls f(missed).
+func (f AlertFunc) Alert(missed int) { f(missed) }
+
+// Option configures a buffer.
+type Option interface{ apply(*config) }
+
+type config struct {
+	alert AlertFunc
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithAlert sets the drop callback. A nil f means no callback (the default).
+func WithAlert(f AlertFunc) Option {
+	return optionFunc(func(c *config) { c.alert = f })
+}
+
+func newConfig(size int, opts []Option) (config, error) {
+	if size < 1 {
+		return config{}, ErrInvalidSize
+	}
+	c := config{}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	if c.alert == nil {
+		c.alert = func(int) {}
+	}
+	return c, nil
+}
+
+// cacheLinePad keeps fields written by different goroutines on different
+// cache lines, so that a writer and a reader do not slow each other down.
+type cacheLinePad [64]byte

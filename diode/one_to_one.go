@@ -1,0 +1,71 @@
+package diode
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// OneToOne is a diode for one writer goroutine and one reader goroutine: a
+// ring buffer whose writer never waits for the reader. When the writer laps
+// the reader, the reader skips everything it missed and reports how many
+// through the alert callback, as go-diodes' OneToOne does.
+//
+// Set must be called from one goroutine at a time, and TryNext and Next from
+// one goroutine at a time; use ManyToOne for several writers.
+type OneToOne[T any] struct {
+	// writer's side
+	next    uint64 // number of the next write
+	pos     uint64 // next % size
+	written atomic.Uint64
+	_       cacheLinePad
+
+	r reader[T]
+	_ cacheLinePad
+
+	w waiter
+}
+
+var _ Buffer[int] = (*OneToOne[int])(nil)
+
+// NewOneToOne returns a OneToOne diode holding up to size elements. It
+// returns ErrInvalidSize when size < 1.
+func NewOneToOne[T any](size int, opts ...Option) (*OneToOne[T], error) {
+	c, err := newConfig(size, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &OneToOne[T]{r: newReader[T](size, c.alert), w: newWaiter()}, nil
+}
+
+// Set writes v, overwriting the oldest unread element when the buffer is
+// full. It never blocks on the reader (see the slot protocol in ring.go for
+// the nanoseconds it may wait while the reader copies out of the same slot).
+func (d *OneToOne[T]) Set(v T) {
+	n, pos := d.next, d.pos
+	d.next++
+	d.pos++
+	if d.pos == uint64(len(d.r.slots)) {
+		d.pos = 0
+	}
+	d.written.Store(d.next) // before publishing, so Written >= Read + Dropped
+	d.r.slots[pos].put(n, v)
+	d.w.signal()
+}
+
+// TryNext returns the next element, or false when there is none. When the
+// writer has lapped the reader, it calls the alert callback with the number
+// of elements skipped before returning.
+func (d *OneToOne[T]) TryNext() (T, bool) { return d.r.tryNext() }
+
+// Next returns the next element, sleeping while there is none, or ctx.Err()
+// once ctx is done.
+func (d *OneToOne[T]) Next(ctx context.Context) (T, error) {
+	return blockingNext[T](ctx, d, &d.w)
+}
+
+// Stats returns a snapshot of the counters.
+func (d *OneToOne[T]) Stats() Stats {
+	s := Stats{Read: d.r.read.Load(), Dropped: d.r.dropped.Load()}
+	s.Written = d.written.Load()
+	return s
+}

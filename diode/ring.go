@@ -1,0 +1,186 @@
+package diode
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// This file holds the ring that OneToOne and ManyToOne share: an array of
+// slots, each guarded by one atomic word, and the single reader's side.
+//
+// # The slot word
+//
+// Each slot holds a value of type T and a 64-bit word:
+//
+//	word = seq<<2 | state
+//
+//	state  meaning                                     who may touch val
+//	empty  nothing to read (seq: what was there last)   nobody
+//	full   value of write number seq is ready           nobody (claim it first)
+//	write  a writer is copying write number seq in      that writer only
+//	read   the reader is copying write number seq out   the reader only
+//
+// A goroutine may touch val only after it moved the word into "write" or
+// "read" with a CompareAndSwap, and it gives val back with a Store that moves
+// the word to "full" (writer) or "empty" (reader). The CAS and the Store are
+// the happens-before edges the race detector sees, so no read or write of T
+// is ever unsynchronised; there is no seqlock over plain T and no go:norace.
+//
+// # What the writer does when the slot is busy
+//
+// The only time two goroutines want the same slot is when the writer is one
+// lap (or more) ahead of the reader, or, in a ManyToOne, when two writers got
+// numbers one lap apart. The holder keeps the slot for the few nanoseconds of
+// one copy of T, so the other side waits: it re-reads the word, and after a
+// few tries calls runtime.Gosched. If the holder's goroutine is descheduled in
+// that window, the waiter waits until it runs again; that is the one place
+// where Set can wait, and it is bounded by the scheduler, not by the reader's
+// speed. The reader never waits: a slot in "write" state reads as "nothing
+// yet" (TryNext returns false) and Next then sleeps until the writer's signal.
+//
+// # Walk-through (size 4; r is the reader's next number, w the writer's)
+//
+//	1. start                      | e0 | e0 | e0 | e0 |        r:0 w:0
+//	2. writer claims slot 0       | W0 | e0 | e0 | e0 |        r:0 w:1
+//	   (CAS e0 -> W0, copies v in; reader calling TryNext now sees W0: false)
+//	3. writer publishes           | F0 | e0 | e0 | e0 |        r:0 w:1
+//	4. reader claims, copies out  | R0 | e0 | e0 | e0 |        r:0 w:1
+//	   and releases               | e0 | e0 | e0 | e0 |        r:1 w:1
+//	5. writer writes 1..6         | F4 | F5 | F6 | F3 |        r:1 w:7
+//	   (slot 1 still held 1 when 5 came: the writer overwrote it, the value
+//	   of write 1 is lost; nobody counts it yet)
+//	6. reader at slot 1 finds F5: 5 > r, so writes 1..4 were missed:
+//	   Dropped += 4, alert(4), reader reads 5 and moves to r:6
+//	                              | F4 | e5 | F6 | F3 |        r:6 w:7
+//	7. reader reads 6 (r:7), then finds F3 at slot 3: 3 < r, a stale value
+//	   already counted in step 6; it empties the slot and returns false
+//	                              | F4 | e5 | e6 | e3 |        r:7 w:7
+//	8. the writer writes 7 into slot 3 and the reader reads it, and so on.
+//
+// These are go-diodes' rules (seq > r: skip and alert; seq < r: discard the
+// stale value and report nothing), so both give the same values and the same
+// drop counts for the same sequence of calls.
+//
+// # Why the counts are exact
+//
+// Every write number below the writers' counter is either read (r moves by
+// one) or skipped in exactly one jump of r (counted in Dropped); r never moves
+// back and never passes a number twice. Once the writers stop, the slot of
+// every number n with r <= n < w holds a value numbered n or later, so the
+// reader keeps reading until r == w. Hence Read + Dropped == w == Written.
+// A ManyToOne writer that finds a newer number already in its slot gives its
+// value up instead of taking a new number (as go-diodes would): its number is
+// then skipped by the reader and counted once in Dropped, so Written still
+// counts calls to Set.
+
+const (
+	stateEmpty uint64 = iota
+	stateFull
+	stateWrite
+	stateRead
+
+	stateBits = 2
+	stateMask = 1<<stateBits - 1
+)
+
+type slot[T any] struct {
+	word atomic.Uint64
+	val  T
+}
+
+// spinsBeforeYield is how often a writer re-reads a busy slot before it
+// yields the processor.
+const spinsBeforeYield = 16
+
+// put stores v as write number w in s. It returns lost when a later write
+// already owns the slot (v is then dropped, counted by the reader when it
+// skips w), and collided when it met another writer in the slot.
+func (s *slot[T]) put(w uint64, v T) (lost, collided bool) {
+	for spins := 0; ; spins++ {
+		old := s.word.Load()
+		if old>>stateBits > w {
+			// A later write holds, held, or is copying into this slot:
+			// v is older than what the reader will find here.
+			return true, true
+		}
+		switch old & stateMask {
+		case stateWrite:
+			// An earlier writer, one lap behind, is copying in.
+			collided = true
+			fallthrough
+		case stateRead:
+			// The reader is copying out; it releases in nanoseconds.
+			if spins >= spinsBeforeYield {
+				runtime.Gosched()
+			}
+			continue
+		}
+		if s.word.CompareAndSwap(old, w<<stateBits|stateWrite) {
+			break
+		}
+	}
+	s.val = v
+	s.word.Store(w<<stateBits | stateFull)
+	return false, collided
+}
+
+// reader is the single reader's side of a ring.
+type reader[T any] struct {
+	slots []slot[T]
+	alert AlertFunc
+	next  uint64 // number the reader expects next (r)
+	pos   uint64 // next % len(slots)
+
+	read    atomic.Uint64
+	dropped atomic.Uint64
+}
+
+func newReader[T any](size int, alert AlertFunc) reader[T] {
+	return reader[T]{slots: make([]slot[T], size), alert: alert}
+}
+
+// tryNext follows go-diodes' TryNext rules; see the walk-through above.
+func (r *reader[T]) tryNext() (v T, ok bool) {
+	s := &r.slots[r.pos]
+	var old uint64
+	for {
+		old = s.word.Load()
+		if old&stateMask != stateFull {
+			// Empty, or a writer has not finished copying in.
+			return v, false
+		}
+		if s.word.CompareAndSwap(old, old|stateRead) {
+			break
+		}
+		// A writer claimed the slot between Load and CAS: look again.
+	}
+	seq := old >> stateBits
+	var zero T
+	if seq < r.next {
+		// Stale: skipped (and counted) in an earlier jump.
+		s.val = zero
+		s.word.Store(seq<<stateBits | stateEmpty)
+		return v, false
+	}
+	v = s.val
+	s.val = zero // let the GC have what v points to once the caller drops it
+	s.word.Store(seq<<stateBits | stateEmpty)
+
+	var missed uint64
+	if seq > r.next {
+		missed = seq - r.next
+		r.dropped.Add(missed)
+		r.next = seq
+		r.pos = seq % uint64(len(r.slots))
+	}
+	r.next++
+	r.pos++
+	if r.pos == uint64(len(r.slots)) {
+		r.pos = 0
+	}
+	r.read.Add(1)
+	if missed > 0 {
+		r.alert(int(missed))
+	}
+	return v, true
+}
