@@ -1,0 +1,245 @@
+package diode
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type kind struct {
+	name    string
+	writers int // how many writer goroutines the kind allows
+	new     func(size int, opts ...Option) (Buffer[uint64], error)
+}
+
+var kinds = []kind{
+	{"OneToOne", 1, func(size int, opts ...Option) (Buffer[uint64], error) { return NewOneToOne[uint64](size, opts...) }},
+	{"ManyToOne", 4, func(size int, opts ...Option) (Buffer[uint64], error) { return NewManyToOne[uint64](size, opts...) }},
+	{"Channel", 4, func(size int, opts ...Option) (Buffer[uint64], error) { return NewChannel[uint64](size, opts...) }},
+}
+
+// TestConcurrentAccounting runs several writers against one reader that
+// stalls now and then, and checks after the drain that every write was
+// either read or counted as dropped, exactly.
+func TestConcurrentAccounting(t *testing.T) {
+	const perWriter = 100_000
+	for _, tc := range []struct {
+		k    kind
+		size int
+	}{{kinds[0], 1}, {kinds[0], 64}, {kinds[1], 1}, {kinds[1], 64}, {kinds[2], 1}, {kinds[2], 64}} {
+		k := tc.k
+		t.Run(fmt.Sprintf("%s/size%d", k.name, tc.size), func(t *testing.T) {
+			var alerted uint64 // reader goroutine only, then read after wg.Wait
+			b, err := k.new(tc.size, WithAlert(func(n int) { alerted += uint64(n) }))
+			require.NoError(t, err)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+
+			last := make([]uint64, k.writers) // last value seen per writer, +1
+			var outOfOrder int
+			check := func(v uint64) {
+				id, i := v>>32, v&(1<<32-1)
+				if i+1 <= last[id] {
+					outOfOrder++
+				}
+				last[id] = i + 1
+			}
+
+			var rwg sync.WaitGroup
+			rwg.Add(1)
+			go func() {
+				defer rwg.Done()
+				for n := 0; ; n++ {
+					v, err := b.Next(ctx)
+					if err != nil {
+						return
+					}
+					check(v)
+					if n%20000 == 0 {
+						time.Sleep(time.Millisecond) // stall: let the writers lap us
+					}
+				}
+			}()
+
+			var wwg sync.WaitGroup
+			for id := range k.writers {
+				wwg.Add(1)
+				go func() {
+					defer wwg.Done()
+					for i := range uint64(perWriter) {
+						b.Set(uint64(id)<<32 | i)
+					}
+				}()
+			}
+			wwg.Wait()
+			cancel()
+			rwg.Wait()
+			for {
+				v, ok := b.TryNext()
+				if !ok {
+					break
+				}
+				check(v)
+			}
+
+			s := b.Stats()
+			assert.Equal(t, uint64(k.writers*perWriter), s.Written)
+			assert.Equal(t, s.Written, s.Read+s.Dropped, "%+v", s)
+			assert.Equal(t, s.Dropped, alerted, "alerts must add up to Dropped")
+			assert.Zero(t, outOfOrder, "a writer's values must come out in order")
+			t.Logf("%+v", s)
+		})
+	}
+}
+
+func TestNextReturnsPromptlyAfterSet(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			b, err := k.new(8)
+			require.NoError(t, err)
+			got := make(chan uint64)
+			go func() {
+				v, err := b.Next(context.Background())
+				assert.NoError(t, err)
+				got <- v
+			}()
+			time.Sleep(20 * time.Millisecond) // let the reader fall asleep
+			b.Set(42)
+			select {
+			case v := <-got:
+				assert.Equal(t, uint64(42), v)
+			case <-time.After(2 * time.Second):
+				t.Fatal("Next did not wake up after Set")
+			}
+		})
+	}
+}
+
+func TestNextReturnsContextError(t *testing.T) {
+	for _, k := range append(kinds, kind{"Discard", 1, func(int, ...Option) (Buffer[uint64], error) { return Discard[uint64](), nil }}) {
+		t.Run(k.name, func(t *testing.T) {
+			b, err := k.new(8)
+			require.NoError(t, err)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error)
+			go func() {
+				_, err := b.Next(ctx)
+				errc <- err
+			}()
+			time.Sleep(10 * time.Millisecond)
+			cancel()
+			select {
+			case err := <-errc:
+				assert.ErrorIs(t, err, context.Canceled)
+			case <-time.After(2 * time.Second):
+				t.Fatal("Next did not return after cancel")
+			}
+
+			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			_, err = b.Next(ctx)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		})
+	}
+}
+
+func TestNextOnDoneContextKeepsData(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			b, err := k.new(8)
+			require.NoError(t, err)
+			b.Set(7)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, err = b.Next(ctx)
+			require.ErrorIs(t, err, context.Canceled)
+			v, ok := b.TryNext()
+			assert.True(t, ok)
+			assert.Equal(t, uint64(7), v)
+		})
+	}
+}
+
+func TestChannelDropsNewest(t *testing.T) {
+	var missed []int
+	d, err := NewChannel[int](2, WithAlert(func(n int) { missed = append(missed, n) }))
+	require.NoError(t, err)
+	for i := range 5 {
+		d.Set(i)
+	}
+	v, ok := d.TryNext()
+	require.True(t, ok)
+	assert.Equal(t, 0, v)
+	assert.Equal(t, []int{3}, missed, "drops are reported on the next read")
+	v, err = d.Next(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	_, ok = d.TryNext()
+	assert.False(t, ok)
+	assert.Equal(t, []int{3}, missed)
+	assert.Equal(t, Stats{Written: 5, Read: 2, Dropped: 3}, d.Stats())
+}
+
+func TestManyToOneCountsNoCollisionsAlone(t *testing.T) {
+	d, err := NewManyToOne[int](3)
+	require.NoError(t, err)
+	for i := range 10 {
+		d.Set(i)
+	}
+	var got []int
+	for {
+		v, ok := d.TryNext()
+		if !ok {
+			break
+		}
+		got = append(got, v)
+	}
+	assert.Equal(t, []int{9}, got)
+	assert.Equal(t, Stats{Written: 10, Read: 1, Dropped: 9}, d.Stats())
+}
+
+func TestSlotGivesWayToNewerWrite(t *testing.T) {
+	var s slot[int]
+	lost, _ := s.put(5, 50)
+	require.False(t, lost)
+	lost, collided := s.put(1, 10) // a writer a lap behind
+	assert.True(t, lost)
+	assert.True(t, collided)
+	assert.Equal(t, 50, s.val)
+}
+
+func TestDiscard(t *testing.T) {
+	d := Discard[[]byte]()
+	d.Set([]byte("x"))
+	d.Set(nil)
+	_, ok := d.TryNext()
+	assert.False(t, ok)
+	assert.Equal(t, Stats{Written: 2, Dropped: 2}, d.Stats())
+}
+
+func TestZeroAllocs(t *testing.T) {
+	payload := []byte("envelope")
+	ctx := context.Background()
+	o, _ := NewOneToOne[[]byte](16)
+	m, _ := NewManyToOne[[]byte](16)
+	c, _ := NewChannel[[]byte](16)
+	n := Discard[[]byte]()
+	for name, b := range map[string]Buffer[[]byte]{"OneToOne": o, "ManyToOne": m, "Channel": c, "Discard": n} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			b.Set(payload)
+			b.TryNext()
+			b.Set(payload)
+			if name != "Discard" {
+				_, _ = b.Next(ctx)
+			}
+		})
+		assert.Zero(t, allocs, name)
+	}
+}
