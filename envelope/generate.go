@@ -1,0 +1,9 @@
+package envelope
+
+// The generated code is committed. To regenerate it byte for byte (only Go
+// and the Go module proxy are needed; buf compiles the .proto files itself):
+//
+//	go generate ./envelope
+//
+//go:generate go run github.com/bufbuild/buf/cmd/buf@v1.61.0 generate
+//go:generate go run ../internal/cmd/protolocal -files protoFiles -types protoTypes envelope.pb.go ingress.pb.go egress.pb.go
