@@ -1,0 +1,340 @@
+package envelope
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+	"unsafe"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// ErrMalformed is returned (wrapped) for wire bytes that are not a valid
+// marshaled Envelope or EnvelopeBatch. Test for it with errors.Is.
+var ErrMalformed = errors.New("envelope: malformed wire bytes")
+
+// Route is what a router needs from one marshaled Envelope, read without
+// unmarshalling it: the source ID, the kind, and the metric names that
+// selectors and deterministic names look at.
+//
+// A Route refers to the bytes it was read from (its strings share their
+// memory): it stays valid as long as those bytes are not modified, which is
+// how sluice treats wire bytes everywhere.
+type Route struct {
+	// SourceID is the envelope's source_id.
+	SourceID string
+	// Kind is the message the envelope carries.
+	Kind Kind
+	// Name is the counter's name for KindCounter and the timer's name for
+	// KindTimer; "" otherwise.
+	Name string
+
+	raw     []byte // the envelope
+	gaugeAt int    // offset in raw of the first field of the current gauge, -1 if none
+}
+
+// ReadRoute reads the routing fields of one marshaled Envelope. It accepts
+// exactly the inputs that proto.Unmarshal accepts for an Envelope (it checks
+// every nested message, UTF-8 in every string, and skips unknown fields as
+// protobuf does) and agrees with it on every field it returns; for anything
+// else it returns an error wrapping ErrMalformed. It does not allocate.
+func ReadRoute(b []byte) (Route, error) {
+	var r Route
+	err := r.read(b)
+	return r, err
+}
+
+// read is ReadRoute into an existing Route, so hot loops can reuse one.
+func (r *Route) read(b []byte) error {
+	*r = Route{raw: b, gaugeAt: -1}
+	var kind Kind
+	var name string
+	for off := 0; off < len(b); {
+		num, typ, n := consumeTag(b[off:])
+		if n < 0 {
+			return malformed("envelope", off, n)
+		}
+		start := off
+		off += n
+		if typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b[off:])
+			if m < 0 {
+				return malformed("envelope", off, m)
+			}
+			off += m
+			switch num {
+			case 2: // source_id
+				if !utf8.Valid(v) {
+					return errUTF8("source_id")
+				}
+				r.SourceID = str(v)
+				continue
+			case 8: // instance_id
+				if !utf8.Valid(v) {
+					return errUTF8("instance_id")
+				}
+				continue
+			case 3: // deprecated_tags
+				if err := validate(v, &specValueMapEntry); err != nil {
+					return fmt.Errorf("%w: deprecated_tags: %w", ErrMalformed, err)
+				}
+				continue
+			case 9: // tags
+				if err := validate(v, &specStringMapEntry); err != nil {
+					return fmt.Errorf("%w: tags: %w", ErrMalformed, err)
+				}
+				continue
+			case 4, 5, 6, 7, 10: // the message oneof
+				k := oneofKind(num)
+				if k != kind {
+					// Setting another member of a oneof clears the old one;
+					// a repeated occurrence of the same member merges.
+					kind, name = k, ""
+					if k == KindGauge {
+						r.gaugeAt = start
+					}
+				}
+				var err error
+				switch k {
+				case KindLog:
+					err = validate(v, &specLog)
+				case KindCounter, KindTimer:
+					spec := &specCounter
+					if k == KindTimer {
+						spec = &specTimer
+					}
+					var nm string
+					var ok bool
+					nm, ok, err = readName(v, spec)
+					if ok {
+						name = nm
+					}
+				case KindGauge:
+					err = validate(v, &specGauge)
+				case KindEvent:
+					err = validate(v, &specEvent)
+				}
+				if err != nil {
+					return fmt.Errorf("%w: %s: %w", ErrMalformed, k, err)
+				}
+				continue
+			}
+			continue // unknown field, or a known one with another wire type
+		}
+		if num == 1 && typ == protowire.VarintType { // timestamp
+			_, m := protowire.ConsumeVarint(b[off:])
+			if m < 0 {
+				return malformed("timestamp", off, m)
+			}
+			off += m
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[off:])
+		if m < 0 {
+			return malformed("unknown field", off, m)
+		}
+		off += m
+	}
+	r.Kind = kind
+	if kind == KindCounter || kind == KindTimer {
+		r.Name = name
+	}
+	if kind != KindGauge {
+		r.gaugeAt = -1
+	}
+	return nil
+}
+
+// HasGaugeName reports whether the envelope is a gauge with a metric named
+// name.
+func (r *Route) HasGaugeName(name string) bool {
+	found := false
+	r.gaugeNames(func(n string) bool {
+		if n == name {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// GaugeNames appends the gauge's distinct metric names to dst, in wire order
+// of first appearance.
+func (r *Route) GaugeNames(dst []string) []string {
+	base := len(dst)
+	var seen map[string]struct{}
+	r.gaugeNames(func(n string) bool {
+		if seen == nil && len(dst)-base < 16 {
+			for _, d := range dst[base:] {
+				if d == n {
+					return true
+				}
+			}
+		} else {
+			if seen == nil { // many names: switch to a set, stay linear
+				seen = make(map[string]struct{}, 2*(len(dst)-base))
+				for _, d := range dst[base:] {
+					seen[d] = struct{}{}
+				}
+			}
+			if _, dup := seen[n]; dup {
+				return true
+			}
+			seen[n] = struct{}{}
+		}
+		dst = append(dst, n)
+		return true
+	})
+	return dst
+}
+
+// NameHash returns a hash of the metric identity used for deterministic
+// subscriptions: the counter or timer name, or the set of gauge metric names
+// (independent of their order and of repeated keys on the wire). ok is false
+// for logs, events and unknown kinds, which have no metric name. It is built
+// on FNV-1a, so it is the same in every process, and its cost is linear in
+// the size of the envelope whatever the input.
+func (r *Route) NameHash() (h uint64, ok bool) {
+	switch r.Kind {
+	case KindCounter, KindTimer:
+		return fnv(r.Name), true
+	case KindGauge:
+		// The smallest and largest per-name hashes identify the set without
+		// sorting or deduplicating (both are quadratic or allocate, and a
+		// gauge with many entries must not cost a router quadratic time).
+		// Sets that share both extremes hash alike; that only skews balance.
+		lo, hi := ^uint64(0), uint64(0)
+		r.gaugeNames(func(n string) bool {
+			x := fnv(n)
+			lo, hi = min(lo, x), max(hi, x)
+			return true
+		})
+		return mix(lo, hi), true
+	}
+	return 0, false
+}
+
+func mix(a, b uint64) uint64 {
+	h := a ^ (b + 0x9e3779b97f4a7c15 + (a << 6) + (a >> 2))
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// gaugeNames calls yield with every map key of the current gauge (a name may
+// repeat if the encoding repeats it) until yield returns false. The bytes
+// were validated by read, so errors here only end the walk.
+func (r *Route) gaugeNames(yield func(string) bool) {
+	if r.Kind != KindGauge || r.gaugeAt < 0 {
+		return
+	}
+	b := r.raw[r.gaugeAt:]
+	for len(b) > 0 {
+		num, typ, n := consumeTag(b)
+		if n < 0 {
+			return
+		}
+		b = b[n:]
+		if num != 6 || typ != protowire.BytesType {
+			m := protowire.ConsumeFieldValue(num, typ, b)
+			if m < 0 {
+				return
+			}
+			b = b[m:]
+			continue
+		}
+		g, m := protowire.ConsumeBytes(b)
+		if m < 0 {
+			return
+		}
+		b = b[m:]
+		for len(g) > 0 {
+			gnum, gtyp, n := consumeTag(g)
+			if n < 0 {
+				return
+			}
+			g = g[n:]
+			if gnum != 1 || gtyp != protowire.BytesType {
+				m := protowire.ConsumeFieldValue(gnum, gtyp, g)
+				if m < 0 {
+					return
+				}
+				g = g[m:]
+				continue
+			}
+			entry, m := protowire.ConsumeBytes(g)
+			if m < 0 {
+				return
+			}
+			g = g[m:]
+			key, _, _ := readName(entry, &specGaugeEntry)
+			if !yield(key) {
+				return
+			}
+		}
+	}
+}
+
+func oneofKind(num protowire.Number) Kind {
+	switch num {
+	case 4:
+		return KindLog
+	case 5:
+		return KindCounter
+	case 6:
+		return KindGauge
+	case 7:
+		return KindTimer
+	}
+	return KindEvent
+}
+
+// str returns a string sharing b's memory. Callers never modify wire bytes.
+func str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func fnv(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// consumeTag reads a field tag as protobuf's decoder does: field numbers
+// outside [1, 2^29-1] are errors.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		num := protowire.Number(b[0] >> 3)
+		if num == 0 {
+			return 0, 0, -1
+		}
+		return num, protowire.Type(b[0] & 7), 1
+	}
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return 0, 0, n
+	}
+	if num > protowire.MaxValidNumber {
+		return 0, 0, -1
+	}
+	return num, typ, n
+}
+
+// EndGroup tags at message level are rejected by ConsumeFieldValue (they
+// return errCodeEndGroup), exactly as protobuf's decoder rejects them.
+
+func malformed(what string, off, code int) error {
+	return fmt.Errorf("%w: %s at byte %d: %w", ErrMalformed, what, off, protowire.ParseError(code))
+}
+
+func errUTF8(field string) error {
+	return fmt.Errorf("%w: %s is not valid UTF-8", ErrMalformed, field)
+}
