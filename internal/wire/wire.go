@@ -1,0 +1,132 @@
+// Package wire is the seam where sluice's gRPC services carry envelope wire
+// bytes instead of decoded messages: a grpc codec that passes raw Batch and
+// Envelope values through untouched (and everything else to protobuf), and
+// service descriptors on Loggregator's method paths whose handlers receive
+// and send those raw values.
+package wire
+
+import (
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // registers the "proto" codec we fall back to
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/sluicelog/sluice/envelope"
+)
+
+// Batch is a loggregator.v2.EnvelopeBatch as wire bytes.
+//
+// Received: Raw holds the whole message (owned by the receiver; the codec
+// does not check it, so handlers can answer bad input with a precise status).
+// Sent: Envelopes holds the wire bytes of each envelope, framed as an
+// EnvelopeBatch without re-encoding; when Envelopes is nil, Raw is sent.
+type Batch struct {
+	Raw       []byte
+	Envelopes [][]byte
+}
+
+// Envelope is one loggregator.v2.Envelope as wire bytes.
+type Envelope struct {
+	Raw []byte
+}
+
+// Codec is a grpc.CodecV2 named "proto" (so peers see ordinary
+// application/grpc+proto traffic) that handles *Batch and *Envelope itself.
+type Codec struct{}
+
+var protoCodec = encoding.GetCodecV2("proto")
+
+// Name implements encoding.CodecV2.
+func (Codec) Name() string { return "proto" }
+
+// Marshal implements encoding.CodecV2. The returned buffers come from grpc's
+// pool and are owned by grpc, so the caller may reuse its slices as soon as
+// SendMsg returns.
+func (Codec) Marshal(v any) (mem.BufferSlice, error) {
+	switch m := v.(type) {
+	case *Batch:
+		if m.Envelopes == nil {
+			return copyOut(m.Raw), nil
+		}
+		size := envelope.BatchSize(m.Envelopes)
+		pool := mem.DefaultBufferPool()
+		buf := pool.Get(size)
+		*buf = envelope.AppendBatch((*buf)[:0], m.Envelopes)
+		return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+	case *Envelope:
+		return copyOut(m.Raw), nil
+	}
+	return protoCodec.Marshal(v)
+}
+
+func copyOut(b []byte) mem.BufferSlice {
+	if len(b) == 0 {
+		return nil
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(len(b))
+	copy(*buf, b)
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}
+}
+
+// Unmarshal implements encoding.CodecV2. Raw values get one private copy of
+// the message (grpc recycles data after this returns); envelope slices split
+// from it stay valid for as long as anyone holds them.
+func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	switch m := v.(type) {
+	case *Batch:
+		m.Raw = data.Materialize()
+		m.Envelopes = nil
+		return nil
+	case *Envelope:
+		m.Raw = data.Materialize()
+		return nil
+	}
+	return protoCodec.Unmarshal(data, v)
+}
+
+// ServerOption makes a grpc.Server use Codec for every service it serves.
+// sluice's services need it: their handlers receive *Batch and *Envelope.
+func ServerOption() grpc.ServerOption { return grpc.ForceServerCodecV2(Codec{}) }
+
+// CallOption makes a client call use Codec.
+func CallOption() grpc.CallOption { return grpc.ForceCodecV2(Codec{}) }
+
+// DialOption makes every call on a connection use Codec.
+func DialOption() grpc.DialOption { return grpc.WithDefaultCallOptions(CallOption()) }
+
+// Split splits b.Raw into b.Envelopes (reusing b.Envelopes' storage) and
+// reads each envelope's route, returning the first error with the index of
+// the bad envelope. It is what a receiving handler calls before accepting a
+// batch: nothing of a malformed batch is accepted.
+func (b *Batch) Split() error {
+	envs, err := envelope.SplitBatch(b.Raw, b.Envelopes[:0])
+	b.Envelopes = envs
+	if err != nil {
+		return err
+	}
+	for i, e := range envs {
+		if _, err := envelope.ReadRoute(e); err != nil {
+			return fmt.Errorf("envelope %d of batch: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Size returns the marshaled size of b (what the codec writes).
+func (b *Batch) Size() int {
+	if b.Envelopes == nil {
+		return len(b.Raw)
+	}
+	return envelope.BatchSize(b.Envelopes)
+}
+
+// envelopeFieldOverhead is the framing one envelope adds inside a batch.
+func envelopeFieldOverhead(n int) int { return 1 + protowire.SizeVarint(uint64(n)) }
+
+// FramedSize returns how many bytes an envelope of n wire bytes takes inside
+// a marshaled batch.
+func FramedSize(n int) int { return n + envelopeFieldOverhead(n) }
