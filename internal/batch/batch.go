@@ -1,0 +1,138 @@
+// Package batch turns a buffer of items into batches: by size, by age, and
+// with an idle flush so that a trickle is not held back. Every sluice
+// component that batches (the ingress client, the forwarder, the egress
+// server) runs this one loop.
+package batch
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Reader is the reading side of a buffer: every diode.Buffer is one, and so
+// is an egress subscription.
+type Reader[T any] interface {
+	TryNext() (T, bool)
+	Next(ctx context.Context) (T, error)
+}
+
+// Config says when a batch is flushed. The zero value means Loggregator's
+// defaults: 100 items, 100 ms, idle flush after 10 ms.
+type Config struct {
+	// Size is the most items in a batch; a full batch is flushed at once.
+	Size int
+	// Interval is the longest an item waits in a partial batch.
+	Interval time.Duration
+	// Idle flushes a partial batch when the buffer has stayed empty this
+	// long, so a trickle is not delayed by Interval. Zero means Interval/10.
+	Idle time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Size <= 0 {
+		c.Size = 100
+	}
+	if c.Interval <= 0 {
+		c.Interval = 100 * time.Millisecond
+	}
+	if c.Idle <= 0 || c.Idle > c.Interval {
+		c.Idle = c.Interval / 10
+	}
+	return c
+}
+
+// FlushFunc receives a batch. The slice is reused after it returns: copy
+// what must be kept (the items themselves may be kept).
+type FlushFunc[T any] func(batch []T)
+
+// Run reads buf and calls flush with batches until ctx ends. Then it drains
+// what buf still holds without waiting, flushes it (in batches of at most
+// Size) and returns ctx's error. flush runs on the caller's goroutine, the
+// buffer's reader.
+func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[T]) error {
+	cfg = cfg.withDefaults()
+	batch := make([]T, 0, cfg.Size)
+	var started time.Time
+	emit := func() {
+		if len(batch) > 0 {
+			flush(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+	for {
+		// Take what is there without blocking.
+		for len(batch) < cfg.Size {
+			v, ok := buf.TryNext()
+			if !ok {
+				break
+			}
+			if len(batch) == 0 {
+				started = time.Now()
+			}
+			batch = append(batch, v)
+		}
+		if len(batch) >= cfg.Size {
+			emit()
+			continue
+		}
+		if ctx.Err() != nil {
+			emit()
+			return drain(buf, cfg, batch, flush, ctx.Err())
+		}
+		if len(batch) == 0 {
+			// Nothing held: sleep until an item or the end.
+			v, err := buf.Next(ctx)
+			if err != nil {
+				return drain(buf, cfg, batch, flush, err)
+			}
+			started = time.Now()
+			batch = append(batch, v)
+			continue
+		}
+		// A partial batch: wait for more, at most until it is due.
+		wait := cfg.Idle
+		if due := cfg.Interval - time.Since(started); due < wait {
+			wait = due
+		}
+		if wait <= 0 {
+			emit()
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		v, err := buf.Next(wctx)
+		cancel()
+		if err != nil {
+			emit()
+			if ctx.Err() != nil {
+				return drain(buf, cfg, batch, flush, ctx.Err())
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			continue
+		}
+		batch = append(batch, v)
+	}
+}
+
+func drain[T any](buf Reader[T], cfg Config, batch []T, flush FlushFunc[T], err error) error {
+	batch = batch[:0]
+	for {
+		v, ok := buf.TryNext()
+		if !ok {
+			break
+		}
+		batch = append(batch, v)
+		if len(batch) == cfg.Size {
+			flush(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		flush(batch)
+	}
+	return err
+}
