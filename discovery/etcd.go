@@ -21,7 +21,7 @@ import (
 // EtcdConfig returns a clientv3.Config for endpoints that suits discovery:
 // the client's own logging is off (etcd's client logs to stderr by default),
 // dials and requests time out after 2s, dead connections are noticed by
-// keepalive within seconds, and reconnects back off at most 2s so that a
+// keepalive within seconds, and reconnects back off at most 1s so that a
 // restarted etcd is found again quickly. Adjust the fields (TLS, auth) and
 // pass the result to clientv3.New.
 func EtcdConfig(endpoints ...string) clientv3.Config {
@@ -36,7 +36,7 @@ func EtcdConfig(endpoints ...string) clientv3.Config {
 				BaseDelay:  100 * time.Millisecond,
 				Multiplier: 1.6,
 				Jitter:     0.2,
-				MaxDelay:   2 * time.Second,
+				MaxDelay:   time.Second,
 			},
 			MinConnectTimeout: 2 * time.Second,
 		})},
