@@ -81,12 +81,7 @@ func TestEtcdDeletedKeyIsPutBack(t *testing.T) {
 
 	_, err := e.Client().Delete(context.Background(), r.Key())
 	require.NoError(t, err)
-	start := time.Now()
-	require.Eventually(t, func() bool {
-		resp, err := e.Client().Get(context.Background(), r.Key())
-		return err == nil && len(resp.Kvs) == 1
-	}, testTTL, 10*time.Millisecond)
-	t.Logf("deleted key back after %v", time.Since(start))
+	t.Logf("deleted key back after %v", waitKey(t, e, r.Key()))
 	waitKeys(t, w, testTTL, "r1")
 }
 
@@ -111,11 +106,7 @@ func TestEtcdWipeAndRestart(t *testing.T) {
 	// Wiped and started empty: the registrar puts its key back by itself.
 	e.Wipe()
 	restarted := time.Now()
-	require.Eventually(t, func() bool {
-		resp, err := e.Client().Get(context.Background(), r.Key())
-		return err == nil && len(resp.Kvs) == 1
-	}, testTTL, 10*time.Millisecond)
-	t.Logf("registration back %v after the wiped etcd started", time.Since(restarted))
+	t.Logf("registration back %v after the wiped etcd started", waitKey(t, e, r.Key()))
 	waitKeys(t, w, testTTL, "r1")
 	t.Logf("watcher fresh again %v after the wiped etcd started", time.Since(restarted))
 	assert.True(t, r.Registered())
@@ -126,4 +117,17 @@ func TestEtcdWipeAndRestart(t *testing.T) {
 		last = <-ch
 	}
 	assert.NoError(t, last.Err)
+}
+
+// waitKey waits up to one TTL for key to exist in etcd and returns how long
+// that took.
+func waitKey(t *testing.T, e *discoverytest.Etcd, key string) time.Duration {
+	t.Helper()
+	c := e.Client()
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		resp, err := c.Get(context.Background(), key)
+		return err == nil && len(resp.Kvs) == 1
+	}, testTTL, 10*time.Millisecond)
+	return time.Since(start)
 }
