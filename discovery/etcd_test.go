@@ -131,3 +131,19 @@ func waitKey(t *testing.T, e *discoverytest.Etcd, key string) time.Duration {
 	}, testTTL, 10*time.Millisecond)
 	return time.Since(start)
 }
+
+func TestEtcdWatcherReadsLoggregatorValues(t *testing.T) {
+	e := discoverytest.StartEtcd(t)
+	c := e.Client()
+	_, err := c.Put(context.Background(), "/doppler/meta/z1/doppler_z1/4c73",
+		`{"version":1,"endpoints":["udp://10.160.55.25:3457","tcp://10.160.55.25:3458"]}`)
+	require.NoError(t, err)
+	_, err = c.Put(context.Background(), "/doppler/meta/z2/doppler_z2/bad", `not json`)
+	require.NoError(t, err)
+	w := watch(t, e, discovery.WithPrefix("/doppler/meta"))
+	waitKeys(t, w, 5*time.Second, "10.160.55.25:3457", "10.160.55.25:3458")
+	assert.Equal(t, []discovery.Endpoint{
+		{Addr: "10.160.55.25:3457", Zone: "z1", Metadata: map[string]string{"scheme": "udp"}},
+		{Addr: "10.160.55.25:3458", Zone: "z1", Metadata: map[string]string{"scheme": "tcp"}},
+	}, w.State().Endpoints)
+}
