@@ -62,9 +62,16 @@ func WithJob(job string) Option {
 	})
 }
 
-// WithTTL sets a Registrar's lease TTL, rounded up to whole seconds (default
-// 10s, Loggregator's value). etcd refuses TTLs below its minimum (about 2s
-// with default timing).
+// etcdLeaseSweep is how often etcd's lessor looks for expired leases.
+const etcdLeaseSweep = 500 * time.Millisecond
+
+// WithTTL sets how soon a Registrar's registration disappears after its
+// router dies without deregistering (default 10s, Loggregator's lease TTL).
+// etcd leases are granted in whole seconds and etcd sweeps expired leases
+// every 500ms, so the registrar asks for the longest whole-second lease that
+// still expires within d: floor(d - 500ms), at least one second. etcd refuses
+// leases below its minimum (1.5 x its election timeout: 2s with default
+// timing, so use at least 2.5s there).
 func WithTTL(d time.Duration) Option {
 	return optionFunc(func(o *options) {
 		if d > 0 {
@@ -115,7 +122,7 @@ func NewRegistrar(client *clientv3.Client, ep Endpoint, opts ...Option) (*Regist
 	if err != nil {
 		return nil, err
 	}
-	ttlSec := int64((o.ttl + time.Second - 1) / time.Second)
+	ttlSec := max(int64((o.ttl-etcdLeaseSweep)/time.Second), 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Registrar{
 		client: client,
