@@ -1,0 +1,124 @@
+package nozzle
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sluicelog/sluice/internal/backoff"
+)
+
+// DefaultBufferSize is the size of the buffer between the streams and the
+// consumer, the reverse log proxy's 10,000-envelope channel.
+const DefaultBufferSize = 10000
+
+// config is shared by Reader, Firehose and GatewayReader; each reads the
+// fields that apply to it.
+type config struct {
+	tls        *tls.Config
+	logger     *slog.Logger
+	bufferSize int
+	backoff    backoff.Policy
+	onSlow     func(*SlowConsumerError)
+	keepalive  time.Duration
+	kaTimeout  time.Duration
+	httpClient *http.Client
+}
+
+func defaultConfig() config {
+	return config{
+		logger:     slog.New(slog.DiscardHandler),
+		bufferSize: DefaultBufferSize,
+		// Loggregator's client retries every 50 ms without backoff; we start
+		// there and back off to 5 s.
+		backoff: backoff.Policy{Base: 50 * time.Millisecond, Max: 5 * time.Second, Factor: 2},
+	}
+}
+
+// ReaderOption configures a Reader.
+type ReaderOption interface{ applyReader(*config) }
+
+// FirehoseOption configures a Firehose.
+type FirehoseOption interface{ applyFirehose(*config) }
+
+// GatewayOption configures a GatewayReader.
+type GatewayOption interface{ applyGateway(*config) }
+
+// Option configures any of Reader, Firehose and GatewayReader.
+type Option struct{ f func(*config) }
+
+func (o Option) applyReader(c *config)   { o.f(c) }
+func (o Option) applyFirehose(c *config) { o.f(c) }
+func (o Option) applyGateway(c *config)  { o.f(c) }
+
+// GRPCOption configures the gRPC consumers, Reader and Firehose.
+type GRPCOption struct{ f func(*config) }
+
+func (o GRPCOption) applyReader(c *config)   { o.f(c) }
+func (o GRPCOption) applyFirehose(c *config) { o.f(c) }
+
+type gatewayOnly struct{ f func(*config) }
+
+func (o gatewayOnly) applyGateway(c *config) { o.f(c) }
+
+// WithTLS makes the consumer connect with TLS using cfg; a cfg with
+// Certificates set gives mutual TLS. The default is plaintext. For a
+// GatewayReader it sets the TLS configuration of the default HTTP client
+// (it is ignored with WithHTTPClient).
+func WithTLS(cfg *tls.Config) Option {
+	return Option{func(c *config) { c.tls = cfg }}
+}
+
+// WithLogger sets the logger for background events (reconnects, malformed
+// batches). The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return Option{func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}}
+}
+
+// WithBufferSize sets how many envelopes the buffer between the streams and
+// the consumer holds (default DefaultBufferSize). When it is full, new
+// envelopes are dropped and counted. Values below 1 are ignored.
+func WithBufferSize(n int) Option {
+	return Option{func(c *config) {
+		if n >= 1 {
+			c.bufferSize = n
+		}
+	}}
+}
+
+// WithBackoff sets the reconnect delays: the n-th consecutive retry waits
+// between half and all of min(max, base*2^n). The default is 50 ms to 5 s.
+func WithBackoff(base, max time.Duration) Option {
+	return Option{func(c *config) { c.backoff = backoff.Policy{Base: base, Max: max, Factor: 2} }}
+}
+
+// WithSlowConsumer sets a callback for the start of every slow-consumer
+// episode. It runs on the stream goroutine that found the buffer full, at
+// once (even while the consumer is stuck), so it must return quickly; it must
+// not call the consumer's Next or TryNext.
+func WithSlowConsumer(f func(*SlowConsumerError)) Option {
+	return Option{func(c *config) { c.onSlow = f }}
+}
+
+// WithKeepalive makes the gRPC connections ping the server after interval
+// without activity and drop a connection whose ping is not answered within
+// timeout, so a router that vanished (not closed) is noticed within seconds.
+// Off by default: the server must permit pings that often (a grpc-go server
+// refuses pings more frequent than every 5 minutes unless its keepalive
+// enforcement policy allows them). grpc-go raises intervals below 10 s to
+// 10 s.
+func WithKeepalive(interval, timeout time.Duration) GRPCOption {
+	return GRPCOption{func(c *config) { c.keepalive, c.kaTimeout = interval, timeout }}
+}
+
+// WithHTTPClient sets the HTTP client of a GatewayReader. It must not have a
+// Timeout: the stream is long-lived. The default is a client of its own with
+// WithTLS's configuration.
+func WithHTTPClient(hc *http.Client) GatewayOption {
+	return gatewayOnly{func(c *config) { c.httpClient = hc }}
+}

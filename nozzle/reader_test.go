@@ -1,0 +1,245 @@
+package nozzle_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/testtls"
+	"github.com/sluicelog/sluice/nozzle"
+)
+
+func TestReaderReceivesInOrderOverMutualTLS(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	router := startFakeRouter(t, serverTLS)
+	r, err := nozzle.NewReader(router.addr, logRequest("s1"), nozzle.WithTLS(clientTLS))
+	require.NoError(t, err)
+	defer r.Close()
+	router.waitSubs(1)
+	go func() {
+		for i := range 10 {
+			router.publish(seqBatch(t, "app", i*100, 100))
+		}
+	}()
+	ctx := testCtx(t)
+	n := 0
+	for e, err := range r.Envelopes(ctx) {
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(n), string(e.GetLog().GetPayload()))
+		n++
+		if n == 1000 {
+			break
+		}
+	}
+	require.NoError(t, r.Shutdown(ctx))
+	st := r.Stats()
+	assert.Equal(t, uint64(1000), st.Received)
+	assert.Equal(t, uint64(1000), st.Delivered)
+	assert.Zero(t, st.Dropped+st.Discarded+st.Malformed)
+	assert.Equal(t, "s1", router.reqs[0].GetShardId())
+	require.Len(t, st.Streams, 1)
+	assert.Equal(t, uint64(10), st.Streams[0].Batches)
+}
+
+func TestReaderRefusesPlaintextToMutualTLS(t *testing.T) {
+	_, serverTLS, _ := testtls.Must(t)
+	router := startFakeRouter(t, serverTLS)
+	r, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithBackoff(time.Millisecond, 10*time.Millisecond))
+	require.NoError(t, err)
+	defer r.Close()
+	require.Eventually(t, func() bool { return r.Stats().LastError != nil && r.Stats().Reconnects >= 2 },
+		20*time.Second, 10*time.Millisecond)
+	assert.Zero(t, r.Stats().Connected)
+}
+
+func TestReaderReconnectsAfterRouterRestart(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	router := startFakeRouter(t, serverTLS)
+	r, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS),
+		nozzle.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := testCtx(t)
+
+	router.waitSubs(1)
+	router.publish(seqBatch(t, "a", 0, 5))
+	for range 5 {
+		_, err := r.Next(ctx)
+		require.NoError(t, err)
+	}
+	router.stop()
+	require.Eventually(t, func() bool { return r.Stats().LastError != nil }, 20*time.Second, 10*time.Millisecond)
+	router.restart()
+	router.waitSubs(1)
+	router.publish(seqBatch(t, "a", 5, 5))
+	for i := range 5 {
+		b, err := r.Next(ctx)
+		require.NoError(t, err)
+		e := new(envelope.Envelope)
+		require.NoError(t, proto.Unmarshal(b, e))
+		assert.Equal(t, fmt.Sprint(5+i), string(e.GetLog().GetPayload()))
+	}
+	st := r.Stats()
+	assert.GreaterOrEqual(t, st.Reconnects, uint64(1))
+	assert.Equal(t, uint64(10), st.Received)
+	assert.Equal(t, 1, st.Connected)
+}
+
+func TestReaderRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		req  *envelope.EgressBatchRequest
+		is   error
+	}{
+		{"empty address", "", logRequest("s"), nozzle.ErrInvalidConfig},
+		{"nil request", "127.0.0.1:1", nil, nozzle.ErrInvalidConfig},
+		{"no selectors", "127.0.0.1:1", &envelope.EgressBatchRequest{ShardId: "s"}, envelope.ErrNoSelectors},
+		{"selector without message", "127.0.0.1:1", &envelope.EgressBatchRequest{Selectors: []*envelope.Selector{{SourceId: "a"}}}, envelope.ErrSelectorWithoutMessage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := nozzle.NewReader(tt.addr, tt.req)
+			require.ErrorIs(t, err, tt.is)
+			require.ErrorIs(t, err, nozzle.ErrInvalidConfig)
+		})
+	}
+}
+
+// A consumer that does not keep up: the stream is never pushed back on, the
+// overflow is dropped and counted, and the episode is reported once (both
+// to the callback, at once, and in the iterator, where the consumer is).
+// Catching up ends the episode; the next overflow is episode 2.
+func TestReaderSlowConsumerEpisodes(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	router := startFakeRouter(t, serverTLS)
+	signals := make(chan *nozzle.SlowConsumerError, 10)
+	r, err := nozzle.NewReader(router.addr, logRequest("slow"), nozzle.WithTLS(clientTLS), nozzle.WithBufferSize(10),
+		nozzle.WithSlowConsumer(func(e *nozzle.SlowConsumerError) { signals <- e }))
+	require.NoError(t, err)
+	defer r.Close()
+	router.waitSubs(1)
+	ctx := testCtx(t)
+
+	for i := range 10 {
+		router.publish(seqBatch(t, "a", i*10, 10)) // 100, consumer asleep
+	}
+	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 100 && st.Dropped == 90 }, 20*time.Second, time.Millisecond)
+	sig := <-signals
+	assert.Equal(t, uint64(1), sig.Episode)
+	assert.GreaterOrEqual(t, sig.Dropped, uint64(1))
+
+	var got []string
+	var inBand []error
+	for e, err := range r.Envelopes(ctx) {
+		if err != nil {
+			inBand = append(inBand, err)
+			continue
+		}
+		got = append(got, string(e.GetLog().GetPayload()))
+		if len(got) == 10 {
+			break
+		}
+	}
+	require.Len(t, inBand, 1)
+	assert.ErrorIs(t, inBand[0], nozzle.ErrSlowConsumer)
+	var sc *nozzle.SlowConsumerError
+	require.ErrorAs(t, inBand[0], &sc)
+	assert.Equal(t, uint64(1), sc.Episode)
+	// The channel buffer keeps the oldest ten and drops the newest.
+	assert.Equal(t, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, got)
+
+	_, ok := r.TryNext() // caught up: the episode ends
+	require.False(t, ok)
+	st := r.Stats()
+	assert.Equal(t, uint64(100), st.Received)
+	assert.Equal(t, uint64(10), st.Delivered)
+	assert.Equal(t, uint64(90), st.Dropped)
+	assert.Equal(t, uint64(1), st.SlowConsumerEpisodes)
+	select {
+	case s := <-signals:
+		t.Fatalf("second signal in one episode: %v", s)
+	default:
+	}
+
+	for i := range 3 {
+		router.publish(seqBatch(t, "a", 100+i*10, 10))
+	}
+	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 130 && st.Dropped == 110 }, 20*time.Second, time.Millisecond)
+	sig = <-signals
+	assert.Equal(t, uint64(2), sig.Episode)
+	assert.Equal(t, uint64(10), sig.Dropped) // reported with the batch that first overflowed
+	require.NoError(t, r.Close())
+	st = r.Stats()
+	assert.Equal(t, uint64(2), st.SlowConsumerEpisodes)
+	assert.Equal(t, st.Received, st.Delivered+st.Dropped+st.Discarded)
+	assert.Equal(t, uint64(10), st.Discarded)
+}
+
+func TestReaderLifecycle(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	router := startFakeRouter(t, serverTLS)
+	r, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS))
+	require.NoError(t, err)
+	router.waitSubs(1)
+	router.publish(seqBatch(t, "a", 0, 3))
+	require.Eventually(t, func() bool { return r.Stats().Received == 3 }, 20*time.Second, time.Millisecond)
+
+	// A consumer blocked in Next gets the buffered envelopes, then ErrClosed.
+	got := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		for {
+			if _, err := r.Next(ctx); err != nil {
+				got <- err
+				return
+			}
+		}
+	}()
+	ctx := testCtx(t)
+	require.NoError(t, r.Shutdown(ctx))
+	assert.ErrorIs(t, <-got, nozzle.ErrClosed)
+	require.NoError(t, r.Shutdown(ctx))
+	require.NoError(t, r.Close())
+	require.NoError(t, r.Close())
+	_, err = r.Next(ctx)
+	assert.ErrorIs(t, err, nozzle.ErrClosed)
+	_, ok := r.TryNext()
+	assert.False(t, ok)
+	st := r.Stats()
+	assert.Equal(t, uint64(3), st.Delivered)
+	assert.Zero(t, st.Discarded)
+	router.waitSubs(0)
+
+	// Shutdown with nobody reading gives up when its ctx ends and counts
+	// the rest as discarded.
+	r2, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS))
+	require.NoError(t, err)
+	router.waitSubs(1)
+	router.publish(seqBatch(t, "a", 0, 4))
+	require.Eventually(t, func() bool { return r2.Stats().Received == 4 }, 20*time.Second, time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, r2.Shutdown(short), context.DeadlineExceeded)
+	assert.Equal(t, uint64(4), r2.Stats().Discarded)
+
+	// The iterator yields ctx.Err() when its context ends.
+	r3, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS))
+	require.NoError(t, err)
+	defer r3.Close()
+	cctx, ccancel := context.WithCancel(ctx)
+	ccancel()
+	var errs []error
+	for _, err := range r3.Envelopes(cctx) {
+		errs = append(errs, err)
+	}
+	require.Len(t, errs, 1)
+	assert.True(t, errors.Is(errs[0], context.Canceled))
+}
