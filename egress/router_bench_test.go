@@ -1,0 +1,57 @@
+package egress
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/envelope"
+)
+
+// BenchmarkRouterPublish: 100,000 subscriptions with the empty shard ID,
+// each selecting logs from source ID i%20000; publishing the wire bytes of
+// 100 log envelopes (10-byte payload) from source IDs 0..99, cycling, so
+// each publish reaches five subscriptions that discard what they get.
+func BenchmarkRouterPublish(b *testing.B) {
+	r, err := NewRouter(WithSubscriptionBuffer(func() diode.Buffer[[]byte] { return diode.Discard[[]byte]() }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	for i := range 100_000 {
+		req := &envelope.EgressBatchRequest{Selectors: []*envelope.Selector{{
+			SourceId: strconv.Itoa(i % 20000),
+			Message:  &envelope.Selector_Log{Log: &envelope.LogSelector{}},
+		}}}
+		if _, err := r.Subscribe(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	envs := make([][]byte, 100)
+	for i := range envs {
+		envs[i], err = proto.Marshal(envelope.NewLog(strconv.Itoa(i), []byte("0123456789")))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if err := r.Publish(envs[i]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+		if i == len(envs) {
+			i = 0
+		}
+	}
+	b.StopTimer()
+	if st := r.Stats(); st.Egress != 5*st.Ingress {
+		b.Fatalf("egress %d, want 5 x ingress %d", st.Egress, st.Ingress)
+	}
+}

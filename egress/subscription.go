@@ -1,0 +1,66 @@
+package egress
+
+import (
+	"context"
+	"errors"
+
+	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/batch"
+)
+
+// ErrSubscriptionClosed is returned by Subscription.Next once the
+// subscription has been closed (by Close, by the end of the context it was
+// made with, or by its Router closing).
+var ErrSubscriptionClosed = errors.New("egress: subscription closed")
+
+// Subscription is one subscriber's stream of envelope wire bytes. A Router
+// hands them out; so may anything else that feeds a Server or a Gateway (a
+// proxy feeds them from a nozzle's firehose).
+//
+// Next and TryNext are called from one goroutine at a time; Close may be
+// called from any goroutine, any number of times.
+type Subscription interface {
+	// Next returns the next envelope, waiting while there is none. It
+	// returns ctx.Err() when ctx ends, and an error (ErrSubscriptionClosed
+	// for a Router's subscriptions) once the subscription is closed.
+	Next(ctx context.Context) ([]byte, error)
+	// TryNext returns the next envelope, or false at once when there is none
+	// or the subscription is closed.
+	TryNext() ([]byte, bool)
+	// Close leaves the group at once. What the subscription still held is
+	// discarded (and counted by whoever held it).
+	Close() error
+}
+
+// Subscriber hands out subscriptions for egress requests. The context
+// scopes the subscription: when it ends, the subscription is closed.
+type Subscriber interface {
+	Subscribe(ctx context.Context, req *envelope.EgressBatchRequest) (Subscription, error)
+}
+
+// SubscriberFunc adapts a function to a Subscriber.
+type SubscriberFunc func(ctx context.Context, req *envelope.EgressBatchRequest) (Subscription, error)
+
+// Subscribe calls f(ctx, req).
+func (f SubscriberFunc) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest) (Subscription, error) {
+	return f(ctx, req)
+}
+
+var (
+	_ Subscriber           = SubscriberFunc(nil)
+	_ Subscriber           = (*Router)(nil)
+	_ batch.Reader[[]byte] = (Subscription)(nil)
+	_ Subscription         = (*routerSub)(nil)
+)
+
+// subBatchRequest converts an EgressRequest (Receiver) to the batch form:
+// the two messages have the same fields.
+func subBatchRequest(r *envelope.EgressRequest) *envelope.EgressBatchRequest {
+	return &envelope.EgressBatchRequest{
+		ShardId:           r.GetShardId(),
+		LegacySelector:    r.GetLegacySelector(),
+		UsePreferredTags:  r.GetUsePreferredTags(),
+		Selectors:         r.GetSelectors(),
+		DeterministicName: r.GetDeterministicName(),
+	}
+}
