@@ -1,0 +1,376 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/backoff"
+	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/internal/wire"
+)
+
+var (
+	// ErrClientClosed is returned by Close when the Client is already
+	// closed. Emit after Close counts the envelope dropped ("closed").
+	ErrClientClosed = errors.New("ingress: client closed")
+	// ErrNoAddress is returned by NewClient when given an empty address.
+	ErrNoAddress = errors.New("ingress: empty address")
+)
+
+// Client sends envelopes to a loggregator.v2.Ingress server (a sluice
+// Server, or a Loggregator agent or router). Emit and EmitBytes never
+// block: envelopes go into a diode that one goroutine batches and sends.
+// All methods are safe for concurrent use.
+type Client struct {
+	cfg    clientConfig
+	cc     *grpc.ClientConn
+	buf    *diode.ManyToOne[[]byte]
+	policy backoff.Policy
+
+	closed   atomic.Bool
+	emitting atomic.Int64 // Emit calls between their closed check and Set
+
+	emitted, sent, confirmed, unconfirmed atomic.Uint64
+	streams, reconnects                   atomic.Uint64
+	dSend, dClosed, dMarshal, dMalformed  atomic.Uint64
+	dShutdown                             atomic.Uint64
+
+	stopRun   context.CancelFunc // ends batch.Run, which then drains and flushes
+	sendCtx   context.Context    // every stream and call; cancelled to give up
+	abort     context.CancelFunc
+	done      chan struct{} // the run goroutine ended
+	finishing sync.WaitGroup
+
+	// Owned by the run goroutine.
+	st        *stream
+	reconnect bool // the last stream broke or could not be opened
+}
+
+// stream is one BatchSender stream and what was written on it.
+type stream struct {
+	cs      grpc.ClientStream
+	cancel  context.CancelFunc
+	batches int
+	envs    uint64
+}
+
+// NewClient returns a Client sending to addr (host:port). It connects
+// lazily and keeps reconnecting: a server that is down is not an error
+// here, its envelopes are counted instead.
+func NewClient(addr string, opts ...ClientOption) (*Client, error) {
+	if addr == "" {
+		return nil, ErrNoAddress
+	}
+	cfg := defaultClientConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applyClient(&cfg)
+		}
+	}
+	creds := insecure.NewCredentials()
+	if cfg.tls != nil {
+		creds = credentials.NewTLS(cfg.tls)
+	}
+	cc, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(creds),
+		wire.DialOption(),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: grpcbackoff.Config{
+			BaseDelay: cfg.backoffBase, Multiplier: 2, Jitter: 0.2, MaxDelay: cfg.backoffMax,
+		}}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: cfg.kaTime, Timeout: cfg.kaTime, PermitWithoutStream: true}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ingress: %w", err)
+	}
+	buf, err := diode.NewManyToOne[[]byte](cfg.bufferSize)
+	if err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("ingress: %w", err)
+	}
+	c := &Client{
+		cfg:    cfg,
+		cc:     cc,
+		buf:    buf,
+		policy: backoff.Policy{Base: cfg.backoffBase, Max: cfg.backoffMax, Factor: 2},
+		done:   make(chan struct{}),
+	}
+	c.sendCtx, c.abort = context.WithCancel(context.Background())
+	runCtx, stopRun := context.WithCancel(context.Background())
+	c.stopRun = stopRun
+	go c.run(runCtx)
+	return c, nil
+}
+
+// Emit marshals e and queues it. It never blocks; an envelope that cannot
+// be marshaled, or is emitted after Close, is counted dropped. e may be
+// reused as soon as Emit returns.
+func (c *Client) Emit(e *envelope.Envelope) {
+	c.emitted.Add(1)
+	if c.closed.Load() {
+		c.dClosed.Add(1)
+		return
+	}
+	b, err := proto.Marshal(e)
+	if err != nil {
+		c.dMarshal.Add(1)
+		return
+	}
+	c.set(b)
+}
+
+// EmitBytes queues the wire bytes of one envelope. It checks them cheaply
+// (envelope.ReadRoute) so that one bad envelope cannot make the server
+// refuse a whole batch: malformed bytes are counted dropped. The Client
+// keeps b: do not modify it afterwards. It never blocks.
+func (c *Client) EmitBytes(b []byte) {
+	c.emitted.Add(1)
+	if _, err := envelope.ReadRoute(b); err != nil {
+		c.dMalformed.Add(1)
+		return
+	}
+	c.set(b)
+}
+
+func (c *Client) set(b []byte) {
+	// Close sets closed and then waits for emitting to be 0, so every Set
+	// that passes the check lands before Close drains the buffer.
+	c.emitting.Add(1)
+	if c.closed.Load() {
+		c.emitting.Add(-1)
+		c.dClosed.Add(1)
+		return
+	}
+	c.buf.Set(b)
+	c.emitting.Add(-1)
+}
+
+func (c *Client) run(ctx context.Context) {
+	defer close(c.done)
+	batch.Run(ctx, c.buf, batch.Config{Size: c.cfg.batchSize, Interval: c.cfg.interval}, c.flush)
+	if c.st != nil {
+		c.finish(c.st)
+		c.st = nil
+	}
+}
+
+// flush sends one batch: on a stream (retried once on a fresh stream) or
+// with Send in acknowledged mode.
+func (c *Client) flush(envs [][]byte) {
+	n := uint64(len(envs))
+	b := wire.Batch{Envelopes: envs}
+	for attempt := 0; attempt < 2; attempt++ {
+		if c.cfg.acknowledged {
+			if c.sendAcknowledged(&b, attempt) {
+				c.sent.Add(n)
+				c.confirmed.Add(n)
+				return
+			}
+			continue
+		}
+		st := c.stream()
+		if st == nil {
+			break // giving up: Close's ctx ended
+		}
+		err := st.cs.SendMsg(&b)
+		if err == nil {
+			c.sent.Add(n)
+			st.envs += n
+			st.batches++
+			if st.batches >= c.cfg.confirmEvery {
+				c.finish(st)
+				c.st = nil
+			}
+			return
+		}
+		c.cfg.logger.Warn("ingress: stream broke", "err", err)
+		c.finish(st)
+		c.st = nil
+		c.reconnect = true
+	}
+	if c.sendCtx.Err() != nil {
+		c.dShutdown.Add(n)
+	} else {
+		c.dSend.Add(n)
+	}
+}
+
+func (c *Client) sendAcknowledged(b *wire.Batch, attempt int) bool {
+	if attempt > 0 && !c.sleep(c.policy.Delay(0)) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.sendCtx, c.cfg.sendTimeout)
+	defer cancel()
+	err := wire.Send(ctx, c.cc, b, grpc.WaitForReady(true))
+	if err != nil {
+		c.cfg.logger.Warn("ingress: send failed", "attempt", attempt, "err", err)
+		return false
+	}
+	return true
+}
+
+// stream returns the open stream or opens one, backing off between
+// attempts until one opens or Close gives up (nil).
+func (c *Client) stream() *stream {
+	if c.st != nil {
+		return c.st
+	}
+	for attempt := 0; ; attempt++ {
+		if c.sendCtx.Err() != nil {
+			return nil
+		}
+		ctx, cancel := context.WithCancel(c.sendCtx)
+		cs, err := wire.OpenBatchSender(ctx, c.cc)
+		if err == nil {
+			c.streams.Add(1)
+			if c.reconnect {
+				c.reconnects.Add(1)
+				c.reconnect = false
+			}
+			c.st = &stream{cs: cs, cancel: cancel}
+			return c.st
+		}
+		cancel()
+		c.reconnect = true
+		d := c.policy.Delay(attempt)
+		c.cfg.logger.Warn("ingress: cannot open stream", "err", err, "retry_in", d)
+		if !c.sleep(d) {
+			return nil
+		}
+	}
+}
+
+func (c *Client) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.sendCtx.Done():
+		return false
+	}
+}
+
+// finish closes a stream in the background and waits for the server's
+// answer, which confirms every batch written on it; a stream that broke
+// (or is not answered before Close gives up) leaves them unconfirmed.
+func (c *Client) finish(st *stream) {
+	c.finishing.Add(1)
+	go func() {
+		defer c.finishing.Done()
+		defer st.cancel()
+		err := st.cs.CloseSend()
+		if err == nil {
+			err = st.cs.RecvMsg(&envelope.BatchSenderResponse{})
+		}
+		if err != nil {
+			c.unconfirmed.Add(st.envs)
+			if st.envs > 0 {
+				c.cfg.logger.Warn("ingress: stream ended without confirmation", "envelopes", st.envs, "err", err)
+			}
+			return
+		}
+		c.confirmed.Add(st.envs)
+	}()
+}
+
+// Close stops accepting envelopes and flushes what the Client holds: it
+// drains the diode, sends the rest, closes the stream and waits for the
+// server's answer. When ctx ends first it gives up: what is still unsent
+// is counted dropped ("shutdown"), what is sent but unanswered counted
+// unconfirmed, and ctx's error is returned. Calling Close again returns
+// ErrClientClosed.
+func (c *Client) Close(ctx context.Context) error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return ErrClientClosed
+	}
+	for c.emitting.Load() != 0 {
+		runtime.Gosched()
+	}
+	stop := context.AfterFunc(ctx, c.abort)
+	defer stop()
+	c.stopRun()
+	<-c.done
+	c.finishing.Wait()
+	c.abort()
+	c.cc.Close()
+	return ctx.Err()
+}
+
+// ClientStats is a snapshot of a Client's counters. Once Close has
+// returned: Emitted == Sent + Dropped.Total(), and Sent == Confirmed +
+// Unconfirmed. Before that the difference is what the Client holds.
+type ClientStats struct {
+	// Emitted counts calls to Emit and EmitBytes.
+	Emitted uint64
+	// Sent counts envelopes written to a stream without error (streaming
+	// mode) or acknowledged by Send (acknowledged mode).
+	Sent uint64
+	// Confirmed counts sent envelopes the server has confirmed: their
+	// stream was closed and answered OK, or their Send call returned OK.
+	Confirmed uint64
+	// Unconfirmed counts sent envelopes on a stream that broke or was not
+	// answered: the server may or may not have them.
+	Unconfirmed uint64
+	// Dropped counts envelopes the Client gave up, by cause.
+	Dropped ClientDrops
+	// Streams counts BatchSender streams opened; Reconnects those opened
+	// after a stream broke or could not be opened.
+	Streams    uint64
+	Reconnects uint64
+}
+
+// ClientDrops counts the envelopes a Client dropped, by cause
+// (`dropped{direction=ingress}` on the emitting side).
+type ClientDrops struct {
+	// Overflow: overwritten in the diode because emitters outran sending.
+	Overflow uint64
+	// Send: its batch failed to send on two streams (or two Send calls).
+	Send uint64
+	// Closed: emitted after Close.
+	Closed uint64
+	// Marshal: Emit could not marshal it.
+	Marshal uint64
+	// Malformed: EmitBytes was given bytes that are not an envelope.
+	Malformed uint64
+	// Shutdown: still unsent when Close's ctx ended.
+	Shutdown uint64
+}
+
+// Total returns the sum over every cause.
+func (d ClientDrops) Total() uint64 {
+	return d.Overflow + d.Send + d.Closed + d.Marshal + d.Malformed + d.Shutdown
+}
+
+// Stats returns a snapshot of the Client's counters.
+func (c *Client) Stats() ClientStats {
+	return ClientStats{
+		Emitted:     c.emitted.Load(),
+		Sent:        c.sent.Load(),
+		Confirmed:   c.confirmed.Load(),
+		Unconfirmed: c.unconfirmed.Load(),
+		Dropped: ClientDrops{
+			Overflow:  c.buf.Stats().Dropped,
+			Send:      c.dSend.Load(),
+			Closed:    c.dClosed.Load(),
+			Marshal:   c.dMarshal.Load(),
+			Malformed: c.dMalformed.Load(),
+			Shutdown:  c.dShutdown.Load(),
+		},
+		Streams:    c.streams.Load(),
+		Reconnects: c.reconnects.Load(),
+	}
+}

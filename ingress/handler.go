@@ -1,0 +1,186 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/wire"
+)
+
+// handler is the Server's wire.IngressHandler; it is a separate type so
+// that the handler methods stay out of Server's API.
+type handler struct{ s *Server }
+
+var _ wire.IngressHandler = handler{}
+
+func (h handler) BatchSender(st grpc.ServerStream) error {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	var (
+		b    wire.Batch
+		envs [][]byte // reused: the buffer keeps the slices, not this array
+	)
+	for {
+		if err := st.RecvMsg(&b); err != nil {
+			if err == io.EOF {
+				return st.SendMsg(&envelope.BatchSenderResponse{})
+			}
+			return s.recvError(err)
+		}
+		b.Envelopes = envs[:0]
+		if err := s.acceptBatch(&b); err != nil {
+			return err
+		}
+		envs = b.Envelopes
+	}
+}
+
+func (h handler) Send(_ context.Context, b *wire.Batch) error {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.acceptBatch(b)
+}
+
+func (h handler) Sender(st grpc.ServerStream) error {
+	s := h.s
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	var e wire.Envelope
+	for i := 0; ; i++ {
+		if err := st.RecvMsg(&e); err != nil {
+			if err == io.EOF {
+				return st.SendMsg(&envelope.IngressResponse{})
+			}
+			return s.recvError(err)
+		}
+		if err := s.check(len(e.Raw), "envelope"); err != nil {
+			return err
+		}
+		r, err := envelope.ReadRoute(e.Raw)
+		if err != nil {
+			s.malformed.Add(1)
+			s.cfg.logger.Warn("ingress: malformed envelope refused", "index", i, "err", err)
+			return status.Errorf(codes.InvalidArgument, "ingress: envelope %d of stream refused: %v", i, err)
+		}
+		raw := e.Raw
+		if r.SourceID == "" {
+			raw = s.fillOrigin(raw)
+		}
+		s.buf.Set(raw)
+		s.ingress.Add(1)
+	}
+}
+
+// recvError counts a message grpc refused for its size and passes err on.
+func (s *Server) recvError(err error) error {
+	if status.Code(err) == codes.ResourceExhausted {
+		s.tooLarge.Add(1)
+		s.cfg.logger.Warn("ingress: message over the size limit refused", "err", err)
+	}
+	return err
+}
+
+// check refuses a message after Close or over the size limit.
+func (s *Server) check(size int, what string) error {
+	if s.closed.Load() {
+		s.refused.Add(1)
+		return errClosedStatus
+	}
+	if size > s.cfg.maxMsg {
+		s.tooLarge.Add(1)
+		s.cfg.logger.Warn("ingress: message over the size limit refused", "size", size, "max", s.cfg.maxMsg)
+		return status.Errorf(codes.ResourceExhausted, "ingress: %s of %d bytes is larger than the maximum %d", what, size, s.cfg.maxMsg)
+	}
+	return nil
+}
+
+// acceptBatch validates a whole batch and only then writes its envelopes
+// into the buffer: a batch with one malformed envelope is refused whole.
+func (s *Server) acceptBatch(b *wire.Batch) error {
+	if err := s.check(len(b.Raw), "batch"); err != nil {
+		return err
+	}
+	if err := b.Split(); err != nil {
+		s.malformed.Add(1)
+		s.cfg.logger.Warn("ingress: malformed batch refused", "err", err)
+		if !errors.Is(err, envelope.ErrMalformed) {
+			return status.Errorf(codes.Internal, "ingress: %v", err)
+		}
+		return status.Errorf(codes.InvalidArgument, "ingress: batch refused: %v", err)
+	}
+	for i, e := range b.Envelopes {
+		if sourceIDEmpty(e) {
+			b.Envelopes[i] = s.fillOrigin(e)
+		}
+	}
+	for _, e := range b.Envelopes {
+		s.buf.Set(e)
+	}
+	s.ingress.Add(uint64(len(b.Envelopes)))
+	return nil
+}
+
+// sourceIDEmpty reports whether a valid marshaled Envelope has an empty
+// source ID, by skipping over its top-level fields (a map entry or a
+// message is skipped by its length, never read). The last source_id field
+// wins, as in protobuf.
+func sourceIDEmpty(b []byte) bool {
+	empty := true
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return false
+		}
+		if num == 2 && typ == protowire.BytesType {
+			empty = m == 1 // a zero length and no bytes
+		}
+		b = b[m:]
+	}
+	return empty
+}
+
+// fillOrigin returns e with its source ID set from its origin tag (tags,
+// then the text of deprecated_tags), re-encoded; or e as it is when there
+// is no origin. This is the one place the Server decodes an envelope,
+// because the protocol forces it (Loggregator's agent does the same).
+func (s *Server) fillOrigin(e []byte) []byte {
+	var env envelope.Envelope
+	if err := proto.Unmarshal(e, &env); err != nil {
+		return e // cannot happen: e was validated
+	}
+	origin := env.GetTags()["origin"]
+	if origin == "" {
+		origin = env.GetDeprecatedTags()["origin"].GetText()
+	}
+	if origin == "" {
+		return e
+	}
+	env.SourceId = origin
+	out, err := proto.Marshal(&env)
+	if err != nil {
+		return e
+	}
+	s.originFilled.Add(1)
+	return out
+}

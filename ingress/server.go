@@ -1,0 +1,309 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/internal/wire"
+)
+
+var (
+	// ErrServerClosed is returned by Serve and Start after Shutdown or Close.
+	ErrServerClosed = errors.New("ingress: server closed")
+	// ErrNilBuffer is returned by NewServer when given no buffer.
+	ErrNilBuffer = errors.New("ingress: nil buffer")
+)
+
+// Server serves loggregator.v2.Ingress (Sender, BatchSender and Send) and
+// writes every envelope it accepts, as its wire bytes, into one buffer.
+// All methods are safe for concurrent use.
+type Server struct {
+	buf diode.Buffer[[]byte]
+	cfg serverConfig
+
+	ingress      atomic.Uint64
+	originFilled atomic.Uint64
+	malformed    atomic.Uint64
+	tooLarge     atomic.Uint64
+	refused      atomic.Uint64
+	open         atomic.Int64
+	closed       atomic.Bool // read on every message: refuse after Close
+
+	mu       sync.Mutex
+	draining bool          // Shutdown or Close called: no new streams
+	streams  int           // handlers running
+	idle     chan struct{} // closed once draining and streams == 0
+	gs       *grpc.Server  // our own, made by Serve or Start
+	lis      []net.Listener
+	serving  sync.WaitGroup // Start's Serve goroutines
+}
+
+// NewServer returns a Server writing into buf. buf is written from one
+// goroutine per open stream: give it a diode.ManyToOne (or a Channel)
+// unless the server will only ever have one stream.
+func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) {
+	if buf == nil {
+		return nil, ErrNilBuffer
+	}
+	cfg := defaultServerConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applyServer(&cfg)
+		}
+	}
+	return &Server{buf: buf, cfg: cfg, idle: make(chan struct{})}, nil
+}
+
+// GRPCServerOption is the option every grpc.Server that serves sluice's
+// Ingress (or Egress) must be created with: it installs the codec that
+// carries wire bytes. See also Server.GRPCServerOptions.
+func GRPCServerOption() grpc.ServerOption { return wire.ServerOption() }
+
+// GRPCServerOptions returns the options the Server itself uses for its own
+// grpc.Server: the wire codec, TLS, the receive limit, keepalive, and Stop waiting for handlers. Use
+// them to create a grpc.Server shared with other services (see Register).
+//
+// grpc's own receive limit is set to twice the Server's maximum so that the
+// handler sees, refuses and counts messages just over the maximum itself;
+// a unary Send of more than twice the maximum is refused by grpc before it
+// reaches the handler and so is not counted (streams count it).
+func (s *Server) GRPCServerOptions() []grpc.ServerOption {
+	c := s.cfg
+	opts := []grpc.ServerOption{
+		wire.ServerOption(),
+		grpc.WaitForHandlers(true),
+		grpc.MaxRecvMsgSize(grpcLimit(c.maxMsg)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.kaTime, Timeout: c.kaTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: c.kaWithoutRP}),
+	}
+	if c.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(c.tls)))
+	}
+	return opts
+}
+
+func grpcLimit(max int) int {
+	if max > (1<<31-1)/2 {
+		return 1<<31 - 1
+	}
+	return 2 * max
+}
+
+// Register registers the Server's Ingress handlers on gs, so that Ingress
+// and Egress can share one grpc.Server. gs must have been created with
+// GRPCServerOption (and should use GRPCServerOptions for the limit, TLS and
+// keepalive). The owner of gs serves and stops it; Shutdown and Close then
+// only make the handlers refuse new streams and messages.
+func (s *Server) Register(gs grpc.ServiceRegistrar) { wire.RegisterIngress(gs, handler{s}) }
+
+// Serve serves Ingress on lis until Shutdown or Close, then returns
+// ErrServerClosed. It may be called for several listeners.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		lis.Close()
+		return ErrServerClosed
+	}
+	if s.gs == nil {
+		s.gs = grpc.NewServer(s.GRPCServerOptions()...)
+		s.Register(s.gs)
+	}
+	gs := s.gs
+	s.lis = append(s.lis, lis)
+	s.mu.Unlock()
+	s.cfg.logger.Info("ingress: serving", "addr", lis.Addr().String())
+	err := gs.Serve(lis)
+	if err == nil || errors.Is(err, grpc.ErrServerStopped) || s.isDraining() {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// Start listens on the TCP address addr (":0" picks a free port), serves in
+// the background and returns the bound address.
+func (s *Server) Start(addr string) (net.Addr, error) {
+	if s.isDraining() {
+		return nil, ErrServerClosed
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ingress: %w", err)
+	}
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		if err := s.Serve(lis); err != nil && !errors.Is(err, ErrServerClosed) {
+			s.cfg.logger.Error("ingress: serve ended", "addr", lis.Addr().String(), "err", err)
+		}
+	}()
+	return lis.Addr(), nil
+}
+
+// Addr returns the address of the first listener the Server serves on, or
+// nil before Serve or Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lis) == 0 {
+		return nil
+	}
+	return s.lis[0].Addr()
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+// Shutdown stops the Server gracefully: it stops listening, refuses new
+// streams and calls, and waits until the open streams end (their clients
+// close them), accepting what they send meanwhile. When ctx ends first it
+// closes the Server as Close does and returns ctx's error. Everything
+// accepted stays in the buffer. Safe to call twice and without Serve.
+func (s *Server) Shutdown(ctx context.Context) error {
+	gs := s.drain()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if gs != nil {
+			gs.GracefulStop()
+		}
+	}()
+	var err error
+	select {
+	case <-stopped:
+		select {
+		case <-s.idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.Close()
+	}
+	<-stopped
+	s.closed.Store(true)
+	s.serving.Wait()
+	return err
+}
+
+// Close stops the Server at once: listeners and connections of its own
+// grpc.Server are closed, open streams are cut, and a handler still running
+// on a shared grpc.Server (Register) refuses its next message with
+// codes.Unavailable (counted as rejected "closed"). Everything accepted
+// stays in the buffer. Safe to call twice and without Serve.
+func (s *Server) Close() error {
+	s.closed.Store(true)
+	if gs := s.drain(); gs != nil {
+		gs.Stop()
+	}
+	s.serving.Wait()
+	return nil
+}
+
+// drain marks the Server draining and returns its own grpc.Server, if any.
+func (s *Server) drain() *grpc.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.draining {
+		s.draining = true
+		if s.streams == 0 {
+			close(s.idle)
+		}
+	}
+	return s.gs
+}
+
+// enter registers a running handler, or refuses it while draining.
+func (s *Server) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		s.refused.Add(1)
+		return errClosedStatus
+	}
+	s.streams++
+	s.open.Add(1)
+	return nil
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams--
+	s.open.Add(-1)
+	if s.draining && s.streams == 0 {
+		close(s.idle)
+	}
+}
+
+var errClosedStatus = status.Error(codes.Unavailable, "ingress: server closed")
+
+// ServerStats is a snapshot of a Server's counters. Field docs name the
+// Loggregator telemetry each maps to.
+type ServerStats struct {
+	// Ingress counts envelopes accepted into the buffer (counter
+	// `ingress`).
+	Ingress uint64
+	// Dropped is the buffer's own drop count, read from its Stats
+	// (counter `dropped{direction=ingress}`). When the buffer is shared
+	// with other writers it includes their drops.
+	Dropped uint64
+	// OriginFilled counts envelopes whose empty source ID was taken from
+	// their origin tag (included in Ingress).
+	OriginFilled uint64
+	// Rejected counts refused messages by cause.
+	Rejected Rejected
+	// OpenStreams is the number of handlers running now (streams and
+	// Send calls).
+	OpenStreams int64
+}
+
+// Rejected counts messages the Server refused, by cause. A message is one
+// batch (BatchSender, Send) or one envelope (Sender); a refused batch is
+// refused whole.
+type Rejected struct {
+	// Malformed: a message that is not a valid envelope or batch, answered
+	// with codes.InvalidArgument (cause "malformed").
+	Malformed uint64
+	// TooLarge: a message over the maximum size, answered with
+	// codes.ResourceExhausted (cause "too_large").
+	TooLarge uint64
+	// Closed: a stream, call or message refused because the Server was
+	// shutting down or closed, answered with codes.Unavailable (cause
+	// "closed"; Loggregator's `rejected_streams` counts the streams).
+	Closed uint64
+}
+
+// Total returns the sum over every cause.
+func (r Rejected) Total() uint64 { return r.Malformed + r.TooLarge + r.Closed }
+
+// Stats returns a snapshot of the Server's counters.
+func (s *Server) Stats() ServerStats {
+	return ServerStats{
+		Ingress:      s.ingress.Load(),
+		Dropped:      s.buf.Stats().Dropped,
+		OriginFilled: s.originFilled.Load(),
+		Rejected: Rejected{
+			Malformed: s.malformed.Load(),
+			TooLarge:  s.tooLarge.Load(),
+			Closed:    s.refused.Load(),
+		},
+		OpenStreams: s.open.Load(),
+	}
+}
