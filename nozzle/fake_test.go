@@ -178,3 +178,8 @@ func testCtx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func decodeEnv(b []byte) (*envelope.Envelope, error) {
+	e := new(envelope.Envelope)
+	return e, proto.Unmarshal(b, e)
+}
