@@ -1,0 +1,377 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/internal/wire"
+)
+
+// ErrServerClosed is returned by Serve and Start after Shutdown or Close.
+var ErrServerClosed = errors.New("egress: server closed")
+
+// Server serves loggregator.v2.Egress (Receiver and BatchedReceiver) from a
+// Subscriber, usually a Router, or a proxy's fan-in. Each stream gets its
+// own subscription; BatchedReceiver sends batches of at most 100 envelopes
+// held at most 100 ms (with an idle flush), assembled from the envelopes'
+// wire bytes without re-encoding them.
+type Server struct {
+	sub Subscriber
+	cfg serverConfig
+
+	mu       sync.Mutex
+	gs       *grpc.Server
+	lis      []net.Listener
+	draining bool // Shutdown or Close began: new streams are refused
+	streams  map[*serverStream]struct{}
+	handlers sync.WaitGroup
+	rejected uint64
+	egress   uint64
+	dropped  map[string]uint64 // by shard ID
+}
+
+type serverStream struct {
+	stop context.CancelFunc // ends batching: the handler flushes what it read and returns
+	sub  Subscription       // set once subscribed, under Server.mu
+}
+
+// ServerStats is a snapshot of a Server's counters; the names in the field
+// docs are the telemetry names they map to.
+type ServerStats struct {
+	// Streams is the number of open Receiver and BatchedReceiver streams.
+	Streams int
+	// RejectedStreams (`rejected_streams`) counts streams refused: invalid
+	// requests, too many streams, a closing server, a failed subscribe.
+	RejectedStreams uint64
+	// Egress (`egress`) counts envelopes sent to clients.
+	Egress uint64
+	// Dropped (`dropped{direction=egress}`) counts envelopes read from a
+	// subscription that could not be sent because the stream broke.
+	// DroppedByShard splits it by shard ID. (Drops inside the subscriptions
+	// are counted by the Subscriber, e.g. RouterStats.)
+	Dropped        uint64
+	DroppedByShard map[string]uint64
+}
+
+var _ wire.EgressHandler = serverHandler{}
+
+// NewServer returns a Server that subscribes through s.
+func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
+	if s == nil {
+		return nil, errors.New("egress: nil Subscriber")
+	}
+	cfg := serverDefaults()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	switch {
+	case cfg.maxStreams < 1:
+		return nil, fmt.Errorf("egress: max streams %d, want at least 1", cfg.maxStreams)
+	case cfg.batchSize < 1 || cfg.interval <= 0 || cfg.idle < 0:
+		return nil, fmt.Errorf("egress: invalid batching (size %d, interval %v, idle %v)", cfg.batchSize, cfg.interval, cfg.idle)
+	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
+		return nil, errors.New("egress: keepalive durations must be positive")
+	}
+	return &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}, nil
+}
+
+// GRPCServerOption is the option every grpc.Server that serves sluice's
+// Egress must be created with: it installs the codec that carries wire
+// bytes.
+func GRPCServerOption() grpc.ServerOption { return wire.ServerOption() }
+
+// GRPCServerOptions returns the options the Server uses for its own
+// grpc.Server: the wire codec, TLS, keepalive, and Stop waiting for
+// handlers. Use them to create a grpc.Server shared with other services (see
+// Register).
+func (s *Server) GRPCServerOptions() []grpc.ServerOption {
+	c := s.cfg
+	opts := []grpc.ServerOption{
+		wire.ServerOption(),
+		grpc.WaitForHandlers(true),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.kaTime, Timeout: c.kaTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: true}),
+	}
+	if c.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(c.tls)))
+	}
+	return opts
+}
+
+// Register registers the Server's Egress handlers on gs, so that Egress and
+// Ingress can share one grpc.Server. gs must have been created with
+// GRPCServerOption. The owner of gs serves and stops it; Shutdown and Close
+// then end the Server's streams and refuse new ones.
+func (s *Server) Register(gs grpc.ServiceRegistrar) { wire.RegisterEgress(gs, serverHandler{s}) }
+
+// Serve serves Egress on lis until Shutdown or Close, then returns
+// ErrServerClosed. It may be called for several listeners.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		lis.Close()
+		return ErrServerClosed
+	}
+	if s.gs == nil {
+		s.gs = grpc.NewServer(s.GRPCServerOptions()...)
+		s.Register(s.gs)
+	}
+	gs := s.gs
+	s.lis = append(s.lis, lis)
+	s.mu.Unlock()
+	s.cfg.logger.Info("egress: serving", "addr", lis.Addr().String())
+	err := gs.Serve(lis)
+	if err == nil || errors.Is(err, grpc.ErrServerStopped) || s.isDraining() {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// Start listens on the TCP address addr (":0" picks a free port), serves in
+// the background and returns the bound address.
+func (s *Server) Start(addr string) (net.Addr, error) {
+	if s.isDraining() {
+		return nil, ErrServerClosed
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("egress: listen: %w", err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		close(ready)
+		if err := s.Serve(lis); err != nil && !errors.Is(err, ErrServerClosed) {
+			s.cfg.logger.Error("egress: serve", "addr", lis.Addr().String(), "err", err)
+		}
+	}()
+	<-ready
+	return lis.Addr(), nil
+}
+
+// Addr returns the address of the first listener served, or nil.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lis) == 0 {
+		return nil
+	}
+	return s.lis[0].Addr()
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+// Shutdown refuses new streams, ends every stream after sending what its
+// subscription holds, and
+// stops the grpc.Server the Server created. When ctx ends first, it closes
+// at once (see Close) and returns ctx's error. Safe to call twice and
+// before Serve.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	for st := range s.streams {
+		st.stop()
+	}
+	gs := s.gs
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.handlers.Wait()
+		if gs != nil {
+			gs.GracefulStop()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		_ = s.Close()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close refuses new streams and ends every stream at once: subscriptions
+// are closed (what they hold is discarded and counted by their Subscriber)
+// and connections dropped. Safe to call twice and before Serve.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.draining = true
+	for st := range s.streams {
+		st.stop()
+		if st.sub != nil {
+			_ = st.sub.Close()
+		}
+	}
+	gs := s.gs
+	s.mu.Unlock()
+	if gs != nil {
+		gs.Stop()
+	}
+	s.handlers.Wait()
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := ServerStats{
+		Streams:         len(s.streams),
+		RejectedStreams: s.rejected,
+		Egress:          s.egress,
+		DroppedByShard:  make(map[string]uint64, len(s.dropped)),
+	}
+	for id, n := range s.dropped {
+		st.DroppedByShard[id] = n
+		st.Dropped += n
+	}
+	return st
+}
+
+// serverHandler keeps the wire handler methods off Server's API.
+type serverHandler struct{ s *Server }
+
+func (h serverHandler) BatchedReceiver(req *envelope.EgressBatchRequest, stream grpc.ServerStream) error {
+	return h.s.serve(req, stream, true)
+}
+
+// Receiver sends the same envelopes as BatchedReceiver, one message each.
+func (h serverHandler) Receiver(req *envelope.EgressRequest, stream grpc.ServerStream) error {
+	return h.s.serve(subBatchRequest(req), stream, false)
+}
+
+func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStream, batched bool) error {
+	if _, err := envelope.RequestSelectors(req); err != nil {
+		s.reject()
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	ctx, stop := context.WithCancel(stream.Context())
+	defer stop()
+	st := &serverStream{stop: stop}
+	s.mu.Lock()
+	if s.draining {
+		s.rejected++
+		s.mu.Unlock()
+		return status.Error(codes.Unavailable, ErrServerClosed.Error())
+	}
+	if len(s.streams) >= s.cfg.maxStreams {
+		s.rejected++
+		s.mu.Unlock()
+		return status.Errorf(codes.ResourceExhausted, "egress: too many streams (at most %d)", s.cfg.maxStreams)
+	}
+	s.streams[st] = struct{}{}
+	s.handlers.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.streams, st)
+		s.mu.Unlock()
+		s.handlers.Done()
+	}()
+
+	sub, err := s.sub.Subscribe(stream.Context(), req)
+	if err != nil {
+		s.reject()
+		return serverSubscribeStatus(err)
+	}
+	defer sub.Close()
+	s.mu.Lock()
+	st.sub = sub
+	if s.draining && ctx.Err() == nil {
+		// Close ran between the check above and now.
+		_ = sub.Close()
+	}
+	s.mu.Unlock()
+
+	shard := req.GetShardId()
+	var sendErr error
+	out := &wire.Batch{}
+	one := &wire.Envelope{}
+	flush := func(envs [][]byte) {
+		sent := 0
+		if sendErr == nil {
+			if batched {
+				out.Envelopes = envs
+				if sendErr = stream.SendMsg(out); sendErr == nil {
+					sent = len(envs)
+				}
+				out.Envelopes = nil
+			} else {
+				for _, e := range envs {
+					one.Raw = e
+					if sendErr = stream.SendMsg(one); sendErr != nil {
+						break
+					}
+					sent++
+				}
+				one.Raw = nil
+			}
+			if sendErr != nil {
+				// Leave the group now: nothing more is read, and what the
+				// subscription holds is counted by its Subscriber.
+				_ = sub.Close()
+				stop()
+			}
+		}
+		s.mu.Lock()
+		s.egress += uint64(sent)
+		if n := len(envs) - sent; n > 0 {
+			s.dropped[shard] += uint64(n)
+		}
+		s.mu.Unlock()
+	}
+	// On Shutdown ctx ends: batch.Run sends what the subscription holds
+	// (while publishing goes on, until Shutdown's own ctx runs out).
+	runErr := batch.Run(ctx, sub, batch.Config{Size: s.cfg.batchSize, Interval: s.cfg.interval, Idle: s.cfg.idle}, flush)
+	switch {
+	case sendErr != nil:
+		s.cfg.logger.Debug("egress: stream broke", "shard_id", shard, "err", sendErr)
+		return sendErr
+	case stream.Context().Err() != nil:
+		return status.FromContextError(stream.Context().Err()).Err()
+	case ctx.Err() != nil:
+		return status.Error(codes.Unavailable, "egress: server shutting down")
+	default:
+		return status.Errorf(codes.Unavailable, "egress: subscription ended: %v", runErr)
+	}
+}
+
+func (s *Server) reject() {
+	s.mu.Lock()
+	s.rejected++
+	s.mu.Unlock()
+}
+
+// serverSubscribeStatus maps a Subscribe error to a gRPC status.
+func serverSubscribeStatus(err error) error {
+	switch {
+	case errors.Is(err, envelope.ErrNoSelectors), errors.Is(err, envelope.ErrSelectorWithoutMessage):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return err
+	}
+	return status.Errorf(codes.Unavailable, "egress: subscribe: %v", err)
+}
