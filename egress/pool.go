@@ -911,7 +911,7 @@ func (p *Pool) moveForNewRouter() {
 			idle = true
 		}
 	}
-	if !idle || len(p.ups) < len(p.slots) {
+	if !idle || len(p.ups) == 0 || len(p.ups) < len(p.slots) {
 		return
 	}
 	oldest := p.ups[0]
