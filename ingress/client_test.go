@@ -1,0 +1,234 @@
+package ingress
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicelog/sluice/envelope"
+)
+
+func TestNewClientValidates(t *testing.T) {
+	_, err := NewClient("")
+	require.ErrorIs(t, err, ErrNoAddress)
+}
+
+func newClient(t *testing.T, addr string, opts ...ClientOption) *Client {
+	t.Helper()
+	c, err := NewClient(addr, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// emit emits n log envelopes from g goroutines.
+func emit(c *Client, g, n int) {
+	var wg sync.WaitGroup
+	for i := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i; j < n; j += g {
+				c.Emit(envelope.NewLog(fmt.Sprintf("src-%d", i), []byte("payload"), envelope.WithTag("seq", fmt.Sprint(j))))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// checkClosed checks a closed Client's invariants and returns its stats.
+func checkClosed(t *testing.T, c *Client) ClientStats {
+	t.Helper()
+	st := c.Stats()
+	assert.Equal(t, st.Emitted, st.Sent+st.Dropped.Total(), "emitted == sent + dropped: %+v", st)
+	assert.Equal(t, st.Sent, st.Confirmed+st.Unconfirmed, "sent == confirmed + unconfirmed: %+v", st)
+	return st
+}
+
+// Client -> Server -> buffer over mutual TLS, from several goroutines:
+// every envelope is in the buffer or counted dropped, exactly.
+func TestClientToServerExactAccounting(t *testing.T) {
+	tests := []struct {
+		name     string
+		bufSize  int // the client's diode
+		n        int
+		overflow bool
+		ack      bool
+	}{
+		{"roomy", 20000, 20000, false, false},
+		{"acknowledged", 20000, 5000, false, true},
+		{"overflowing", 16, 20000, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := newTLS(t)
+			buf := newBuffer(t)
+			s, addr := startServer(t, buf, WithTLS(tp.server))
+			opts := []ClientOption{WithTLS(tp.client), WithBatch(100, 5*time.Millisecond), WithBufferSize(tt.bufSize), WithConfirmEvery(7)}
+			if tt.ack {
+				opts = append(opts, WithAcknowledged(0))
+			}
+			c := newClient(t, addr, opts...)
+			emit(c, 4, tt.n)
+			require.NoError(t, c.Close(testCtx(t)))
+
+			st := checkClosed(t, c)
+			got := uint64(len(drain(buf)))
+			assert.Equal(t, uint64(tt.n), st.Emitted)
+			assert.Equal(t, got, s.Stats().Ingress)
+			assert.Equal(t, st.Confirmed, got, "every sent envelope confirmed and in the buffer")
+			assert.Zero(t, st.Unconfirmed)
+			assert.Equal(t, st.Emitted, got+st.Dropped.Total())
+			assert.Equal(t, st.Dropped.Overflow, st.Dropped.Total(), "the only drops are overflow: %+v", st.Dropped)
+			if tt.overflow {
+				assert.NotZero(t, st.Dropped.Overflow)
+			} else {
+				assert.Zero(t, st.Dropped.Total())
+			}
+			if !tt.ack {
+				assert.NotZero(t, st.Streams)
+			}
+		})
+	}
+}
+
+// Close flushes everything the Client holds, even with a long batch
+// interval, and counts what is emitted after.
+func TestClientCloseFlushes(t *testing.T) {
+	tp := newTLS(t)
+	buf := newBuffer(t)
+	_, addr := startServer(t, buf, WithTLS(tp.server))
+	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1000, time.Hour))
+	for range 2345 {
+		c.EmitBytes(marshal(t, envelope.NewCounter("c", "n", 1)))
+	}
+	c.EmitBytes([]byte("\xff garbage"))
+	require.NoError(t, c.Close(testCtx(t)))
+	c.Emit(envelope.NewLog("late", nil))
+	c.EmitBytes(marshal(t, envelope.NewLog("late", nil)))
+	require.ErrorIs(t, c.Close(context.Background()), ErrClientClosed)
+
+	st := checkClosed(t, c)
+	assert.Len(t, drain(buf), 2345)
+	assert.Equal(t, uint64(2345), st.Confirmed)
+	assert.Equal(t, ClientDrops{Malformed: 1, Closed: 2}, st.Dropped)
+}
+
+// Close gives up when its ctx ends with the server unreachable, and
+// counts what it discards as "shutdown".
+func TestClientCloseGivesUp(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	require.NoError(t, lis.Close()) // nobody listens there
+	c := newClient(t, addr, WithBatch(10, time.Millisecond), WithReconnectBackoff(time.Millisecond, 20*time.Millisecond))
+	emit(c, 2, 50)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, c.Close(ctx), context.DeadlineExceeded)
+	st := checkClosed(t, c)
+	assert.Equal(t, uint64(50), st.Emitted)
+	assert.Zero(t, st.Sent)
+	assert.Equal(t, uint64(50), st.Dropped.Shutdown+st.Dropped.Send)
+	assert.Equal(t, uint64(50), st.Dropped.Total())
+}
+
+// The server restarts on the same address: the Client reconnects, and
+// what was lost is counted: emitted == received + dropped + lost, with the
+// loss bounded by what was sent unconfirmed.
+func TestClientReconnectsAfterServerRestart(t *testing.T) {
+	t.Run("roomy buffer", func(t *testing.T) { testRestart(t, DefaultBufferSize) })
+	// A diode smaller than what is emitted while the server is down:
+	// overflow is counted.
+	t.Run("small buffer", func(t *testing.T) {
+		st := testRestart(t, 64)
+		assert.NotZero(t, st.Dropped.Overflow)
+	})
+}
+
+func testRestart(t *testing.T, bufSize int) ClientStats {
+	tp := newTLS(t)
+	buf1 := newBuffer(t)
+	s1, addr := startServer(t, buf1, WithTLS(tp.server))
+	c := newClient(t, addr, WithTLS(tp.client), WithBatch(50, 2*time.Millisecond), WithBufferSize(bufSize),
+		WithReconnectBackoff(5*time.Millisecond, 50*time.Millisecond), WithConfirmEvery(5))
+
+	emit(c, 2, 1000)
+	require.Eventually(t, func() bool { return s1.Stats().Ingress+c.Stats().Dropped.Total() == 1000 }, 20*time.Second, time.Millisecond)
+	require.NoError(t, s1.Close())
+	emit(c, 2, 1000) // while down: held, sent into a broken stream, or dropped
+
+	buf2 := newBuffer(t)
+	s2, err := NewServer(buf2, WithTLS(tp.server))
+	require.NoError(t, err)
+	t.Cleanup(func() { s2.Close() })
+	require.Eventually(t, func() bool { _, err := s2.Start(addr); return err == nil }, 20*time.Second, 10*time.Millisecond)
+	emit(c, 2, 1000)
+	require.Eventually(t, func() bool { return s2.Stats().Ingress > 0 }, 20*time.Second, time.Millisecond)
+	require.NoError(t, c.Close(testCtx(t)))
+
+	st := checkClosed(t, c)
+	received := uint64(len(drain(buf1)) + len(drain(buf2)))
+	assert.Equal(t, uint64(3000), st.Emitted)
+	assert.GreaterOrEqual(t, st.Reconnects, uint64(1))
+	require.LessOrEqual(t, received, st.Sent, "nothing arrives twice in streaming mode")
+	lost := st.Sent - received
+	assert.LessOrEqual(t, lost, st.Unconfirmed, "what was lost uncounted was sent unconfirmed: %+v", st)
+	assert.LessOrEqual(t, st.Confirmed, received)
+	assert.Equal(t, st.Emitted, received+st.Dropped.Total()+lost)
+	t.Logf("received %d, dropped %+v, unconfirmed %d (lost %d), reconnects %d", received, st.Dropped, st.Unconfirmed, lost, st.Reconnects)
+	return st
+}
+
+// A server that refuses a batch (here: larger than its limit) ends the
+// stream with an error. A stream carries no acknowledgement, so the Client
+// learns it only at its next write: the refused batch and the batches
+// before it on that stream are unconfirmed (the server has those before),
+// and the next batch is retried on a fresh stream and arrives.
+func TestClientStreamRefusedIsUnconfirmed(t *testing.T) {
+	tp := newTLS(t)
+	buf := newBuffer(t)
+	s, addr := startServer(t, buf, WithTLS(tp.server), WithMaxMessageSize(2048))
+	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1, time.Millisecond))
+	c.Emit(envelope.NewLog("small", []byte("x")))
+	require.Eventually(t, func() bool { return s.Stats().Ingress == 1 }, 20*time.Second, time.Millisecond)
+	c.Emit(envelope.NewLog("big", make([]byte, 4096)))
+	require.Eventually(t, func() bool { return s.Stats().Rejected.TooLarge == 1 }, 20*time.Second, time.Millisecond)
+	c.Emit(envelope.NewLog("small", []byte("y")))
+	require.NoError(t, c.Close(testCtx(t)))
+
+	st := checkClosed(t, c)
+	assert.Len(t, drain(buf), 2)
+	assert.Zero(t, st.Dropped.Total())
+	assert.Equal(t, uint64(3), st.Sent)
+	assert.Equal(t, uint64(2), st.Unconfirmed, "x and the refused batch")
+	assert.Equal(t, uint64(1), st.Confirmed, "y, on a fresh stream")
+	assert.Equal(t, uint64(1), st.Reconnects)
+}
+
+// In acknowledged mode the refused batch is known: retried once, then
+// counted dropped ("send"); nothing is unconfirmed.
+func TestClientAcknowledgedCountsRefusedBatch(t *testing.T) {
+	tp := newTLS(t)
+	buf := newBuffer(t)
+	s, addr := startServer(t, buf, WithTLS(tp.server), WithMaxMessageSize(2048))
+	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1, time.Millisecond), WithAcknowledged(0),
+		WithReconnectBackoff(time.Millisecond, 10*time.Millisecond))
+	c.Emit(envelope.NewLog("small", []byte("x")))
+	c.Emit(envelope.NewLog("big", make([]byte, 3000)))
+	c.Emit(envelope.NewLog("small", []byte("y")))
+	require.NoError(t, c.Close(testCtx(t)))
+
+	st := checkClosed(t, c)
+	assert.Len(t, drain(buf), 2)
+	assert.Equal(t, ClientDrops{Send: 1}, st.Dropped)
+	assert.Equal(t, uint64(2), st.Confirmed)
+	assert.Zero(t, st.Unconfirmed)
+	assert.Equal(t, uint64(2), s.Stats().Rejected.TooLarge, "tried twice")
+}
