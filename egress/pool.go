@@ -216,6 +216,7 @@ type Pool struct {
 	changedCh chan struct{} // closed and replaced when routers change
 	noRouters bool
 	seen      bool
+	downSince time.Time // when the last stream went down (or the pool started)
 	drops     map[string]uint64
 
 	rr                              atomic.Uint64
@@ -290,6 +291,7 @@ func NewPool(src discovery.Source, opts ...PoolOption) (*Pool, error) {
 		changedCh: make(chan struct{}),
 		drops:     make(map[string]uint64),
 		noRouters: true,
+		downSince: time.Now(),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.stopCtx, p.stopCancel = context.WithCancel(p.ctx)
@@ -353,7 +355,7 @@ func (p *Pool) dispatch(ctx context.Context, it *poolItem, exclude *poolSlot) er
 	var deadline <-chan time.Time
 	for {
 		p.mu.Lock()
-		ups, upCh, noRouters := p.ups, p.upCh, p.noRouters
+		ups, upCh, noRouters, downSince := p.ups, p.upCh, p.noRouters, p.downSince
 		p.mu.Unlock()
 		n := len(ups)
 		if n == 1 && ups[0] == exclude {
@@ -365,11 +367,15 @@ func (p *Pool) dispatch(ctx context.Context, it *poolItem, exclude *poolSlot) er
 				return nil
 			}
 			if deadline == nil {
-				if p.cfg.waitUp <= 0 {
+				// Wait for a stream at most waitUp after the last one went
+				// down: later batches are dropped at once, not each after
+				// its own wait.
+				wait := p.cfg.waitUp - time.Since(downSince)
+				if wait <= 0 {
 					p.finish(it, false, PoolCauseUnreachable)
 					return nil
 				}
-				t := time.NewTimer(p.cfg.waitUp)
+				t := time.NewTimer(wait)
 				defer t.Stop()
 				deadline = t.C
 			}
@@ -499,6 +505,9 @@ func (p *Pool) markDown(s *poolSlot) {
 		}
 	}
 	p.ups = ups
+	if len(ups) == 0 {
+		p.downSince = time.Now()
+	}
 	close(p.upCh)
 	p.upCh = make(chan struct{})
 }

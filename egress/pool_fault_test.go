@@ -1,0 +1,145 @@
+package egress
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/internal/testtls"
+)
+
+// Routers in z1 and z2, the pool in z1: all streams on z1; the z1 routers
+// stop: traffic moves to z2, drops counted; a z1 router comes back on the
+// same address: the streams come back to z1.
+func TestPoolZonePreference(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	z1 := []*poolTestRouter{poolStartRouter(t, "z1", serverTLS, true), poolStartRouter(t, "z1", serverTLS, true)}
+	z2 := []*poolTestRouter{poolStartRouter(t, "z2", serverTLS, true), poolStartRouter(t, "z2", serverTLS, true)}
+	all := append(append([]*poolTestRouter{}, z1...), z2...)
+	h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(all...)...), poolTestOptions(clientTLS, WithZone("z1"))...)
+	require.Eventually(t, func() bool { return h.pool.Stats().StreamsByZone["z1"] == 5 }, 20*time.Second, 10*time.Millisecond)
+	h.startSending(50, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return poolRouterEnvs(z1...) > 2000 }, 20*time.Second, 10*time.Millisecond)
+	assert.Zero(t, poolRouterEnvs(z2...), "no traffic to another zone while the local one works")
+	st := h.pool.Stats()
+	assert.Equal(t, 5, st.Streams)
+	assert.Equal(t, 2, len(st.StreamsByRouter), "both z1 routers carry streams")
+
+	for _, r := range z1 {
+		r.stop()
+	}
+	require.Eventually(t, func() bool { return h.pool.Stats().StreamsByZone["z2"] == 5 }, 20*time.Second, 10*time.Millisecond)
+	mark := poolRouterEnvs(z2...)
+	require.Eventually(t, func() bool { return poolRouterEnvs(z2...) > mark+2000 }, 20*time.Second, 10*time.Millisecond)
+
+	z1[0].start() // same address
+	require.Eventually(t, func() bool { return h.pool.Stats().StreamsByZone["z1"] == 5 }, 20*time.Second, 10*time.Millisecond)
+	mark = z1[0].envs.Load()
+	require.Eventually(t, func() bool { return z1[0].envs.Load() > mark+2000 }, 20*time.Second, 10*time.Millisecond)
+
+	fs, ps := h.finish()
+	unique, dups := poolUnique(all...)
+	assert.Zero(t, dups)
+	assert.LessOrEqual(t, unique, int(fs.Egress))
+	assert.LessOrEqual(t, fs.Egress-uint64(unique), ps.Unconfirmed, "uncounted loss bounded by what was in flight")
+	t.Logf("sent %d, delivered %d, dropped %v, unconfirmed %d, lost %d", h.sent.Load(), unique, fs.Dropped, ps.Unconfirmed, fs.Egress-uint64(unique))
+}
+
+// Five routers and a steady send: each gets 10-30%; a sixth added through
+// discovery gets traffic within one recycle interval.
+func TestPoolBalance(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	var rs []*poolTestRouter
+	for range 5 {
+		rs = append(rs, poolStartRouter(t, "z1", serverTLS, false))
+	}
+	src := discovery.NewStatic(poolEndpoints(rs...)...)
+	const recycle = 2 * time.Second
+	h := poolNewHarness(t, src, poolTestOptions(clientTLS, WithZone("z1"), WithRecycle(recycle))...)
+	require.Eventually(t, func() bool { return len(h.pool.Stats().StreamsByRouter) == 5 }, 20*time.Second, 10*time.Millisecond)
+	assert.Equal(t, map[string]int{"z1": 5}, h.pool.Stats().StreamsByZone)
+	h.startSending(50, 2*time.Millisecond)
+	require.Eventually(t, func() bool { return poolRouterEnvs(rs...) >= 30000 }, 30*time.Second, 10*time.Millisecond)
+	total := float64(poolRouterEnvs(rs...))
+	for i, r := range rs {
+		share := float64(r.envs.Load()) / total
+		assert.True(t, share >= 0.10 && share <= 0.30, "router %d got %.1f%%", i, 100*share)
+	}
+
+	sixth := poolStartRouter(t, "z1", serverTLS, false)
+	added := time.Now()
+	src.Set(poolEndpoints(append(rs, sixth)...)...)
+	require.Eventually(t, func() bool { return sixth.envs.Load() > 0 }, 20*time.Second, 5*time.Millisecond)
+	t.Logf("sixth router got traffic %v after it was added (recycle interval %v)", time.Since(added), recycle)
+	h.finish()
+}
+
+// A router's connections are reset while it stays up: the pool notices and
+// reconnects. Acknowledged mode: nothing is lost uncounted. Streaming mode:
+// the uncounted loss is bounded by what was in flight.
+func TestPoolConnectionReset(t *testing.T) {
+	for _, mode := range poolModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			_, serverTLS, clientTLS := testtls.Must(t)
+			rs := []*poolTestRouter{
+				poolStartRouter(t, "", serverTLS, true),
+				poolStartRouter(t, "", serverTLS, true),
+			}
+			h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(rs...)...), poolTestOptions(clientTLS, WithPoolMode(mode))...)
+			h.startSending(100, 2*time.Millisecond)
+			for i := range 5 {
+				mark := rs[0].envs.Load()
+				require.Eventually(t, func() bool { return rs[0].envs.Load() > mark+1000 }, 20*time.Second, 5*time.Millisecond, "reset %d", i)
+				rs[0].reset()
+			}
+			require.Eventually(t, func() bool { return h.pool.Stats().Connects > 5 }, 20*time.Second, 5*time.Millisecond)
+			fs, ps := h.finish()
+			unique, dups := poolUnique(rs...)
+			t.Logf("%s: sent %d, delivered %d (+%d duplicates), dropped %v, failures %d, retries %d, unconfirmed %d, connects %d",
+				mode, h.sent.Load(), unique, dups, fs.Dropped, ps.Failures, ps.Retries, ps.Unconfirmed, ps.Connects)
+			assert.Greater(t, ps.Connects, uint64(5), "the pool reconnected")
+			if mode == PoolAcknowledged {
+				assert.Zero(t, ps.Unconfirmed)
+				// sent == delivered + counted drops: every confirmed envelope
+				// arrived, and nothing read is missing without a count.
+				assert.GreaterOrEqual(t, unique, int(fs.Egress))
+				assert.GreaterOrEqual(t, uint64(unique)+poolDroppedSum(fs.Dropped), fs.Read)
+				if len(fs.Dropped) == 0 {
+					assert.Equal(t, int(fs.Read), unique)
+				}
+			} else {
+				assert.Zero(t, dups)
+				assert.LessOrEqual(t, unique, int(fs.Egress))
+				assert.LessOrEqual(t, fs.Egress-uint64(unique), ps.Unconfirmed, "uncounted loss bounded by what was in flight")
+			}
+		})
+	}
+}
+
+// A router closed abruptly: the pool counts what it could not deliver.
+func TestPoolRouterClosedAbruptly(t *testing.T) {
+	for _, mode := range poolModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			_, serverTLS, clientTLS := testtls.Must(t)
+			r := poolStartRouter(t, "", serverTLS, true)
+			h := poolNewHarness(t, discovery.NewStatic(r.endpoint()), poolTestOptions(clientTLS, WithPoolMode(mode), WithPoolWait(100*time.Millisecond))...)
+			h.startSending(100, 2*time.Millisecond)
+			require.Eventually(t, func() bool { return r.envs.Load() > 5000 }, 20*time.Second, 5*time.Millisecond)
+			r.stop()
+			require.Eventually(t, func() bool { return h.pool.Stats().Dropped[PoolCauseUnreachable] > 1000 }, 20*time.Second, 5*time.Millisecond)
+			assert.Zero(t, h.pool.Stats().Streams)
+			fs, ps := h.finish()
+			unique, _ := poolUnique(r)
+			t.Logf("%s: sent %d, delivered %d, dropped %v, unconfirmed %d", mode, h.sent.Load(), unique, fs.Dropped, ps.Unconfirmed)
+			assert.LessOrEqual(t, unique, int(fs.Egress)+int(fs.Dropped[PoolCauseSendFailed]))
+			if mode == PoolAcknowledged {
+				assert.GreaterOrEqual(t, unique, int(fs.Egress))
+			} else {
+				assert.LessOrEqual(t, fs.Egress-uint64(unique), ps.Unconfirmed)
+			}
+		})
+	}
+}
