@@ -1,0 +1,285 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/envelope"
+)
+
+// gatewayTestEvent is one server-sent event.
+type gatewayTestEvent struct {
+	event, data string
+}
+
+// gatewayTestEvents reads events from an SSE body until it ends.
+func gatewayTestEvents(body io.Reader) <-chan gatewayTestEvent {
+	out := make(chan gatewayTestEvent, 100)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(body)
+		sc.Buffer(nil, 1<<20)
+		var ev gatewayTestEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				out <- ev
+				ev = gatewayTestEvent{}
+			case strings.HasPrefix(line, "event: "):
+				ev.event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.data = strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	return out
+}
+
+func gatewayTestStart(t *testing.T, sub Subscriber, opts ...GatewayOption) (*Gateway, *httptest.Server) {
+	t.Helper()
+	gw, err := NewGateway(sub, opts...)
+	require.NoError(t, err)
+	ts := httptest.NewServer(gw)
+	t.Cleanup(func() {
+		_ = gw.Close()
+		ts.CloseClientConnections()
+		ts.Close()
+	})
+	return gw, ts
+}
+
+func gatewayTestGet(t *testing.T, ctx context.Context, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func gatewayTestNext(t *testing.T, evs <-chan gatewayTestEvent, skipHeartbeats bool) gatewayTestEvent {
+	t.Helper()
+	for {
+		select {
+		case ev, ok := <-evs:
+			require.True(t, ok, "stream ended")
+			if skipHeartbeats && ev.event == "heartbeat" {
+				continue
+			}
+			return ev
+		case <-time.After(20 * time.Second):
+			t.Fatal("no event")
+		}
+	}
+}
+
+func TestGatewayFrames(t *testing.T) {
+	r := routerTestNew(t)
+	gw, ts := gatewayTestStart(t, r)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp := gatewayTestGet(t, ctx, ts.URL+"/v2/read?source_id=app&log&counter.name=requests&shard_id=s")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	serverTestWaitSubs(t, r, 1)
+
+	want := []*envelope.Envelope{
+		envelope.NewLog("app", []byte("hello"), envelope.WithInstanceID("3")),
+		envelope.NewCounter("app", "requests", 2),
+	}
+	require.NoError(t, r.PublishEnvelope(envelope.NewCounter("app", "other", 1)))
+	require.NoError(t, r.PublishEnvelope(envelope.NewLog("elsewhere", nil)))
+	for _, e := range want {
+		require.NoError(t, r.PublishEnvelope(e))
+	}
+	evs := gatewayTestEvents(resp.Body)
+	var got []*envelope.Envelope
+	for len(got) < len(want) {
+		ev := gatewayTestNext(t, evs, true)
+		require.Empty(t, ev.event)
+		assert.Contains(t, ev.data, `"source_id"`, "snake_case names")
+		assert.Contains(t, ev.data, `"batch"`)
+		assert.NotContains(t, ev.data, `"sourceId"`)
+		var b envelope.Batch
+		require.NoError(t, protojson.Unmarshal([]byte(ev.data), &b))
+		got = append(got, b.GetBatch()...)
+	}
+	require.Len(t, got, len(want))
+	for i := range want {
+		assert.True(t, proto.Equal(want[i], got[i]), "envelope %d: %v", i, got[i])
+	}
+	require.Eventually(t, func() bool { return gw.Stats().Egress == 2 }, 20*time.Second, time.Millisecond)
+}
+
+func TestGatewayHeartbeatAndClosing(t *testing.T) {
+	r := routerTestNew(t)
+	_, ts := gatewayTestStart(t, r, WithGatewayHeartbeat(20*time.Millisecond), WithGatewayStreamTimeout(2*time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp := gatewayTestGet(t, ctx, ts.URL+"/v2/read?log")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	evs := gatewayTestEvents(resp.Body)
+	ev := gatewayTestNext(t, evs, false)
+	assert.Equal(t, "heartbeat", ev.event)
+	assert.NotEmpty(t, ev.data)
+	// On its timeout the stream says so and ends.
+	for ev = gatewayTestNext(t, evs, true); ev.event != "closing"; ev = gatewayTestNext(t, evs, true) {
+	}
+	assert.Equal(t, "stream timeout", ev.data)
+	_, ok := <-evs
+	assert.False(t, ok, "stream ends after closing")
+	serverTestWaitSubs(t, r, 0)
+}
+
+func TestGatewayErrors(t *testing.T) {
+	r := routerTestNew(t)
+	refuse := errors.New("source ID secret is not yours")
+	gw, ts := gatewayTestStart(t, r, WithGatewayAuthorizer(func(_ *http.Request, ids []string) error {
+		for _, id := range ids {
+			if id == "secret" {
+				return refuse
+			}
+		}
+		if len(ids) == 0 {
+			return errors.New("no firehose for you")
+		}
+		return nil
+	}))
+	tests := []struct {
+		name, method, target string
+		status               int
+		code                 string
+	}{
+		{"empty query", http.MethodGet, "/v2/read", http.StatusBadRequest, "empty_query"},
+		{"missing type", http.MethodGet, "/v2/read?source_id=app", http.StatusBadRequest, "missing_envelope_type"},
+		{"empty counter name", http.MethodGet, "/v2/read?source_id=app&counter.name=", http.StatusBadRequest, "missing_counter_name"},
+		{"empty gauge name", http.MethodGet, "/v2/read?source_id=app&gauge.name=,", http.StatusBadRequest, "missing_gauge_name"},
+		{"wrong method", http.MethodPost, "/v2/read?log", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"unknown path", http.MethodGet, "/v2/write?log", http.StatusNotFound, "not_found"},
+		{"refused source ID", http.MethodGet, "/v2/read?log&source_id=app&source_id=secret", http.StatusForbidden, "forbidden"},
+		{"refused firehose", http.MethodGet, "/v2/read?log", http.StatusForbidden, "forbidden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, ts.URL+tt.target, nil)
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, tt.status, resp.StatusCode)
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			var body struct{ Error, Message string }
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			assert.Equal(t, tt.code, body.Error)
+			assert.NotEmpty(t, body.Message)
+		})
+	}
+	assert.Equal(t, uint64(len(tests)), gw.Stats().RejectedStreams)
+	assert.Equal(t, 0, r.Stats().Subscriptions)
+}
+
+// TestGatewayDisconnect: a client that goes away leaves its group at once.
+func TestGatewayDisconnect(t *testing.T) {
+	r := routerTestNew(t)
+	gw, ts := gatewayTestStart(t, r)
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	gatewayTestGet(t, ctx1, ts.URL+"/v2/read?log&shard_id=g")
+	gatewayTestGet(t, ctx2, ts.URL+"/v2/read?log&shard_id=g")
+	serverTestWaitSubs(t, r, 2)
+	cancel1()
+	serverTestWaitSubs(t, r, 1)
+	assert.Equal(t, 1, r.Stats().Shards["g"].Subscriptions)
+	require.Eventually(t, func() bool { return gw.Stats().Streams == 1 }, 20*time.Second, time.Millisecond)
+	cancel2()
+	serverTestWaitSubs(t, r, 0)
+}
+
+func TestGatewayShutdown(t *testing.T) {
+	r := routerTestNew(t)
+	gw, ts := gatewayTestStart(t, r)
+	resp := gatewayTestGet(t, context.Background(), ts.URL+"/v2/read?log")
+	serverTestWaitSubs(t, r, 1)
+	evs := gatewayTestEvents(resp.Body)
+	require.NoError(t, r.PublishEnvelope(envelope.NewLog("a", []byte("x"))))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, gw.Shutdown(ctx))
+	require.NoError(t, gw.Shutdown(ctx), "twice")
+	var data, closing int
+	for ev := range evs {
+		switch ev.event {
+		case "":
+			data++
+		case "closing":
+			closing++
+			assert.Equal(t, "server shutting down", ev.data)
+		}
+	}
+	assert.Equal(t, 1, data)
+	assert.Equal(t, 1, closing)
+	after, err := http.Get(ts.URL + "/v2/read?log")
+	require.NoError(t, err)
+	after.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, after.StatusCode)
+}
+
+func TestGatewayQueryMapping(t *testing.T) {
+	logSel := func(id string) *envelope.Selector {
+		return &envelope.Selector{SourceId: id, Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}}
+	}
+	counter := func(id, name string) *envelope.Selector {
+		return &envelope.Selector{SourceId: id, Message: &envelope.Selector_Counter{Counter: &envelope.CounterSelector{Name: name}}}
+	}
+	gauge := func(id string, names ...string) *envelope.Selector {
+		return &envelope.Selector{SourceId: id, Message: &envelope.Selector_Gauge{Gauge: &envelope.GaugeSelector{Names: names}}}
+	}
+	tests := []struct {
+		query string
+		want  []*envelope.Selector
+	}{
+		{"log", []*envelope.Selector{logSel("")}},
+		{"log&source_id=a&source_id=b", []*envelope.Selector{logSel("a"), logSel("b")}},
+		{"counter.name=x,y&source_id=a", []*envelope.Selector{counter("a", "x"), counter("a", "y")}},
+		{"counter&gauge.name=cpu,mem", []*envelope.Selector{counter("", ""), gauge("", "cpu", "mem")}},
+		{"timer&event&gauge", []*envelope.Selector{
+			gauge(""),
+			{Message: &envelope.Selector_Timer{Timer: &envelope.TimerSelector{}}},
+			{Message: &envelope.Selector_Event{Event: &envelope.EventSelector{}}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			require.NoError(t, err)
+			req, _, gerr := gatewayRequest(q)
+			require.Nil(t, gerr)
+			require.Len(t, req.GetSelectors(), len(tt.want))
+			for i := range tt.want {
+				assert.True(t, proto.Equal(tt.want[i], req.GetSelectors()[i]), "selector %d: %v", i, req.GetSelectors()[i])
+			}
+		})
+	}
+	q, _ := url.ParseQuery("log&shard_id=s&deterministic_name=d")
+	req, _, _ := gatewayRequest(q)
+	assert.Equal(t, "s", req.GetShardId())
+	assert.Equal(t, "d", req.GetDeterministicName())
+}
