@@ -24,15 +24,15 @@ import (
 // ingress.Server -> diode -> egress.Router -> egress.Server. Its counters
 // survive restarts (sums over incarnations).
 type router struct {
-	t                testing.TB
-	serverTLS        *tls.Config
-	inAddr, outAddr  string
-	mu               sync.Mutex
-	in               *ingress.Server
-	rt               *egress.Router
-	out              *egress.Server
-	cancel           context.CancelFunc
-	runDone          chan struct{}
+	t                                           testing.TB
+	serverTLS                                   *tls.Config
+	inAddr, outAddr                             string
+	mu                                          sync.Mutex
+	in                                          *ingress.Server
+	rt                                          *egress.Router
+	out                                         *egress.Server
+	cancel                                      context.CancelFunc
+	runDone                                     chan struct{}
 	ingressN, egressN, droppedIn, serverDropped uint64
 	shardDropped, shardEgress                   map[string]uint64
 }
@@ -277,7 +277,7 @@ func TestFirehoseAcceptanceRouterStopsMidRun(t *testing.T) {
 	require.Eventually(t, func() bool { return f.Stats().Connected == 1 }, 20*time.Second, time.Millisecond)
 
 	r1Before := streamOf(f, r1.outAddr).Received // fixed: r1's stream is broken
-	r1.startEgress() // same address; agents are let in once the nozzle is back
+	r1.startEgress()                             // same address; agents are let in once the nozzle is back
 	r1.waitSubscriptions(1)
 	r1.startIngress()
 	a2.emit(1000)
