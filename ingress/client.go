@@ -66,7 +66,13 @@ type stream struct {
 	cancel  context.CancelFunc
 	batches int
 	envs    uint64
+	opened  time.Time
 }
+
+// confirmAge is how long a Client writes on one stream at most before it
+// closes it to have its batches confirmed, so that a slow emitter's
+// envelopes do not stay unconfirmed for long.
+const confirmAge = 10 * time.Second
 
 // NewClient returns a Client sending to addr (host:port). It connects
 // lazily and keeps reconnecting: a server that is down is not an error
@@ -190,7 +196,7 @@ func (c *Client) flush(envs [][]byte) {
 			c.sent.Add(n)
 			st.envs += n
 			st.batches++
-			if st.batches >= c.cfg.confirmEvery {
+			if st.batches >= c.cfg.confirmEvery || time.Since(st.opened) >= confirmAge {
 				c.finish(st)
 				c.st = nil
 			}
@@ -240,7 +246,7 @@ func (c *Client) stream() *stream {
 				c.reconnects.Add(1)
 				c.reconnect = false
 			}
-			c.st = &stream{cs: cs, cancel: cancel}
+			c.st = &stream{cs: cs, cancel: cancel, opened: time.Now()}
 			return c.st
 		}
 		cancel()

@@ -219,7 +219,8 @@ func WithClientKeepalive(interval time.Duration) ClientOption {
 }
 
 // WithConfirmEvery sets after how many batches a Client closes its
-// BatchSender stream and opens another (default DefaultConfirmEvery). The
+// BatchSender stream and opens another (default DefaultConfirmEvery; it
+// also does so at the first batch after 10 s on one stream). The
 // server's answer to a closed stream confirms every batch on it, so this
 // bounds what can be unconfirmed when a connection breaks (see Accounting
 // in the package doc).

@@ -173,6 +173,10 @@ func (s *Server) isDraining() bool {
 // close them), accepting what they send meanwhile. When ctx ends first it
 // closes the Server as Close does and returns ctx's error. Everything
 // accepted stays in the buffer. Safe to call twice and without Serve.
+//
+// A sluice Client closes its stream every WithConfirmEvery batches (or
+// 10 s) of sending, but an idle client keeps its stream open: give ctx a
+// deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	gs := s.drain()
 	stopped := make(chan struct{})
