@@ -43,7 +43,7 @@ func (w *waiter) signal() {
 // it goes to sleep: a writer that is mid-copy or about to write is usually
 // faster than a sleep and wake-up. An idle reader spends these few
 // microseconds once, then sleeps.
-const spinLooks = 8
+const spinLooks = 16
 
 type tryNexter[T any] interface{ TryNext() (T, bool) }
 

@@ -1,0 +1,186 @@
+package diode
+
+import (
+	"context"
+	"io"
+	"log"
+	"sync"
+	"testing"
+	"unsafe"
+
+	diodes "code.cloudfoundry.org/go-diodes"
+)
+
+// benchSize is Loggregator's default ingress diode size.
+const benchSize = 10_000
+
+var benchPayloads = func() [][]byte {
+	p := make([][]byte, 5)
+	for i := range p {
+		p[i] = make([]byte, 100)
+		p[i][0] = byte(i)
+	}
+	return p
+}()
+
+func payload(i int) []byte { return benchPayloads[i%len(benchPayloads)] }
+
+// quietLog silences go-diodes' "Diode set collision" log lines for the
+// duration of one benchmark.
+func quietLog(b *testing.B) {
+	w := log.Writer()
+	log.SetOutput(io.Discard)
+	b.Cleanup(func() { log.SetOutput(w) })
+}
+
+// BenchmarkOneToOne: one writer goroutine, one reader goroutine using a
+// blocking read, b.N items through (read or counted as dropped).
+func BenchmarkOneToOne(b *testing.B) {
+	b.Run("sluice", func(b *testing.B) {
+		b.ReportAllocs()
+		var accounted int // reader goroutine only
+		d, _ := NewOneToOne[[]byte](benchSize, WithAlert(func(n int) { accounted += n }))
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		b.ResetTimer()
+		go func() {
+			defer wg.Done()
+			for i := range b.N {
+				d.Set(payload(i))
+			}
+		}()
+		for accounted < b.N {
+			if _, err := d.Next(ctx); err != nil {
+				b.Fatal(err)
+			}
+			accounted++
+		}
+		wg.Wait()
+	})
+	b.Run("godiodes", func(b *testing.B) {
+		b.ReportAllocs()
+		var accounted int
+		d := diodes.NewWaiter(diodes.NewOneToOne(benchSize, diodes.AlertFunc(func(n int) { accounted += n })))
+		var wg sync.WaitGroup
+		wg.Add(1)
+		b.ResetTimer()
+		go func() {
+			defer wg.Done()
+			for i := range b.N {
+				d.Set(diodes.GenericDataType(unsafe.Pointer(&benchPayloads[i%len(benchPayloads)])))
+			}
+		}()
+		for accounted < b.N {
+			d.Next()
+			accounted++
+		}
+		wg.Wait()
+	})
+	b.Run("channel", func(b *testing.B) {
+		b.ReportAllocs()
+		c := make(chan []byte, benchSize)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		b.ResetTimer()
+		go func() {
+			defer wg.Done()
+			defer close(c)
+			for i := range b.N {
+				select {
+				case c <- payload(i):
+				default:
+				}
+			}
+		}()
+		for range c {
+		}
+		wg.Wait()
+	})
+}
+
+// BenchmarkManyToOne: writers from b.RunParallel, one reader goroutine
+// using a blocking read.
+func BenchmarkManyToOne(b *testing.B) {
+	run := func(b *testing.B, set func(i int), read func(ctx context.Context)) {
+		b.ReportAllocs()
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			read(ctx)
+		}()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				set(i)
+			}
+		})
+		b.StopTimer()
+		cancel()
+		wg.Wait()
+	}
+	b.Run("sluice", func(b *testing.B) {
+		d, _ := NewManyToOne[[]byte](benchSize)
+		run(b, func(i int) { d.Set(payload(i)) }, func(ctx context.Context) {
+			for {
+				if _, err := d.Next(ctx); err != nil {
+					return
+				}
+			}
+		})
+	})
+	b.Run("godiodes", func(b *testing.B) {
+		quietLog(b)
+		wctx, wcancel := context.WithCancel(context.Background())
+		defer wcancel()
+		d := diodes.NewWaiter(diodes.NewManyToOne(benchSize, nil), diodes.WithWaiterContext(wctx))
+		run(b, func(i int) {
+			d.Set(diodes.GenericDataType(unsafe.Pointer(&benchPayloads[i%len(benchPayloads)])))
+		}, func(ctx context.Context) {
+			stop := context.AfterFunc(ctx, wcancel)
+			defer stop()
+			for d.Next() != nil {
+			}
+		})
+	})
+	b.Run("channel", func(b *testing.B) {
+		c := make(chan []byte, benchSize)
+		run(b, func(i int) {
+			select {
+			case c <- payload(i):
+			default:
+			}
+		}, func(ctx context.Context) {
+			for {
+				select {
+				case <-c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkSetTryNext: one goroutine alternating a write and a
+// non-blocking read.
+func BenchmarkSetTryNext(b *testing.B) {
+	b.Run("sluice", func(b *testing.B) {
+		b.ReportAllocs()
+		d, _ := NewOneToOne[[]byte](1024)
+		for i := range b.N {
+			d.Set(payload(i))
+			d.TryNext()
+		}
+	})
+	b.Run("godiodes", func(b *testing.B) {
+		b.ReportAllocs()
+		d := diodes.NewOneToOne(1024, nil)
+		for i := range b.N {
+			d.Set(diodes.GenericDataType(unsafe.Pointer(&benchPayloads[i%len(benchPayloads)])))
+			d.TryNext()
+		}
+	})
+}
