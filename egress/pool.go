@@ -161,7 +161,8 @@ type PoolStats struct {
 // only when the router confirmed it; one not confirmed (error, reset,
 // timeout) is retried once on another stream, else dropped and counted. A
 // broken connection therefore leaves no uncounted loss. A batch whose answer
-// was lost after the router took it may arrive twice. It costs a round trip
+// was lost after the router took it may arrive twice, or arrive and still be
+// counted dropped: the books may overstate loss, never understate it. It costs a round trip
 // per batch per in-flight slot, and Loggregator's own router does not
 // implement Send (only sluice routers do).
 //
@@ -810,10 +811,24 @@ func (p *Pool) serveAck(s *poolSlot, r *poolRouter) bool {
 			}
 		})
 	}
+	// A connection that leaves READY (reset, keepalive timeout, router gone)
+	// ends the session even when no Send was in flight to notice it.
+	sess, sessCancel := context.WithCancel(p.ctx)
+	defer sessCancel()
+	lost := make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if r.cc.WaitForStateChange(sess, connectivity.Ready) {
+			close(lost)
+		}
+	}()
 	life := p.lifetime()
 	defer life.Stop()
 	select {
 	case <-stop:
+	case <-lost:
+		failed.Store(true)
 	case <-life.C:
 	case <-s.move:
 	case <-p.stopCtx.Done():

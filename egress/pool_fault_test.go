@@ -134,7 +134,9 @@ func TestPoolRouterClosedAbruptly(t *testing.T) {
 			fs, ps := h.finish()
 			unique, _ := poolUnique(r)
 			t.Logf("%s: sent %d, delivered %d, dropped %v, unconfirmed %d", mode, h.sent.Load(), unique, fs.Dropped, ps.Unconfirmed)
-			assert.LessOrEqual(t, unique, int(fs.Egress)+int(fs.Dropped[PoolCauseSendFailed]))
+			// A batch the router took but never confirmed counts as dropped:
+			// the books may overstate loss, never understate it.
+			assert.LessOrEqual(t, unique, int(fs.Read))
 			if mode == PoolAcknowledged {
 				assert.GreaterOrEqual(t, unique, int(fs.Egress))
 			} else {
