@@ -117,7 +117,9 @@ func TestPoolKeepsStreamsOnDiscoveryFailure(t *testing.T) {
 	_, serverTLS, clientTLS := testtls.Must(t)
 	r1 := poolStartRouter(t, "", serverTLS, false)
 	r2 := poolStartRouter(t, "", serverTLS, false)
-	src := &poolTestSource{ch: make(chan discovery.State), state: discovery.State{Endpoints: poolEndpoints(r1, r2), Confirmed: time.Now()}}
+	r3 := poolStartRouter(t, "", serverTLS, false)
+	r3.stop() // known but down: no stream on it
+	src := &poolTestSource{ch: make(chan discovery.State), state: discovery.State{Endpoints: poolEndpoints(r1, r2, r3), Confirmed: time.Now()}}
 	p, err := NewPool(src, poolTestOptions(clientTLS)...)
 	require.NoError(t, err)
 	defer p.Close()
