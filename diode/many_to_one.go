@@ -54,7 +54,7 @@ func (d *ManyToOne[T]) TryNext() (T, bool) { return d.r.tryNext() }
 // Next returns the next element, sleeping while there is none, or ctx.Err()
 // once ctx is done.
 func (d *ManyToOne[T]) Next(ctx context.Context) (T, error) {
-	return blockingNext[T](ctx, d, &d.w)
+	return d.r.nextOrWait(ctx, &d.w)
 }
 
 // Stats returns a snapshot of the counters.

@@ -16,7 +16,7 @@ type OneToOne[T any] struct {
 	// writer's side
 	next    uint64 // number of the next write
 	pos     uint64 // next % size
-	written atomic.Uint64
+	written atomic.Uint64 // next, stored every publishEvery writes
 	_       cacheLinePad
 
 	r reader[T]
@@ -47,8 +47,10 @@ func (d *OneToOne[T]) Set(v T) {
 	if d.pos == uint64(len(d.r.slots)) {
 		d.pos = 0
 	}
-	d.written.Store(d.next) // before publishing, so Written >= Read + Dropped
 	d.r.slots[pos].put(n, v)
+	if d.next%publishEvery == 0 {
+		d.written.Store(d.next)
+	}
 	d.w.signal()
 }
 
@@ -60,12 +62,29 @@ func (d *OneToOne[T]) TryNext() (T, bool) { return d.r.tryNext() }
 // Next returns the next element, sleeping while there is none, or ctx.Err()
 // once ctx is done.
 func (d *OneToOne[T]) Next(ctx context.Context) (T, error) {
-	return blockingNext[T](ctx, d, &d.w)
+	return d.r.nextOrWait(ctx, &d.w)
 }
 
 // Stats returns a snapshot of the counters.
 func (d *OneToOne[T]) Stats() Stats {
 	s := Stats{Read: d.r.read.Load(), Dropped: d.r.dropped.Load()}
-	s.Written = d.written.Load()
+	s.Written = d.writes()
 	return s
+}
+
+// writes counts the writes that have claimed their slot. The writer stores
+// its count only every publishEvery writes (a store on every Set would cost
+// a locked instruction); the writes since then are found in the slots,
+// because write n leaves a tag of at least n+1 in slot n % size for good.
+func (d *OneToOne[T]) writes() uint64 {
+	n := d.written.Load()
+	size := uint64(len(d.r.slots))
+	// Bounded so that Stats does not chase a running writer for ever.
+	for range 2 * publishEvery {
+		if !d.r.slots[n%size].started(n) {
+			break
+		}
+		n++
+	}
+	return n
 }

@@ -12,7 +12,7 @@ import (
 //
 // Each slot holds a value of type T and a 64-bit word:
 //
-//	word = seq<<2 | state
+//	word = (seq+1)<<2 | state    (seq: the write number; 0 never written)
 //
 //	state  meaning                                     who may touch val
 //	empty  nothing to read (seq: what was there last)   nobody
@@ -83,6 +83,12 @@ const (
 	stateMask = 1<<stateBits - 1
 )
 
+// The word stores tag = write number + 1, so that 0 means "never written".
+func word(n, state uint64) uint64 { return (n+1)<<stateBits | state }
+
+// tagOf returns the tag (write number + 1) of a word.
+func tagOf(w uint64) uint64 { return w >> stateBits }
+
 type slot[T any] struct {
 	word atomic.Uint64
 	val  T
@@ -92,13 +98,13 @@ type slot[T any] struct {
 // yields the processor.
 const spinsBeforeYield = 16
 
-// put stores v as write number w in s. It returns lost when a later write
+// put stores v as write number n in s. It returns lost when a later write
 // already owns the slot (v is then dropped, counted by the reader when it
-// skips w), and collided when it met another writer in the slot.
-func (s *slot[T]) put(w uint64, v T) (lost, collided bool) {
+// skips n), and collided when it met another writer in the slot.
+func (s *slot[T]) put(n uint64, v T) (lost, collided bool) {
 	for spins := 0; ; spins++ {
 		old := s.word.Load()
-		if old>>stateBits > w {
+		if tagOf(old) > n+1 {
 			// A later write holds, held, or is copying into this slot:
 			// v is older than what the reader will find here.
 			return true, true
@@ -115,14 +121,25 @@ func (s *slot[T]) put(w uint64, v T) (lost, collided bool) {
 			}
 			continue
 		}
-		if s.word.CompareAndSwap(old, w<<stateBits|stateWrite) {
+		if s.word.CompareAndSwap(old, word(n, stateWrite)) {
 			break
 		}
 	}
 	s.val = v
-	s.word.Store(w<<stateBits | stateFull)
+	s.word.Store(word(n, stateFull))
 	return false, collided
 }
+
+// started reports whether write number n has claimed (or passed) s: tags in a
+// slot only grow, and the reader keeps the tag when it empties the slot.
+func (s *slot[T]) started(n uint64) bool { return tagOf(s.word.Load()) >= n+1 }
+
+// publishEvery is how many reads (or OneToOne writes) may pass before the
+// counters that Stats reads are updated. Publishing on every operation
+// would cost one more locked instruction per element; the reader also
+// publishes whenever it finds the buffer empty or skips, so the counts are
+// exact once it has drained.
+const publishEvery = 64
 
 // reader is the single reader's side of a ring.
 type reader[T any] struct {
@@ -130,6 +147,8 @@ type reader[T any] struct {
 	alert AlertFunc
 	next  uint64 // number the reader expects next (r)
 	pos   uint64 // next % len(slots)
+	nread uint64 // reads so far
+	shown uint64 // nread as last stored in read
 
 	read    atomic.Uint64
 	dropped atomic.Uint64
@@ -137,6 +156,14 @@ type reader[T any] struct {
 
 func newReader[T any](size int, alert AlertFunc) reader[T] {
 	return reader[T]{slots: make([]slot[T], size), alert: alert}
+}
+
+// publish makes the read count visible to Stats.
+func (r *reader[T]) publish() {
+	if r.nread != r.shown {
+		r.shown = r.nread
+		r.read.Store(r.nread)
+	}
 }
 
 // tryNext follows go-diodes' TryNext rules; see the walk-through above.
@@ -147,6 +174,7 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 		old = s.word.Load()
 		if old&stateMask != stateFull {
 			// Empty, or a writer has not finished copying in.
+			r.publish()
 			return v, false
 		}
 		if s.word.CompareAndSwap(old, old|stateRead) {
@@ -154,33 +182,37 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 		}
 		// A writer claimed the slot between Load and CAS: look again.
 	}
-	seq := old >> stateBits
+	seq := tagOf(old) - 1
 	var zero T
 	if seq < r.next {
 		// Stale: skipped (and counted) in an earlier jump.
 		s.val = zero
-		s.word.Store(seq<<stateBits | stateEmpty)
+		s.word.Store(word(seq, stateEmpty))
+		r.publish()
 		return v, false
 	}
 	v = s.val
 	s.val = zero // let the GC have what v points to once the caller drops it
-	s.word.Store(seq<<stateBits | stateEmpty)
+	s.word.Store(word(seq, stateEmpty))
 
-	var missed uint64
-	if seq > r.next {
-		missed = seq - r.next
-		r.dropped.Add(missed)
-		r.next = seq
-		r.pos = seq % uint64(len(r.slots))
+	r.nread++
+	if seq == r.next {
+		r.next++
+		r.pos++
+		if r.pos == uint64(len(r.slots)) {
+			r.pos = 0
+		}
+		if r.nread%publishEvery == 0 {
+			r.publish()
+		}
+		return v, true
 	}
-	r.next++
-	r.pos++
-	if r.pos == uint64(len(r.slots)) {
-		r.pos = 0
-	}
-	r.read.Add(1)
-	if missed > 0 {
-		r.alert(int(missed))
-	}
+	// The writer lapped us: skip to seq.
+	missed := seq - r.next
+	r.dropped.Add(missed)
+	r.next = seq + 1
+	r.pos = r.next % uint64(len(r.slots))
+	r.publish()
+	r.alert(int(missed))
 	return v, true
 }

@@ -45,29 +45,28 @@ func (w *waiter) signal() {
 // microseconds once, then sleeps.
 const spinLooks = 16
 
-type tryNexter[T any] interface{ TryNext() (T, bool) }
-
-// blockingNext is Next for the ring buffers.
-func blockingNext[T any, B tryNexter[T]](ctx context.Context, b B, w *waiter) (T, error) {
+// nextOrWait is Next for the ring buffers.
+func (r *reader[T]) nextOrWait(ctx context.Context, w *waiter) (T, error) {
 	var zero T
 	done := ctx.Done()
 	for {
 		select {
 		case <-done:
+			r.publish()
 			return zero, ctx.Err()
 		default:
 		}
-		if v, ok := b.TryNext(); ok {
+		if v, ok := r.tryNext(); ok {
 			return v, nil
 		}
 		for range spinLooks {
 			runtime.Gosched()
-			if v, ok := b.TryNext(); ok {
+			if v, ok := r.tryNext(); ok {
 				return v, nil
 			}
 		}
 		w.sleeping.Store(true)
-		if v, ok := b.TryNext(); ok {
+		if v, ok := r.tryNext(); ok {
 			w.sleeping.Store(false)
 			return v, nil
 		}
