@@ -14,8 +14,8 @@ import (
 // one goroutine at a time; use ManyToOne for several writers.
 type OneToOne[T any] struct {
 	// writer's side
-	next    uint64 // number of the next write
-	pos     uint64 // next % size
+	next    uint64        // number of the next write
+	pos     uint64        // next % size
 	written atomic.Uint64 // next, stored every publishEvery writes
 	_       cacheLinePad
 
