@@ -356,13 +356,17 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 	r.pubMu.Lock()
 	r.pubMu.Unlock() //nolint:staticcheck // an empty critical section is the point
 	// The reader was woken by s.cancel and reads nothing more (s.closed).
+	// The read count is the subscription's own: a buffer may publish its
+	// Read lazily (exact only once its reader has drained it).
 	s.readMu.Lock()
 	st := s.buf.Stats()
+	read := s.read.Load()
 	s.readMu.Unlock()
+	unread := st.Written - min(read, st.Written)
 	f := r.folded[s.shardID]
 	f.Egress += st.Written
-	f.Dropped += st.Written - st.Read
-	f.Discarded += st.Written - st.Read - min(st.Dropped, st.Written-st.Read)
+	f.Dropped += unread
+	f.Discarded += unread - min(st.Dropped, unread)
 	r.folded[s.shardID] = f
 }
 
@@ -441,7 +445,7 @@ func (r *Router) routerDrained() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for s := range r.subs {
-		if b := s.buf.Stats(); b.Written > b.Read+b.Dropped {
+		if b := s.buf.Stats(); b.Written > s.read.Load()+b.Dropped {
 			return false
 		}
 	}
@@ -465,6 +469,7 @@ type routerSub struct {
 	closed atomic.Bool
 	once   sync.Once
 	readMu sync.Mutex // one reader at a time; Close waits for it
+	read   atomic.Uint64
 }
 
 // Next returns the next envelope, waiting while there is none.
@@ -475,6 +480,7 @@ func (s *routerSub) Next(ctx context.Context) ([]byte, error) {
 		return nil, ErrSubscriptionClosed
 	}
 	if v, ok := s.buf.TryNext(); ok {
+		s.read.Add(1)
 		return v, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -491,6 +497,7 @@ func (s *routerSub) Next(ctx context.Context) ([]byte, error) {
 		}
 		return nil, ErrSubscriptionClosed
 	}
+	s.read.Add(1)
 	return v, nil
 }
 
@@ -501,7 +508,11 @@ func (s *routerSub) TryNext() ([]byte, bool) {
 	if s.closed.Load() {
 		return nil, false
 	}
-	return s.buf.TryNext()
+	v, ok := s.buf.TryNext()
+	if ok {
+		s.read.Add(1)
+	}
+	return v, ok
 }
 
 // Close leaves the group at once; what the subscription held is discarded
