@@ -1,0 +1,168 @@
+package telemetry
+
+import (
+	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/nozzle"
+)
+
+// The adapters below map each component's Stats onto Loggregator's metric
+// names. Every drop carries a direction and, where the component knows it,
+// a cause and a shard_id tag, so loss can be located from a dashboard.
+
+func counter(name string, v uint64, tags ...string) Metric {
+	return Metric{Name: name, Kind: Counter, Value: float64(v), Tags: tagMap(tags)}
+}
+
+func gauge(name string, v float64, tags ...string) Metric {
+	return Metric{Name: name, Kind: Gauge, Value: v, Tags: tagMap(tags)}
+}
+
+func tagMap(kv []string) map[string]string {
+	if len(kv) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// IngressServer reports an ingress.Server: ingress, dropped{direction=
+// ingress} (its buffer's drops) and rejected{cause}.
+func IngressServer(s *ingress.Server) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := s.Stats()
+		return append(dst,
+			counter("ingress", st.Ingress),
+			counter("dropped", st.Dropped, "direction", "ingress", "cause", "buffer_overflow"),
+			counter("rejected", st.Rejected.Malformed, "cause", "malformed"),
+			counter("rejected", st.Rejected.TooLarge, "cause", "too_large"),
+			counter("rejected", st.Rejected.Closed, "cause", "closed"),
+		)
+	})
+}
+
+// IngressClient reports an emitting ingress.Client: egress (envelopes sent)
+// and dropped{direction=ingress,cause}, plus unconfirmed.
+func IngressClient(c *ingress.Client) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := c.Stats()
+		d := st.Dropped
+		return append(dst,
+			counter("egress", st.Sent),
+			counter("unconfirmed", st.Unconfirmed),
+			counter("dropped", d.Overflow, "direction", "ingress", "cause", "overflow"),
+			counter("dropped", d.Send, "direction", "ingress", "cause", "send"),
+			counter("dropped", d.Closed, "direction", "ingress", "cause", "closed"),
+			counter("dropped", d.Marshal, "direction", "ingress", "cause", "marshal"),
+			counter("dropped", d.Malformed, "direction", "ingress", "cause", "malformed"),
+			counter("dropped", d.Shutdown, "direction", "ingress", "cause", "shutdown"),
+		)
+	})
+}
+
+// Forwarder reports an agent's Forwarder: egress and dropped{direction=
+// egress,cause}.
+func Forwarder(f *egress.Forwarder) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := f.Stats()
+		dst = append(dst, counter("egress", st.Egress))
+		for cause, n := range st.Dropped {
+			dst = append(dst, counter("dropped", n, "direction", "egress", "cause", cause))
+		}
+		return dst
+	})
+}
+
+// Pool reports an agent's Pool: doppler_connections (streams up, also per
+// router zone) and unconfirmed.
+func Pool(p *egress.Pool) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := p.Stats()
+		noRouters := 0.0
+		if st.NoRouters {
+			noRouters = 1
+		}
+		dst = append(dst,
+			gauge("doppler_connections", float64(st.Streams)),
+			gauge("no_routers", noRouters),
+			counter("unconfirmed", st.Unconfirmed),
+		)
+		for zone, n := range st.StreamsByZone {
+			dst = append(dst, gauge("doppler_connections", float64(n), "zone", zone))
+		}
+		return dst
+	})
+}
+
+// Router reports an egress.Router: ingress, egress, dropped{direction=
+// egress,shard_id}, subscriptions and rejected_streams.
+func Router(r *egress.Router) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := r.Stats()
+		dst = append(dst,
+			counter("ingress", st.Ingress),
+			counter("egress", st.Egress),
+			counter("rejected", st.Malformed, "cause", "malformed"),
+			gauge("subscriptions", float64(st.Subscriptions)),
+			counter("rejected_streams", st.RejectedStreams),
+		)
+		for shard, s := range st.Shards {
+			dst = append(dst, counter("dropped", s.Dropped, "direction", "egress", "shard_id", shard, "cause", "subscription_overflow"))
+		}
+		return dst
+	})
+}
+
+// EgressServer reports an egress.Server: egress (sent to subscribers),
+// dropped{direction=egress,shard_id} (lost to broken streams) and
+// rejected_streams.
+func EgressServer(s *egress.Server) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := s.Stats()
+		dst = append(dst,
+			counter("egress", st.Egress),
+			counter("rejected_streams", st.RejectedStreams),
+			gauge("streams", float64(st.Streams)),
+		)
+		for shard, n := range st.DroppedByShard {
+			dst = append(dst, counter("dropped", n, "direction", "egress", "shard_id", shard, "cause", "stream_broken"))
+		}
+		return dst
+	})
+}
+
+// Nozzle reports a consumer (nozzle.Reader, Firehose or GatewayReader, via
+// its Stats method): ingress (received), egress (delivered to the user),
+// dropped{direction=egress} by cause, slow_consumer and doppler_connections.
+func Nozzle(stats func() nozzle.Stats, shardID string) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := stats()
+		return append(dst,
+			counter("ingress", st.Received),
+			counter("egress", st.Delivered),
+			counter("dropped", st.Dropped, "direction", "egress", "shard_id", shardID, "cause", "slow_consumer"),
+			counter("dropped", st.Discarded, "direction", "egress", "shard_id", shardID, "cause", "shutdown"),
+			counter("slow_consumer", st.SlowConsumerEpisodes),
+			gauge("doppler_connections", float64(st.Connected)),
+			counter("reconnects", st.Reconnects),
+		)
+	})
+}
+
+// Buffer reports a diode's own drops as dropped{direction}; use it for
+// buffers no component above reports (an agent's ingress diode is reported
+// by IngressServer).
+func Buffer(b interface{ Stats() diode.Stats }, direction string) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := b.Stats()
+		return append(dst,
+			counter("dropped", st.Dropped, "direction", direction, "cause", "buffer_overflow"),
+			gauge("buffer_pending", float64(st.Written-min(st.Written, st.Read+st.Dropped))),
+			counter("collisions", st.Collisions, "direction", direction),
+		)
+	})
+}
