@@ -26,7 +26,10 @@ type Buffer[T any] interface {
 }
 
 // Stats is a snapshot of a buffer's counters. Once the writers have stopped
-// and the reader has drained the buffer, Written == Read + Dropped.
+// and the reader has drained the buffer, Written == Read + Dropped exactly.
+// While unread data remains, Read of a OneToOne or ManyToOne may trail the
+// reader by fewer than 64 elements (it is stored in batches to keep reads
+// cheap); Written and Dropped never trail.
 type Stats struct {
 	// Written counts calls to Set.
 	Written uint64

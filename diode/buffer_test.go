@@ -243,3 +243,40 @@ func TestZeroAllocs(t *testing.T) {
 		assert.Zero(t, allocs, name)
 	}
 }
+
+// TestStatsExactAfterNext checks that Stats counts reads that Next returned
+// once the reader has caught up, even when it never found the buffer empty,
+// and that it is never far behind before that.
+func TestStatsExactAfterNext(t *testing.T) {
+	for _, k := range kinds {
+		for _, size := range []int{1, 3, 64, 100} {
+			t.Run(fmt.Sprintf("%s/size%d", k.name, size), func(t *testing.T) {
+				b, err := k.new(size)
+				require.NoError(t, err)
+				ctx := context.Background()
+				reads := 0
+				for round := range 50 {
+					n := 1 + round%size
+					for i := range n {
+						b.Set(uint64(i))
+					}
+					for i := range n {
+						_, err := b.Next(ctx)
+						require.NoError(t, err)
+						reads++
+						s := b.Stats()
+						if i == n-1 {
+							require.Equal(t, uint64(reads), s.Read, "round %d", round)
+						} else {
+							require.LessOrEqual(t, s.Read, uint64(reads))
+							require.Less(t, uint64(reads)-s.Read, uint64(publishEvery))
+						}
+					}
+				}
+				s := b.Stats()
+				assert.Equal(t, s.Written, s.Read+s.Dropped)
+				assert.Zero(t, s.Dropped)
+			})
+		}
+	}
+}

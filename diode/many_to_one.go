@@ -59,7 +59,8 @@ func (d *ManyToOne[T]) Next(ctx context.Context) (T, error) {
 
 // Stats returns a snapshot of the counters.
 func (d *ManyToOne[T]) Stats() Stats {
-	s := Stats{Read: d.r.read.Load(), Dropped: d.r.dropped.Load()}
+	var s Stats
+	s.Read, s.Dropped = d.r.counts()
 	s.Written = d.written.Load()
 	s.Collisions = d.collisions.Load()
 	return s

@@ -67,7 +67,8 @@ func (d *OneToOne[T]) Next(ctx context.Context) (T, error) {
 
 // Stats returns a snapshot of the counters.
 func (d *OneToOne[T]) Stats() Stats {
-	s := Stats{Read: d.r.read.Load(), Dropped: d.r.dropped.Load()}
+	var s Stats
+	s.Read, s.Dropped = d.r.counts()
 	s.Written = d.writes()
 	return s
 }

@@ -35,8 +35,20 @@ func TestOneToOneMatchesGoDiodes(t *testing.T) {
 		require.NoError(t, err)
 		theirs := diodes.NewOneToOne(size, diodes.AlertFunc(func(n int) { theirAlerts = append(theirAlerts, n) }))
 
-		written := 0
+		written, read := 0, 0
 		for step := range steps {
+			// Written and Dropped are exact at every step; Read is exact
+			// whenever the reader has caught up, and otherwise behind by
+			// less than publishEvery (see reader.counts).
+			st, dropped := ours.Stats(), uint64(sum(ourAlerts))
+			require.Equal(t, uint64(written), st.Written, "round %d step %d", round, step)
+			require.Equal(t, dropped, st.Dropped, "round %d step %d", round, step)
+			if uint64(written) == uint64(read)+dropped {
+				require.Equal(t, uint64(read), st.Read, "round %d step %d", round, step)
+			} else {
+				require.LessOrEqual(t, st.Read, uint64(read))
+				require.Less(t, uint64(read)-st.Read, uint64(publishEvery))
+			}
 			if rng.Float64() < writeBias {
 				v := written
 				written++
@@ -48,6 +60,7 @@ func TestOneToOneMatchesGoDiodes(t *testing.T) {
 			want, wantOK := theirs.TryNext()
 			require.Equal(t, wantOK, ok, "round %d step %d size %d", round, step, size)
 			if ok {
+				read++
 				require.Equal(t, *(*int)(want), got, "round %d step %d", round, step)
 			}
 			require.Equal(t, theirAlerts, ourAlerts, "round %d step %d", round, step)

@@ -135,34 +135,91 @@ func (s *slot[T]) put(n uint64, v T) (lost, collided bool) {
 func (s *slot[T]) started(n uint64) bool { return tagOf(s.word.Load()) >= n+1 }
 
 // publishEvery is how many reads (or OneToOne writes) may pass before the
-// counters that Stats reads are updated. Publishing on every operation
-// would cost one more locked instruction per element; the reader also
-// publishes whenever it finds the buffer empty or skips, so the counts are
-// exact once it has drained.
+// counters that Stats reads are stored. Storing on every operation would
+// cost one more locked instruction per element; Stats finds the operations
+// since the last store in the slots instead (see reader.counts and
+// OneToOne.writes).
 const publishEvery = 64
 
 // reader is the single reader's side of a ring.
 type reader[T any] struct {
 	slots []slot[T]
 	alert AlertFunc
+	every uint64 // publish after this many reads: min(publishEvery, size)
 	next  uint64 // number the reader expects next (r)
 	pos   uint64 // next % len(slots)
 	nread uint64 // reads so far
-	shown uint64 // nread as last stored in read
+	shown uint64 // nread as last published
 
-	read    atomic.Uint64
+	// Published for Stats. ver is odd while the reader stores the three
+	// others, so Stats can take them as one consistent snapshot.
+	ver     atomic.Uint64
+	pubNext atomic.Uint64
+	pubRead atomic.Uint64
 	dropped atomic.Uint64
 }
 
 func newReader[T any](size int, alert AlertFunc) reader[T] {
-	return reader[T]{slots: make([]slot[T], size), alert: alert}
+	return reader[T]{
+		slots: make([]slot[T], size),
+		alert: alert,
+		every: uint64(min(publishEvery, size)),
+	}
 }
 
-// publish makes the read count visible to Stats.
-func (r *reader[T]) publish() {
-	if r.nread != r.shown {
-		r.shown = r.nread
-		r.read.Store(r.nread)
+// publish stores the reader's position and counts for Stats, adding missed
+// to the dropped count.
+func (r *reader[T]) publish(missed uint64) {
+	if r.nread == r.shown && missed == 0 {
+		return
+	}
+	r.shown = r.nread
+	r.ver.Add(1)
+	r.pubNext.Store(r.next)
+	r.pubRead.Store(r.nread)
+	if missed > 0 {
+		r.dropped.Add(missed)
+	}
+	r.ver.Add(1)
+}
+
+// counts returns the read and dropped counts for Stats.
+//
+// Since its last publish at position p, the reader has read p, p+1, ...
+// in order (a skip publishes at once), fewer than every of them, and each
+// read left its slot empty with the tag of exactly that number:
+//
+//	published p=8, read=5       slot of 8: e8, slot of 9: e9, slot of 10: F10
+//	counts: 5 + 2 (e8, e9 match 8 and 9; F10 does not match e10) = 7
+//
+// Nothing else leaves "empty, tag n+1" in the slot of n (a stale discard
+// happens only below the reader's position), so the scan never counts a
+// read that did not happen. It stops early only when a writer has already
+// reused the slot of an unpublished read, that is when there is new unread
+// data: Read is then behind by less than every, until the reader publishes.
+// Because fewer than size reads go unpublished, a slot reused that way holds
+// a value the reader has not read yet; so whenever the reader has caught up
+// (in particular once it has drained) the count is exact, even if it never
+// saw the buffer empty.
+func (r *reader[T]) counts() (read, dropped uint64) {
+	for spins := 0; ; spins++ {
+		v := r.ver.Load()
+		if v&1 == 0 {
+			next, read, dropped := r.pubNext.Load(), r.pubRead.Load(), r.dropped.Load()
+			if r.ver.Load() == v {
+				size := uint64(len(r.slots))
+				for n := next; n < next+r.every; n++ {
+					if r.slots[n%size].word.Load() != word(n, stateEmpty) {
+						break
+					}
+					read++
+				}
+				return read, dropped
+			}
+		}
+		if spins >= spinsBeforeYield {
+			runtime.Gosched() // the reader was descheduled mid-publish
+		}
 	}
 }
 
@@ -174,7 +231,7 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 		old = s.word.Load()
 		if old&stateMask != stateFull {
 			// Empty, or a writer has not finished copying in.
-			r.publish()
+			r.publish(0)
 			return v, false
 		}
 		if s.word.CompareAndSwap(old, old|stateRead) {
@@ -188,7 +245,7 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 		// Stale: skipped (and counted) in an earlier jump.
 		s.val = zero
 		s.word.Store(word(seq, stateEmpty))
-		r.publish()
+		r.publish(0)
 		return v, false
 	}
 	v = s.val
@@ -202,17 +259,16 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 		if r.pos == uint64(len(r.slots)) {
 			r.pos = 0
 		}
-		if r.nread%publishEvery == 0 {
-			r.publish()
+		if r.nread%r.every == 0 {
+			r.publish(0)
 		}
 		return v, true
 	}
 	// The writer lapped us: skip to seq.
 	missed := seq - r.next
-	r.dropped.Add(missed)
 	r.next = seq + 1
 	r.pos = r.next % uint64(len(r.slots))
-	r.publish()
+	r.publish(missed)
 	r.alert(int(missed))
 	return v, true
 }

@@ -52,7 +52,7 @@ func (r *reader[T]) nextOrWait(ctx context.Context, w *waiter) (T, error) {
 	for {
 		select {
 		case <-done:
-			r.publish()
+			r.publish(0)
 			return zero, ctx.Err()
 		default:
 		}
