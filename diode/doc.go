@@ -1,0 +1,50 @@
+// Package diode provides bounded buffers whose writers never block: when the
+// reader falls behind, data is dropped and every drop is counted.
+//
+// All buffers satisfy [Buffer]: Set never blocks and never fails, TryNext
+// reads without blocking, Next sleeps until there is something to read (an
+// idle reader uses no CPU) or its context is done, and Stats returns the
+// counters. They are generic, so they carry envelopes, batches or raw wire
+// bytes without boxing, and Set, TryNext and Next allocate nothing.
+//
+// # Choosing a policy
+//
+//   - [OneToOne]: one writer goroutine, one reader goroutine. A ring buffer:
+//     when the writer laps the reader, the reader skips everything it missed
+//     and reports how many, the behaviour of go-diodes and of Loggregator's
+//     agents and routers ("Dropped 1000 envelopes"). Under a fast writer it
+//     drops whole rings at once and keeps the newest data.
+//   - [ManyToOne]: the same for many writer goroutines. Writers that meet in
+//     one slot are counted in Stats.Collisions; nothing is logged.
+//   - [Channel]: a bounded first-in first-out queue. A write into a full
+//     buffer is refused and counted: the newest element is the one lost, as
+//     in Loggregator's reverse log proxy. Keeps the oldest data.
+//   - [Discard]: takes everything and keeps nothing, for benchmarks and for
+//     wiring a component whose output is not wanted.
+//
+// Loggregator's sizes are sensible starting points: 10,000 for agent and
+// router ingress diodes, 1,000 per subscription for router egress, 10,000 for
+// a proxy's channel.
+//
+// # Accounting
+//
+// Stats counts Written (calls to Set), Read and Dropped. Once the writers
+// have stopped and the reader has drained the buffer,
+//
+//	Written == Read + Dropped
+//
+// exactly, for every kind. The alert callback given with [WithAlert] gets
+// the same drops as they are found: it runs on the reader's goroutine,
+// inside TryNext or Next, with the number dropped since its last call, so
+// the sum of its arguments equals Dropped after the drain. A ring buffer
+// finds its drops when the reader reaches the place where the writer lapped
+// it; a Channel reports the writes it refused on the next read.
+//
+// # Concurrency
+//
+// Each ring slot is guarded by one atomic word that a writer or the reader
+// claims for the few nanoseconds of copying one element; values are never
+// read or written without that claim, so the buffers are clean under the
+// race detector for any element type. The file ring.go explains the
+// protocol step by step.
+package diode
