@@ -280,3 +280,35 @@ func TestStatsExactAfterNext(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterWaitsForReaderCopy holds a slot in the reader's "read" state
+// and checks that a writer one lap ahead waits for the release, then writes.
+func TestWriterWaitsForReaderCopy(t *testing.T) {
+	var s slot[int]
+	s.word.Store(word(5, stateRead)) // the reader is copying write 5 out
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lost, collided := s.put(9, 90)
+		assert.False(t, lost)
+		assert.False(t, collided, "waiting for the reader is not a collision")
+	}()
+	select {
+	case <-done:
+		t.Fatal("writer did not wait for the reader's copy")
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.word.Store(word(5, stateEmpty)) // the reader releases
+	<-done
+	assert.Equal(t, word(9, stateFull), s.word.Load())
+	assert.Equal(t, 90, s.val)
+}
+
+func TestWriterGivesWayToLaterWriterInProgress(t *testing.T) {
+	var s slot[int]
+	s.word.Store(word(9, stateWrite)) // a later writer is copying in
+	lost, collided := s.put(5, 50)
+	assert.True(t, lost)
+	assert.True(t, collided)
+	assert.Equal(t, word(9, stateWrite), s.word.Load())
+}

@@ -38,14 +38,28 @@ import (
 // speed. The reader never waits: a slot in "write" state reads as "nothing
 // yet" (TryNext returns false) and Next then sleeps until the writer's signal.
 //
+//	reader claims slot 1 to copy 5 out   | F4 | R5 | ...   r:5
+//	writer, one lap ahead, comes to write 9 into slot 1:
+//	  Load sees R5: tag older than 9, reader busy -> Load again (after
+//	  16 tries, runtime.Gosched between tries)
+//	reader copies 5 out, Store e5        | F4 | e5 | ...   r:6
+//	writer: CAS e5 -> W9, copies 9 in, Store F9
+//	                                     | F4 | F9 | ...
+//
+// In a ManyToOne, a writer that instead finds a later number (in any state)
+// in its slot does not wait: its own value is older, so it gives it up.
+//
 // # Walk-through (size 4; r is the reader's next number, w the writer's)
 //
-//	1. start                      | e0 | e0 | e0 | e0 |        r:0 w:0
-//	2. writer claims slot 0       | W0 | e0 | e0 | e0 |        r:0 w:1
-//	   (CAS e0 -> W0, copies v in; reader calling TryNext now sees W0: false)
-//	3. writer publishes           | F0 | e0 | e0 | e0 |        r:0 w:1
-//	4. reader claims, copies out  | R0 | e0 | e0 | e0 |        r:0 w:1
-//	   and releases               | e0 | e0 | e0 | e0 |        r:1 w:1
+// The pictures show the state letter (e empty, F full, W write, R read) and
+// the write number; "--" is a slot never written (word 0).
+//
+//	1. start                      | -- | -- | -- | -- |        r:0 w:0
+//	2. writer claims slot 0       | W0 | -- | -- | -- |        r:0 w:1
+//	   (CAS -- -> W0, copies v in; reader calling TryNext now sees W0: false)
+//	3. writer publishes           | F0 | -- | -- | -- |        r:0 w:1
+//	4. reader claims, copies out  | R0 | -- | -- | -- |        r:0 w:1
+//	   and releases               | e0 | -- | -- | -- |        r:1 w:1
 //	5. writer writes 1..6         | F4 | F5 | F6 | F3 |        r:1 w:7
 //	   (slot 1 still held 1 when 5 came: the writer overwrote it, the value
 //	   of write 1 is lost; nobody counts it yet)
