@@ -33,6 +33,21 @@ func quietLog(b *testing.B) {
 	b.Cleanup(func() { log.SetOutput(w) })
 }
 
+// writeAsync resets the timer and calls set(0) .. set(b.N-1) on a new
+// goroutine; the returned func waits for it.
+func writeAsync(b *testing.B, set func(i int)) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	b.ResetTimer()
+	go func() {
+		defer wg.Done()
+		for i := range b.N {
+			set(i)
+		}
+	}()
+	return wg.Wait
+}
+
 // BenchmarkOneToOne: one writer goroutine, one reader goroutine using a
 // blocking read, b.N items through (read or counted as dropped).
 func BenchmarkOneToOne(b *testing.B) {
@@ -41,41 +56,27 @@ func BenchmarkOneToOne(b *testing.B) {
 		var accounted int // reader goroutine only
 		d, _ := NewOneToOne[[]byte](benchSize, WithAlert(func(n int) { accounted += n }))
 		ctx := context.Background()
-		var wg sync.WaitGroup
-		wg.Add(1)
-		b.ResetTimer()
-		go func() {
-			defer wg.Done()
-			for i := range b.N {
-				d.Set(payload(i))
-			}
-		}()
+		wait := writeAsync(b, func(i int) { d.Set(payload(i)) })
 		for accounted < b.N {
 			if _, err := d.Next(ctx); err != nil {
 				b.Fatal(err)
 			}
 			accounted++
 		}
-		wg.Wait()
+		wait()
 	})
 	b.Run("godiodes", func(b *testing.B) {
 		b.ReportAllocs()
 		var accounted int
 		d := diodes.NewWaiter(diodes.NewOneToOne(benchSize, diodes.AlertFunc(func(n int) { accounted += n })))
-		var wg sync.WaitGroup
-		wg.Add(1)
-		b.ResetTimer()
-		go func() {
-			defer wg.Done()
-			for i := range b.N {
-				d.Set(diodes.GenericDataType(unsafe.Pointer(&benchPayloads[i%len(benchPayloads)])))
-			}
-		}()
+		wait := writeAsync(b, func(i int) {
+			d.Set(diodes.GenericDataType(unsafe.Pointer(&benchPayloads[i%len(benchPayloads)])))
+		})
 		for accounted < b.N {
 			d.Next()
 			accounted++
 		}
-		wg.Wait()
+		wait()
 	})
 	b.Run("channel", func(b *testing.B) {
 		b.ReportAllocs()

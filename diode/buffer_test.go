@@ -193,14 +193,7 @@ func TestManyToOneCountsNoCollisionsAlone(t *testing.T) {
 	for i := range 10 {
 		d.Set(i)
 	}
-	var got []int
-	for {
-		v, ok := d.TryNext()
-		if !ok {
-			break
-		}
-		got = append(got, v)
-	}
+	got := drain[int](d)
 	assert.Equal(t, []int{9}, got)
 	assert.Equal(t, Stats{Written: 10, Read: 1, Dropped: 9}, d.Stats())
 }
