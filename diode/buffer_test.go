@@ -67,6 +67,22 @@ func TestConcurrentAccounting(t *testing.T) {
 				}
 			}()
 
+			// Stats may be called from any goroutine at any time; a
+			// snapshot never shows more read or dropped than written.
+			var bad, polls int
+			pollDone := make(chan struct{})
+			go func() {
+				defer close(pollDone)
+				for ctx.Err() == nil {
+					s := b.Stats()
+					if s.Read+s.Dropped > s.Written {
+						bad++
+					}
+					polls++
+					time.Sleep(50 * time.Microsecond)
+				}
+			}()
+
 			var wwg sync.WaitGroup
 			for id := range k.writers {
 				wwg.Add(1)
@@ -80,6 +96,8 @@ func TestConcurrentAccounting(t *testing.T) {
 			wwg.Wait()
 			cancel()
 			rwg.Wait()
+			<-pollDone
+			assert.Zero(t, bad, "of %d snapshots", polls)
 			for {
 				v, ok := b.TryNext()
 				if !ok {
