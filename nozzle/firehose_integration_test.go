@@ -308,22 +308,37 @@ func TestFirehoseAcceptanceRouterStopsMidRun(t *testing.T) {
 
 	fs := f.Stats()
 	assert.GreaterOrEqual(t, fs.Reconnects, uint64(1))
-	// Every confirmed envelope reached a router and was routed to the
-	// subscription (the nozzle was subscribed before agents were let in).
-	require.Equal(t, confirmed, r1.ingressN+r2.ingressN)
+	// Every confirmed envelope reached a router. The abrupt stop may cut the
+	// answer to a Send the router had already accepted: the agent then
+	// counts that batch dropped (cause "send"), or retries it and the
+	// router gets it twice, so the routers may hold more than was
+	// confirmed: at most the one call in flight at the cut and its retry,
+	// two batches of at most 100. Nothing accepted goes uncounted.
+	accepted := r1.ingressN + r2.ingressN
+	require.GreaterOrEqual(t, accepted, confirmed)
+	require.LessOrEqual(t, accepted-confirmed, uint64(200))
 	require.Zero(t, r1.droppedIn+r2.droppedIn)
+	// Everything accepted was routed to the subscription (the nozzle was
+	// subscribed before agents were let in).
 	routed := r1.shardEgress["s"] + r2.shardEgress["s"]
-	require.Equal(t, confirmed, routed)
+	require.Equal(t, accepted, routed)
 	// routed == router drops (discarded at the abrupt stop) + server drops
 	// + received by the nozzle + lost inside the broken egress stream.
 	counted := r1.shardDropped["s"] + r2.shardDropped["s"] + r1.serverDropped + r2.serverDropped
 	require.LessOrEqual(t, fs.Received+counted, routed)
 	inFlight := routed - counted - fs.Received
-	t.Logf("confirmed %d, nozzle received %d, router discarded %d, server dropped %d, lost in the broken stream %d",
-		confirmed, fs.Received, r1.shardDropped["s"]+r2.shardDropped["s"], r1.serverDropped+r2.serverDropped, inFlight)
+	t.Logf("accepted %d (confirmed %d), nozzle received %d, router discarded %d, server dropped %d, lost in the broken stream %d",
+		accepted, confirmed, fs.Received, r1.shardDropped["s"]+r2.shardDropped["s"], r1.serverDropped+r2.serverDropped, inFlight)
 	assert.LessOrEqual(t, inFlight, uint64(5000), "bounded by what a broken stream can hold")
 	assert.Equal(t, fs.Received, fs.Delivered+fs.Dropped+fs.Discarded)
-	assert.Len(t, got, int(fs.Delivered), "no duplicates")
+	total := 0
+	for _, n := range got {
+		total += n
+	}
+	assert.Equal(t, int(fs.Delivered), total)
+	// A batch whose answer was cut may have been retried into a router that
+	// had it already: duplicates are bounded by the ambiguous sends.
+	assert.LessOrEqual(t, total-len(got), int(accepted-confirmed))
 	for i := range 3000 {
 		assert.Equal(t, 1, got[fmt.Sprintf("a2-%d", i)], "a2-%d from the router that stayed", i)
 	}
@@ -383,7 +398,12 @@ func TestFirehoseAcceptanceSlowConsumer(t *testing.T) {
 		return fast.Stats().Delivered == sent && slow.Stats().Received == sent
 	}, 20*time.Second, time.Millisecond)
 
-	sig := <-signals
+	var sig *nozzle.SlowConsumerError
+	select {
+	case sig = <-signals:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no slow-consumer signal")
+	}
 	assert.ErrorIs(t, sig, nozzle.ErrSlowConsumer)
 	assert.Equal(t, uint64(1), sig.Episode)
 	require.NoError(t, slow.Close()) // what it still holds is discarded, counted

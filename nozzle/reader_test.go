@@ -132,7 +132,7 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 		router.publish(seqBatch(t, "a", i*10, 10)) // 100, consumer asleep
 	}
 	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 100 && st.Dropped == 90 }, 20*time.Second, time.Millisecond)
-	sig := <-signals
+	sig := waitSignal(t, signals)
 	assert.Equal(t, uint64(1), sig.Episode)
 	assert.GreaterOrEqual(t, sig.Dropped, uint64(1))
 
@@ -173,7 +173,7 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 		router.publish(seqBatch(t, "a", 100+i*10, 10))
 	}
 	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 130 && st.Dropped == 110 }, 20*time.Second, time.Millisecond)
-	sig = <-signals
+	sig = waitSignal(t, signals)
 	assert.Equal(t, uint64(2), sig.Episode)
 	assert.Equal(t, uint64(10), sig.Dropped) // reported with the batch that first overflowed
 	require.NoError(t, r.Close())
@@ -242,4 +242,15 @@ func TestReaderLifecycle(t *testing.T) {
 	}
 	require.Len(t, errs, 1)
 	assert.True(t, errors.Is(errs[0], context.Canceled))
+}
+
+func waitSignal(t *testing.T, c <-chan *nozzle.SlowConsumerError) *nozzle.SlowConsumerError {
+	t.Helper()
+	select {
+	case s := <-c:
+		return s
+	case <-time.After(20 * time.Second):
+		t.Fatal("no slow-consumer signal")
+		return nil
+	}
 }
