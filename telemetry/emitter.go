@@ -111,6 +111,13 @@ func (e *Emitter) Run(ctx context.Context) error {
 	}
 }
 
+// Emitted is how many envelopes the Emitter has written to its sink.
+func (e *Emitter) Emitted() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.emitted
+}
+
 // Emit reads the source now and emits one envelope per metric series. It
 // returns how many envelopes it emitted.
 func (e *Emitter) Emit() int {

@@ -1,0 +1,141 @@
+package harness
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/ingress"
+)
+
+// AgentConfig describes an agent: an Ingress server for local emitters, a
+// diode, and a Forwarder batching into a Pool of streams to routers.
+type AgentConfig struct {
+	// Zone is the agent's availability zone; the pool prefers its routers.
+	Zone string
+	// Addr is the Ingress listen address (default "127.0.0.1:0").
+	Addr string
+	// ServerTLS secures the agent's Ingress server (nil: plaintext, which
+	// suits emitters on the same host).
+	ServerTLS *tls.Config
+	// RouterTLS is the client TLS config towards routers.
+	RouterTLS *tls.Config
+	// Acknowledged selects the pool's acknowledged mode (unary Send, no
+	// uncounted loss when a connection breaks) instead of streaming.
+	Acknowledged bool
+	// Streams is the number of streams to routers (default 5).
+	Streams int
+	// BufferSize is the ingress diode's size (default 10,000).
+	BufferSize int
+	// Recycle overrides the pool's stream recycling interval.
+	Recycle time.Duration
+	// Logger receives the components' logs (default: discard).
+	Logger *slog.Logger
+}
+
+// Agent is a running agent.
+type Agent struct {
+	Zone      string
+	Buffer    *diode.ManyToOne[[]byte]
+	Ingress   *ingress.Server
+	Forwarder *egress.Forwarder
+	Pool      *egress.Pool
+
+	addr   string
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// StartAgent starts an agent that finds its routers in src.
+func StartAgent(src discovery.Source, cfg AgentConfig) (*Agent, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	logger := orDiscard(cfg.Logger)
+	buf, err := diode.NewManyToOne[[]byte](orDefault(cfg.BufferSize, 10000))
+	if err != nil {
+		return nil, err
+	}
+	poolOpts := []egress.PoolOption{egress.WithZone(cfg.Zone), egress.WithPoolLogger(logger), egress.WithPoolStreams(orDefault(cfg.Streams, 5))}
+	if cfg.RouterTLS != nil {
+		poolOpts = append(poolOpts, egress.WithPoolTLS(cfg.RouterTLS))
+	}
+	if cfg.Acknowledged {
+		poolOpts = append(poolOpts, egress.WithPoolMode(egress.PoolAcknowledged))
+	}
+	if cfg.Recycle > 0 {
+		poolOpts = append(poolOpts, egress.WithRecycle(cfg.Recycle))
+	}
+	pool, err := egress.NewPool(src, poolOpts...)
+	if err != nil {
+		return nil, err
+	}
+	fwd, err := egress.NewForwarder(buf, pool, egress.WithForwarderLogger(logger))
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	inOpts := []ingress.ServerOption{ingress.WithLogger(logger)}
+	if cfg.ServerTLS != nil {
+		inOpts = append(inOpts, ingress.WithTLS(cfg.ServerTLS))
+	}
+	in, err := ingress.NewServer(buf, inOpts...)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Agent{Zone: cfg.Zone, Buffer: buf, Ingress: in, Forwarder: fwd, Pool: pool, addr: lis.Addr().String(), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		_ = fwd.Run(ctx)
+	}()
+	go func() { _ = in.Serve(lis) }()
+	return a, nil
+}
+
+// Addr is the agent's Ingress address, where emitters send.
+func (a *Agent) Addr() string { return a.addr }
+
+// Shutdown stops taking envelopes, forwards everything the agent holds, and
+// stops. What cannot be forwarded before ctx ends is counted dropped.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	var err error
+	a.once.Do(func() {
+		err = a.Ingress.Shutdown(ctx)
+		// The forwarder drains its buffer when its context ends.
+		a.cancel()
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			err = errors.Join(err, ctx.Err())
+			<-a.done
+		}
+		err = errors.Join(err, a.Pool.Shutdown(ctx))
+	})
+	return err
+}
+
+// Close stops the agent at once, counting what it discards.
+func (a *Agent) Close() error {
+	a.once.Do(func() {
+		a.Ingress.Close()
+		a.cancel()
+		a.Pool.Close()
+		<-a.done
+	})
+	return nil
+}
