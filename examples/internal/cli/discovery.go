@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/sluicelog/sluice/discovery"
+)
+
+// ParseRouters parses a comma-separated list of addr[@zone] into endpoints,
+// e.g. "10.0.0.5:8082@z1,10.0.0.6:8082@z2".
+func ParseRouters(s string) ([]discovery.Endpoint, error) {
+	var eps []discovery.Endpoint
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		addr, zone, _ := strings.Cut(item, "@")
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("routers: %q: %w", item, err)
+		}
+		eps = append(eps, discovery.Endpoint{Addr: addr, Zone: zone})
+	}
+	if len(eps) == 0 {
+		return nil, errors.New("routers: empty list")
+	}
+	return eps, nil
+}
+
+// Etcd holds the -etcd and -etcd-prefix flags.
+type Etcd struct {
+	Endpoints string
+	Prefix    string
+
+	client *clientv3.Client
+}
+
+// Flags registers -etcd and -etcd-prefix.
+func (e *Etcd) Flags(fs *flag.FlagSet, what string) {
+	fs.StringVar(&e.Endpoints, "etcd", "", "comma-separated etcd endpoints "+what)
+	fs.StringVar(&e.Prefix, "etcd-prefix", discovery.DefaultPrefix, "etcd key prefix of router registrations")
+}
+
+// Enabled reports whether -etcd was given.
+func (e *Etcd) Enabled() bool { return e.Endpoints != "" }
+
+// Client returns the etcd client for -etcd, creating it once.
+func (e *Etcd) Client() (*clientv3.Client, error) {
+	if e.client != nil {
+		return e.client, nil
+	}
+	c, err := clientv3.New(discovery.EtcdConfig(strings.Split(e.Endpoints, ",")...))
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	e.client = c
+	return c, nil
+}
+
+// Close closes the client, if any.
+func (e *Etcd) Close() error {
+	if e.client == nil {
+		return nil
+	}
+	return e.client.Close()
+}
+
+// Routers is the -routers / -etcd pair of a program that finds routers.
+type Routers struct {
+	List string
+	Etcd Etcd
+}
+
+// Flags registers -routers, -etcd and -etcd-prefix.
+func (r *Routers) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&r.List, "routers", "", "comma-separated router addresses addr[@zone] (or use -etcd)")
+	r.Etcd.Flags(fs, "to watch for router registrations (instead of -routers)")
+}
+
+// Source returns the discovery source of the flags and a function that
+// releases it.
+func (r *Routers) Source() (discovery.Source, func(), error) {
+	switch {
+	case r.List != "" && r.Etcd.Enabled():
+		return nil, nil, errors.New("give -routers or -etcd, not both")
+	case r.List != "":
+		eps, err := ParseRouters(r.List)
+		if err != nil {
+			return nil, nil, err
+		}
+		return discovery.NewStatic(eps...), func() {}, nil
+	case r.Etcd.Enabled():
+		c, err := r.Etcd.Client()
+		if err != nil {
+			return nil, nil, err
+		}
+		w, err := discovery.NewWatcher(c, discovery.WithPrefix(r.Etcd.Prefix))
+		if err != nil {
+			r.Etcd.Close()
+			return nil, nil, err
+		}
+		return w, func() { w.Close(); r.Etcd.Close() }, nil
+	default:
+		return nil, nil, errors.New("-routers or -etcd is required")
+	}
+}
+
+// Register registers ep in etcd with ttl and returns a function that
+// deregisters it (revoking the lease) within ctx.
+func (e *Etcd) Register(ep discovery.Endpoint, ttl time.Duration) (func(context.Context) error, error) {
+	c, err := e.Client()
+	if err != nil {
+		return nil, err
+	}
+	reg, err := discovery.NewRegistrar(c, ep, discovery.WithPrefix(e.Prefix), discovery.WithTTL(ttl))
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		err := reg.Shutdown(ctx)
+		return errors.Join(err, e.Close())
+	}, nil
+}

@@ -1,0 +1,317 @@
+package examples_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicelog/sluice/internal/testtls"
+)
+
+// loadgenSummary and nozzleSummary are the parts of the programs' JSON
+// summaries the test reads.
+type loadgenSummary struct {
+	Emitted, Sent, Confirmed, Unconfirmed uint64
+	Dropped                               map[string]uint64
+	Kinds                                 map[string]uint64
+}
+
+type nozzleSummary struct {
+	ShardID                                 string `json:"shard_id"`
+	Received, Delivered, Dropped, Discarded uint64
+	Reconnects                              uint64
+	Kinds                                   map[string]uint64
+}
+
+var programs = []string{"router", "agent", "proxy", "nozzle", "loadgen"}
+
+// TestProgramsCarryEnvelopesEndToEnd builds the example programs, starts them
+// as processes over loopback with mutual TLS on every hop, and sends
+// envelopes from loadgen through agent, router and proxy to two nozzles with
+// different shard IDs: each must account for every envelope loadgen sent,
+// as received or as a drop some program counted.
+func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the example programs as processes")
+	}
+	start := time.Now()
+	bin := buildPrograms(t)
+	t.Logf("built %v in %v", programs, time.Since(start).Round(time.Millisecond))
+	tlsDir := writeTLSFiles(t)
+	ca, cert, key := filepath.Join(tlsDir, "ca.pem"), filepath.Join(tlsDir, "cert.pem"), filepath.Join(tlsDir, "key.pem")
+	serverTLS := []string{"-tls-cert", cert, "-tls-key", key, "-tls-ca", ca}
+	clientTLS := []string{"-tls-ca", ca, "-tls-cert", cert, "-tls-key", key}
+	routerTLS := []string{"-router-tls-ca", ca, "-router-tls-cert", cert, "-router-tls-key", key}
+
+	router := startProgram(t, bin, "router", append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, serverTLS...)...)
+	proxy := startProgram(t, bin, "proxy", append(append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-routers", router.addr + "@z1"}, serverTLS...), routerTLS...)...)
+	shards := []string{"billing", "audit"}
+	nozzles := make([]*program, len(shards))
+	for i, shard := range shards {
+		nozzles[i] = startProgram(t, bin, "nozzle", append([]string{"-addr", proxy.addr, "-shard-id", shard, "-metrics-addr", "127.0.0.1:0"}, clientTLS...)...)
+	}
+	// Both nozzles are subscribed at the router (through the proxy's
+	// Firehoses) before anything is sent.
+	require.Eventually(t, func() bool {
+		return router.metric(t, "subscriptions", "part", "router") == 2
+	}, 20*time.Second, 50*time.Millisecond, "nozzles never subscribed at the router")
+
+	agent := startProgram(t, bin, "agent", append(append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-routers", router.addr + "@z1", "-zone", "z1"}, serverTLS...), routerTLS...)...)
+	require.Eventually(t, func() bool {
+		return agent.metric(t, "doppler_connections", "part", "pool") > 0
+	}, 20*time.Second, 50*time.Millisecond, "agent never connected to the router")
+
+	// loadgen sends for its duration, flushes, and exits with its summary.
+	var lg loadgenSummary
+	out, err := exec.Command(filepath.Join(bin, "loadgen"), append([]string{"-addr", agent.addr, "-rate", "2000", "-duration", "3s", "-source-id", "e2e"}, clientTLS...)...).Output()
+	require.NoError(t, err, "loadgen: %s", out)
+	require.NoError(t, json.Unmarshal(lastLine(out), &lg), "loadgen summary: %s", out)
+	t.Logf("loadgen: %s", bytes.TrimSpace(out))
+	require.NotZero(t, lg.Sent)
+	require.Equal(t, lg.Emitted, lg.Sent+sum(lg.Dropped), "loadgen's own accounting")
+	require.Equal(t, lg.Sent, lg.Confirmed, "the agent confirmed the flushed stream")
+
+	// The agent forwards everything it accepted before it is stopped, so its
+	// metrics read now are final; then SIGTERM, and it must exit cleanly.
+	agentDrops := func() float64 {
+		return agent.metric(t, "dropped", "part", "ingress_server") + agent.metric(t, "dropped", "part", "forwarder")
+	}
+	require.Eventually(t, func() bool {
+		return agent.metric(t, "ingress", "part", "ingress_server") == float64(lg.Sent) &&
+			agent.metric(t, "egress", "part", "forwarder")+agentDrops() == float64(lg.Sent)
+	}, 20*time.Second, 50*time.Millisecond, "agent did not forward what loadgen sent")
+	upstreamDrops := agentDrops()
+	agent.stop(t)
+
+	// Every envelope reaches each nozzle or is a drop counted on the way.
+	// Wait for that, then make sure nothing more arrives, then stop them.
+	pathDrops := func(shard string) float64 {
+		return upstreamDrops +
+			router.metric(t, "dropped", "part", "ingress_server") +
+			router.metric(t, "rejected", "part", "router") +
+			router.metric(t, "dropped", "part", "router", "shard_id", shard) +
+			router.metric(t, "dropped", "part", "egress_server", "shard_id", shard) +
+			proxy.metric(t, "dropped", "part", "firehose", "shard_id", shard) +
+			proxy.metric(t, "dropped", "part", "egress_server", "shard_id", shard)
+	}
+	settled := func() bool {
+		for i, n := range nozzles {
+			if n.metric(t, "ingress", "part", "reader")+pathDrops(shards[i]) != float64(lg.Sent) {
+				return false
+			}
+		}
+		return true
+	}
+	require.Eventually(t, settled, 20*time.Second, 50*time.Millisecond, "nozzles did not account for what loadgen sent")
+	time.Sleep(200 * time.Millisecond) // a late duplicate would show now
+	require.True(t, settled(), "nozzles received more than loadgen sent")
+	drops := map[string]float64{}
+	for _, shard := range shards {
+		drops[shard] = pathDrops(shard)
+	}
+
+	for i, n := range nozzles {
+		out := n.stop(t)
+		var s nozzleSummary
+		require.NoError(t, json.Unmarshal(lastLine(out), &s), "nozzle summary: %s", out)
+		t.Logf("nozzle %s: %s (drops on the path: %v)", shards[i], bytes.TrimSpace(lastLine(out)), drops[shards[i]])
+		assert.Equal(t, shards[i], s.ShardID)
+		assert.Equal(t, s.Received, s.Delivered+s.Dropped+s.Discarded, "nozzle %s's own accounting", shards[i])
+		assert.Equal(t, float64(lg.Sent), float64(s.Delivered+s.Dropped+s.Discarded)+drops[shards[i]],
+			"nozzle %s: loadgen sent == delivered + counted drops", shards[i])
+		if drops[shards[i]] == 0 && s.Dropped+s.Discarded == 0 {
+			assert.Equal(t, lg.Kinds, s.Kinds, "nozzle %s got every kind loadgen sent", shards[i])
+		}
+	}
+	proxy.stop(t)
+	router.stop(t)
+	t.Logf("whole run: %v", time.Since(start).Round(time.Millisecond))
+}
+
+// buildPrograms builds the example programs of this module into a temp dir.
+func buildPrograms(t *testing.T) string {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	require.NoError(t, err)
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	bin := t.TempDir()
+	args := []string{"build", "-o", bin + string(filepath.Separator)}
+	for _, p := range programs {
+		args = append(args, "./examples/"+p)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// writeTLSFiles writes a CA and one certificate (valid for loopback, for
+// servers and clients alike) as PEM files.
+func writeTLSFiles(t *testing.T) string {
+	t.Helper()
+	ca, err := testtls.NewCA("sluice-e2e")
+	require.NoError(t, err)
+	_, certPEM, keyPEM, err := ca.Issue("sluice-e2e")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"ca.pem": ca.PEM(), "cert.pem": certPEM, "key.pem": keyPEM} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o600))
+	}
+	return dir
+}
+
+// program is a running example program.
+type program struct {
+	name       string
+	cmd        *exec.Cmd
+	addr       string // first word of the first line
+	metricsURL string
+	stdout     *syncBuffer
+	stderr     *syncBuffer
+	done       chan struct{}
+}
+
+// startProgram starts a listening program and reads its first line.
+func startProgram(t *testing.T, bin, name string, args ...string) *program {
+	t.Helper()
+	p := &program{name: name, cmd: exec.Command(filepath.Join(bin, name), args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stderr = p.stderr
+	pipe, err := p.cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, p.cmd.Start())
+	first := make(chan string, 1)
+	go func() {
+		defer close(p.done)
+		r := bufio.NewReader(pipe)
+		line, _ := r.ReadString('\n')
+		first <- line
+		p.stdout.Write([]byte(line))
+		_, _ = io.Copy(p.stdout, r)
+		_ = p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s stderr: %s", name, p.stderr.String())
+		}
+	})
+	select {
+	case line := <-first:
+		fields := strings.Fields(line)
+		require.NotEmpty(t, fields, "%s printed no address; stderr: %s", name, p.stderr.String())
+		p.addr = fields[0]
+		for _, f := range fields[1:] {
+			if u, ok := strings.CutPrefix(f, "metrics="); ok {
+				p.metricsURL = u
+			}
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s printed no address within 20s; stderr: %s", name, p.stderr.String())
+	}
+	return p
+}
+
+// stop sends SIGTERM, waits for a clean exit and returns the stdout.
+func (p *program) stop(t *testing.T) []byte {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not exit within 20s of SIGTERM", p.name)
+	}
+	require.True(t, p.cmd.ProcessState.Success(), "%s exited with %v; stderr: %s", p.name, p.cmd.ProcessState, p.stderr.String())
+	return p.stdout.Bytes()
+}
+
+// metric scrapes the program's /metrics and sums the series called name
+// whose labels include the given pairs.
+func (p *program) metric(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	require.NotEmpty(t, p.metricsURL, "%s serves no /metrics", p.name)
+	resp, err := http.Get(p.metricsURL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var total float64
+	for _, line := range strings.Split(string(body), "\n") {
+		series, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		n, lbls, _ := strings.Cut(series, "{")
+		if n != name || !hasLabels(lbls, labels) {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		require.NoError(t, err, "%s: %q", p.name, line)
+		total += v
+	}
+	return total
+}
+
+// hasLabels reports whether a series' label text (`a="x",b="y"}`) holds
+// every pair of want.
+func hasLabels(text string, want []string) bool {
+	for i := 0; i+1 < len(want); i += 2 {
+		if !strings.Contains(","+text, fmt.Sprintf(",%s=%q", want[i], want[i+1])) {
+			return false
+		}
+	}
+	return true
+}
+
+func lastLine(b []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return lines[len(lines)-1]
+}
+
+func sum(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }
