@@ -19,7 +19,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
+	"github.com/sluicelog/sluice/discovery/discoverytest"
 	"github.com/sluicelog/sluice/internal/testtls"
 )
 
@@ -38,6 +40,8 @@ type nozzleSummary struct {
 	Kinds                                   map[string]uint64
 }
 
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
 var programs = []string{"router", "agent", "proxy", "nozzle", "loadgen"}
 
 // TestProgramsCarryEnvelopesEndToEnd builds the example programs, starts them
@@ -45,6 +49,10 @@ var programs = []string{"router", "agent", "proxy", "nozzle", "loadgen"}
 // envelopes from loadgen through agent, router and proxy to two nozzles with
 // different shard IDs: each must account for every envelope loadgen sent,
 // as received or as a drop some program counted.
+//
+// It runs twice: with the routers given to agent and proxy by -routers, and
+// with the router registering itself in etcd (-etcd) where agent and proxy
+// find it.
 func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the example programs as processes")
@@ -53,13 +61,31 @@ func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
 	bin := buildPrograms(t)
 	t.Logf("built %v in %v", programs, time.Since(start).Round(time.Millisecond))
 	tlsDir := writeTLSFiles(t)
+	t.Run("routers", func(t *testing.T) {
+		runPipeline(t, bin, tlsDir, func(router *program) []string {
+			return []string{"-routers", router.addr + "@z1"}
+		}, nil)
+	})
+	t.Run("etcd", func(t *testing.T) {
+		etcd := strings.Join(discoverytest.StartEtcd(t).Endpoints(), ",")
+		runPipeline(t, bin, tlsDir, func(*program) []string {
+			return []string{"-etcd", etcd}
+		}, []string{"-etcd", etcd, "-ttl", "3s"})
+	})
+}
+
+// runPipeline runs router, proxy, two nozzles, agent and loadgen and checks
+// the accounting. routersArgs tells agent and proxy where the router is;
+// registerArgs are the router's discovery flags.
+func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []string, registerArgs []string) {
+	start := time.Now()
 	ca, cert, key := filepath.Join(tlsDir, "ca.pem"), filepath.Join(tlsDir, "cert.pem"), filepath.Join(tlsDir, "key.pem")
 	serverTLS := []string{"-tls-cert", cert, "-tls-key", key, "-tls-ca", ca}
 	clientTLS := []string{"-tls-ca", ca, "-tls-cert", cert, "-tls-key", key}
 	routerTLS := []string{"-router-tls-ca", ca, "-router-tls-cert", cert, "-router-tls-key", key}
 
-	router := startProgram(t, bin, "router", append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, serverTLS...)...)
-	proxy := startProgram(t, bin, "proxy", append(append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-routers", router.addr + "@z1"}, serverTLS...), routerTLS...)...)
+	router := startProgram(t, bin, "router", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, registerArgs, serverTLS)...)
+	proxy := startProgram(t, bin, "proxy", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, routersArgs(router), serverTLS, routerTLS)...)
 	shards := []string{"billing", "audit"}
 	nozzles := make([]*program, len(shards))
 	for i, shard := range shards {
@@ -71,7 +97,7 @@ func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
 		return router.metric(t, "subscriptions", "part", "router") == 2
 	}, 20*time.Second, 50*time.Millisecond, "nozzles never subscribed at the router")
 
-	agent := startProgram(t, bin, "agent", append(append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-routers", router.addr + "@z1", "-zone", "z1"}, serverTLS...), routerTLS...)...)
+	agent := startProgram(t, bin, "agent", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1"}, routersArgs(router), serverTLS, routerTLS)...)
 	require.Eventually(t, func() bool {
 		return agent.metric(t, "doppler_connections", "part", "pool") > 0
 	}, 20*time.Second, 50*time.Millisecond, "agent never connected to the router")
@@ -281,6 +307,14 @@ func hasLabels(text string, want []string) bool {
 		}
 	}
 	return true
+}
+
+func concat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }
 
 func lastLine(b []byte) []byte {

@@ -35,8 +35,14 @@ func run(args []string) int {
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the agent's Ingress server")
 	routerFiles.ClientFlags(fs, "router-", "routers")
+	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
+	}
+	logger, err := logf()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "agent: %v\n", err)
+		return 2
 	}
 	if *mode != "stream" && *mode != "ack" {
 		fmt.Fprintf(os.Stderr, "agent: -mode must be stream or ack, not %q\n", *mode)
@@ -50,14 +56,14 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
-	src, release, err := routers.Source()
+	src, release, err := routers.Source(logger)
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
 	defer release()
 	a, err := harness.StartAgent(src, harness.AgentConfig{
 		Zone: *zone, Addr: common.Addr, ServerTLS: serverTLS, RouterTLS: routerTLS,
-		Acknowledged: *mode == "ack", Streams: *streams, BufferSize: *bufferSize,
+		Acknowledged: *mode == "ack", Streams: *streams, BufferSize: *bufferSize, Logger: logger,
 	})
 	if err != nil {
 		return cli.Fatal("agent", err)

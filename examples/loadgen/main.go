@@ -59,8 +59,14 @@ func run(args []string) int {
 		tlsFiles    cli.TLSFiles
 	)
 	tlsFiles.ClientFlags(fs, "", "the Ingress server")
+	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
+	}
+	logger, err := logf()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+		return 2
 	}
 	mix, err := parseMix(*mixFlag)
 	if err != nil {
@@ -75,7 +81,7 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("loadgen", err)
 	}
-	var opts []ingress.ClientOption
+	opts := []ingress.ClientOption{ingress.WithLogger(logger)}
 	if clientTLS != nil {
 		opts = append(opts, ingress.WithTLS(clientTLS))
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -71,8 +72,14 @@ func run(args []string) int {
 		tlsFiles    cli.TLSFiles
 	)
 	tlsFiles.ClientFlags(fs, "", "the Egress server")
+	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
+	}
+	logger, err := logf()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nozzle: %v\n", err)
+		return 2
 	}
 	req := &envelope.EgressBatchRequest{ShardId: *shardID, DeterministicName: *detName,
 		Selectors: selectors(*sourceIDs, *logs, *counters, *gauges, *timers, *events, *counterName, *gaugeNames)}
@@ -80,7 +87,7 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("nozzle", err)
 	}
-	opts := []nozzle.ReaderOption{nozzle.WithBufferSize(*bufferSize)}
+	opts := []nozzle.ReaderOption{nozzle.WithBufferSize(*bufferSize), nozzle.WithLogger(logger)}
 	if clientTLS != nil {
 		opts = append(opts, nozzle.WithTLS(clientTLS))
 	}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	"github.com/sluicelog/sluice/examples/internal/cli"
@@ -32,8 +33,14 @@ func run(args []string) int {
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the proxy's Egress server and gateway")
 	routerFiles.ClientFlags(fs, "router-", "routers")
+	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
+	}
+	logger, err := logf()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "proxy: %v\n", err)
+		return 2
 	}
 	serverTLS, err := serverFiles.ServerConfig()
 	if err != nil {
@@ -43,13 +50,13 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
-	src, release, err := routers.Source()
+	src, release, err := routers.Source(logger)
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
 	defer release()
 	p, err := harness.StartProxy(src, harness.ProxyConfig{
-		Addr: common.Addr, GatewayAddr: *gatewayAddr, ServerTLS: serverTLS, RouterTLS: routerTLS, BufferSize: *bufferSize,
+		Addr: common.Addr, GatewayAddr: *gatewayAddr, ServerTLS: serverTLS, RouterTLS: routerTLS, BufferSize: *bufferSize, Logger: logger,
 	})
 	if err != nil {
 		return cli.Fatal("proxy", err)

@@ -36,8 +36,14 @@ func run(args []string) int {
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
+	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
+	}
+	logger, err := logf()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "router: %v\n", err)
+		return 2
 	}
 	serverTLS, err := tlsFiles.ServerConfig()
 	if err != nil {
@@ -45,7 +51,7 @@ func run(args []string) int {
 	}
 	r, err := harness.StartRouter(harness.RouterConfig{
 		ID: *id, Zone: *zone, Addr: common.Addr, GatewayAddr: *gatewayAddr, TLS: serverTLS,
-		BufferSize: *bufferSize, SubscriptionBuffer: *subBuffer,
+		BufferSize: *bufferSize, SubscriptionBuffer: *subBuffer, Logger: logger,
 	})
 	if err != nil {
 		return cli.Fatal("router", err)
@@ -61,7 +67,7 @@ func run(args []string) int {
 	defer ms.Close()
 	deregister := func(context.Context) error { return nil }
 	if etcd.Enabled() {
-		if deregister, err = etcd.Register(r.Endpoint(), *ttl); err != nil {
+		if deregister, err = etcd.Register(r.Endpoint(), *ttl, logger); err != nil {
 			return cli.Fatal("router", err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -46,7 +47,7 @@ func (f *TLSFiles) ClientFlags(fs *flag.FlagSet, prefix, what string) {
 	fs.StringVar(&f.CA, prefix+"tls-ca", "", "PEM CA to verify "+what+" with (set: dial TLS)")
 	fs.StringVar(&f.Cert, prefix+"tls-cert", "", "PEM client certificate presented to "+what+" (mutual TLS)")
 	fs.StringVar(&f.Key, prefix+"tls-key", "", "PEM private key of -"+prefix+"tls-cert")
-	fs.StringVar(&f.ServerName, prefix+"tls-server-name", "", "name to verify in "+what+"'s certificate (default: the host dialed)")
+	fs.StringVar(&f.ServerName, prefix+"tls-server-name", "", "name to verify in the certificate of "+what+" (default: the host dialed)")
 }
 
 // ServerConfig returns the server config, or nil (plaintext) without a
@@ -240,4 +241,20 @@ func (c *Common) WaitThenShutdown(name string, shutdown func(context.Context) er
 		return Fatal(name, fmt.Errorf("shutdown: %w", err))
 	}
 	return 0
+}
+
+// LogLevel registers -log-level and returns a function that builds the
+// logger it selects: text on stderr, or a discarding logger for "off".
+func LogLevel(fs *flag.FlagSet) func() (*slog.Logger, error) {
+	level := fs.String("log-level", "warn", "log level on stderr: debug, info, warn, error or off")
+	return func() (*slog.Logger, error) {
+		if *level == "off" {
+			return slog.New(slog.DiscardHandler), nil
+		}
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(*level)); err != nil {
+			return nil, fmt.Errorf("-log-level: %w", err)
+		}
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	}
 }

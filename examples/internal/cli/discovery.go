@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ func (r *Routers) Flags(fs *flag.FlagSet) {
 
 // Source returns the discovery source of the flags and a function that
 // releases it.
-func (r *Routers) Source() (discovery.Source, func(), error) {
+func (r *Routers) Source(logger *slog.Logger) (discovery.Source, func(), error) {
 	switch {
 	case r.List != "" && r.Etcd.Enabled():
 		return nil, nil, errors.New("give -routers or -etcd, not both")
@@ -102,7 +103,7 @@ func (r *Routers) Source() (discovery.Source, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		w, err := discovery.NewWatcher(c, discovery.WithPrefix(r.Etcd.Prefix))
+		w, err := discovery.NewWatcher(c, discovery.WithPrefix(r.Etcd.Prefix), discovery.WithLogger(logger))
 		if err != nil {
 			r.Etcd.Close()
 			return nil, nil, err
@@ -115,12 +116,12 @@ func (r *Routers) Source() (discovery.Source, func(), error) {
 
 // Register registers ep in etcd with ttl and returns a function that
 // deregisters it (revoking the lease) within ctx.
-func (e *Etcd) Register(ep discovery.Endpoint, ttl time.Duration) (func(context.Context) error, error) {
+func (e *Etcd) Register(ep discovery.Endpoint, ttl time.Duration, logger *slog.Logger) (func(context.Context) error, error) {
 	c, err := e.Client()
 	if err != nil {
 		return nil, err
 	}
-	reg, err := discovery.NewRegistrar(c, ep, discovery.WithPrefix(e.Prefix), discovery.WithTTL(ttl))
+	reg, err := discovery.NewRegistrar(c, ep, discovery.WithPrefix(e.Prefix), discovery.WithTTL(ttl), discovery.WithLogger(logger))
 	if err != nil {
 		return nil, err
 	}
