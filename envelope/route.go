@@ -50,27 +50,43 @@ func (r *Route) read(b []byte) error {
 	var kind Kind
 	var name string
 	for off := 0; off < len(b); {
-		num, typ, n := consumeTag(b[off:])
-		if n < 0 {
-			return malformed("envelope", off, n)
-		}
+		var num protowire.Number
+		var typ protowire.Type
 		start := off
-		off += n
-		if typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b[off:])
-			if m < 0 {
-				return malformed("envelope", off, m)
+		if c := b[off]; c < 0x80 && c >= 0x08 { // one-byte tag, field number >= 1
+			num, typ = protowire.Number(c>>3), protowire.Type(c&7)
+			off++
+		} else {
+			var n int
+			num, typ, n = consumeTag(b[off:])
+			if n < 0 {
+				return malformed("envelope", off, n)
 			}
-			off += m
+			off += n
+		}
+		if typ == protowire.BytesType {
+			var v []byte
+			if off < len(b) && b[off] < 0x80 && off+1+int(b[off]) <= len(b) { // one-byte length
+				l := int(b[off])
+				v = b[off+1 : off+1+l]
+				off += 1 + l
+			} else {
+				var m int
+				v, m = protowire.ConsumeBytes(b[off:])
+				if m < 0 {
+					return malformed("envelope", off, m)
+				}
+				off += m
+			}
 			switch num {
 			case 2: // source_id
-				if !utf8.Valid(v) {
+				if !validUTF8(v) {
 					return errUTF8("source_id")
 				}
 				r.SourceID = str(v)
 				continue
 			case 8: // instance_id
-				if !utf8.Valid(v) {
+				if !validUTF8(v) {
 					return errUTF8("instance_id")
 				}
 				continue
@@ -80,6 +96,9 @@ func (r *Route) read(b []byte) error {
 				}
 				continue
 			case 9: // tags
+				if canonicalStringEntry(v) {
+					continue
+				}
 				if err := validate(v, &specStringMapEntry); err != nil {
 					return fmt.Errorf("%w: tags: %w", ErrMalformed, err)
 				}
@@ -289,6 +308,32 @@ func oneofKind(num protowire.Number) Kind {
 		return KindTimer
 	}
 	return KindEvent
+}
+
+// validUTF8 is utf8.Valid with the ASCII case inline: most strings on the
+// wire (source IDs, tag names and values) are short and ASCII.
+func validUTF8(v []byte) bool {
+	for _, c := range v {
+		if c >= 0x80 {
+			return utf8.Valid(v)
+		}
+	}
+	return true
+}
+
+// canonicalStringEntry reports whether v is a map<string,string> entry in
+// the encoding every marshaler produces (key field then value field, each
+// with a one-byte length) with valid strings. false only means "take the
+// general path", which decides.
+func canonicalStringEntry(v []byte) bool {
+	if len(v) < 4 || v[0] != 0x0a || v[1] >= 0x80 {
+		return false
+	}
+	k := 2 + int(v[1])
+	if k+2 > len(v) || v[k] != 0x12 || v[k+1] >= 0x80 || k+2+int(v[k+1]) != len(v) {
+		return false
+	}
+	return validUTF8(v[2:k]) && validUTF8(v[k+2:])
 }
 
 // str returns a string sharing b's memory. Callers never modify wire bytes.

@@ -3,7 +3,6 @@ package envelope
 import (
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -84,7 +83,7 @@ func readName(b []byte, spec *msgSpec) (name string, ok bool, err error) {
 			}
 			switch f.kind {
 			case fString:
-				if !utf8.Valid(v) {
+				if !validUTF8(v) {
 					return "", false, fmt.Errorf("%s field %d: %w", spec.name, num, errNestedUTF8)
 				}
 				if num == 1 {

@@ -54,7 +54,7 @@ type Pipeline struct {
 // StartPipeline starts a pipeline and waits until its subscriber is
 // subscribed.
 func StartPipeline(ctx context.Context) (*Pipeline, error) {
-	rt, err := StartRouter(RouterConfig{ID: "router", Zone: "z1"})
+	rt, err := StartRouter(RouterConfig{ID: "router", Zone: "z1", SubscriptionBuffer: 10000})
 	if err != nil {
 		return nil, err
 	}
