@@ -60,6 +60,12 @@ func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
 	start := time.Now()
 	bin := buildPrograms(t)
 	t.Logf("built %v in %v", programs, time.Since(start).Round(time.Millisecond))
+	for _, p := range programs {
+		out, err := exec.Command(filepath.Join(bin, p), "-h").CombinedOutput()
+		require.NoError(t, err, "%s -h must exit 0", p)
+		assert.Contains(t, string(out), "Example:", "%s -h", p)
+		assert.Contains(t, string(out), "-log-level", "%s -h", p)
+	}
 	tlsDir := writeTLSFiles(t)
 	t.Run("routers", func(t *testing.T) {
 		runPipeline(t, bin, tlsDir, func(router *program) []string {

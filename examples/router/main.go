@@ -28,6 +28,7 @@ func run(args []string) int {
 		id          = fs.String("id", "", "router ID in discovery (default: the listen address)")
 		zone        = fs.String("zone", "", "availability zone the router registers in")
 		ttl         = fs.Duration("ttl", 10*time.Second, "etcd registration lease TTL")
+		advertise   = fs.String("advertise-addr", "", "address registered in etcd for others to dial (default: the listen address)")
 		bufferSize  = fs.Int("buffer", 10000, "ingress diode size (envelopes)")
 		subBuffer   = fs.Int("subscription-buffer", 1000, "per-subscription diode size (envelopes)")
 		tlsFiles    cli.TLSFiles
@@ -67,7 +68,11 @@ func run(args []string) int {
 	defer ms.Close()
 	deregister := func(context.Context) error { return nil }
 	if etcd.Enabled() {
-		if deregister, err = etcd.Register(r.Endpoint(), *ttl, logger); err != nil {
+		ep := r.Endpoint()
+		if *advertise != "" {
+			ep.Addr = *advertise
+		}
+		if deregister, err = etcd.Register(ep, *ttl, logger); err != nil {
 			return cli.Fatal("router", err)
 		}
 	}
