@@ -75,7 +75,9 @@ func TestIdleFlushDoesNotWaitForInterval(t *testing.T) {
 	s := newSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- Run(ctx, buf, Config{Size: 100, Interval: time.Hour, Idle: 5 * time.Millisecond}, s.flush) }()
+	go func() {
+		done <- Run(ctx, buf, Config{Size: 100, Interval: time.Hour, Idle: 5 * time.Millisecond}, s.flush)
+	}()
 	buf.Set(7)
 	select {
 	case <-s.signal:
