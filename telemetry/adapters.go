@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"sort"
+
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/egress"
 	"github.com/sluicelog/sluice/ingress"
@@ -17,6 +19,17 @@ func counter(name string, v uint64, tags ...string) Metric {
 
 func gauge(name string, v float64, tags ...string) Metric {
 	return Metric{Name: name, Kind: Gauge, Value: v, Tags: tagMap(tags)}
+}
+
+// keys returns m's keys in order, so series come out in the same order on
+// every scrape.
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func tagMap(kv []string) map[string]string {
@@ -70,15 +83,17 @@ func Forwarder(f *egress.Forwarder) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := f.Stats()
 		dst = append(dst, counter("egress", st.Egress))
-		for cause, n := range st.Dropped {
-			dst = append(dst, counter("dropped", n, "direction", "egress", "cause", cause))
+		for _, cause := range keys(st.Dropped) {
+			dst = append(dst, counter("dropped", st.Dropped[cause], "direction", "egress", "cause", cause))
 		}
 		return dst
 	})
 }
 
-// Pool reports an agent's Pool: doppler_connections (streams up, also per
-// router zone) and unconfirmed.
+// Pool reports an agent's Pool: doppler_connections (streams up),
+// doppler_connections_by_zone (the same split by router zone, under its own
+// name so that summing doppler_connections does not count streams twice),
+// no_routers and unconfirmed.
 func Pool(p *egress.Pool) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := p.Stats()
@@ -91,15 +106,17 @@ func Pool(p *egress.Pool) Source {
 			gauge("no_routers", noRouters),
 			counter("unconfirmed", st.Unconfirmed),
 		)
-		for zone, n := range st.StreamsByZone {
-			dst = append(dst, gauge("doppler_connections", float64(n), "zone", zone))
+		for _, zone := range keys(st.StreamsByZone) {
+			dst = append(dst, gauge("doppler_connections_by_zone", float64(st.StreamsByZone[zone]), "zone", zone))
 		}
 		return dst
 	})
 }
 
 // Router reports an egress.Router: ingress, egress, dropped{direction=
-// egress,shard_id}, subscriptions and rejected_streams.
+// egress,shard_id,cause} (cause subscription_overflow, or shutdown for what
+// a subscription held when it closed), subscriptions (in all, and per
+// shard_id under subscriptions_by_shard) and rejected_streams.
 func Router(r *egress.Router) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := r.Stats()
@@ -110,8 +127,13 @@ func Router(r *egress.Router) Source {
 			gauge("subscriptions", float64(st.Subscriptions)),
 			counter("rejected_streams", st.RejectedStreams),
 		)
-		for shard, s := range st.Shards {
-			dst = append(dst, counter("dropped", s.Dropped, "direction", "egress", "shard_id", shard, "cause", "subscription_overflow"))
+		for _, shard := range keys(st.Shards) {
+			s := st.Shards[shard]
+			dst = append(dst,
+				counter("dropped", s.Dropped-min(s.Dropped, s.Discarded), "direction", "egress", "shard_id", shard, "cause", "subscription_overflow"),
+				counter("dropped", s.Discarded, "direction", "egress", "shard_id", shard, "cause", "shutdown"),
+				gauge("subscriptions_by_shard", float64(s.Subscriptions), "shard_id", shard),
+			)
 		}
 		return dst
 	})
@@ -128,10 +150,25 @@ func EgressServer(s *egress.Server) Source {
 			counter("rejected_streams", st.RejectedStreams),
 			gauge("streams", float64(st.Streams)),
 		)
-		for shard, n := range st.DroppedByShard {
-			dst = append(dst, counter("dropped", n, "direction", "egress", "shard_id", shard, "cause", "stream_broken"))
+		for _, shard := range keys(st.DroppedByShard) {
+			dst = append(dst, counter("dropped", st.DroppedByShard[shard], "direction", "egress", "shard_id", shard, "cause", "stream_broken"))
 		}
 		return dst
+	})
+}
+
+// Gateway reports an egress.Gateway: egress (envelopes written to HTTP
+// clients), dropped{direction=egress,cause=client_gone}, rejected_streams
+// and streams.
+func Gateway(g *egress.Gateway) Source {
+	return SourceFunc(func(dst []Metric) []Metric {
+		st := g.Stats()
+		return append(dst,
+			counter("egress", st.Egress),
+			counter("dropped", st.Dropped, "direction", "egress", "cause", "client_gone"),
+			counter("rejected_streams", st.RejectedStreams),
+			gauge("streams", float64(st.Streams)),
+		)
 	})
 }
 

@@ -3,7 +3,6 @@ package metrics
 import (
 	"sort"
 
-	"github.com/sluicelog/sluice/egress"
 	"github.com/sluicelog/sluice/harness"
 	"github.com/sluicelog/sluice/nozzle"
 	"github.com/sluicelog/sluice/telemetry"
@@ -23,22 +22,9 @@ func Router(r *harness.Router) telemetry.Source {
 		part("egress_server", telemetry.EgressServer(r.Egress)),
 	}
 	if r.Gateway != nil {
-		srcs = append(srcs, part("gateway", gateway(r.Gateway)))
+		srcs = append(srcs, part("gateway", telemetry.Gateway(r.Gateway)))
 	}
 	return telemetry.Sources(srcs...)
-}
-
-// gateway reports an egress.Gateway (telemetry has no adapter for it yet).
-func gateway(g *egress.Gateway) telemetry.Source {
-	return telemetry.SourceFunc(func(dst []telemetry.Metric) []telemetry.Metric {
-		st := g.Stats()
-		return append(dst,
-			telemetry.Metric{Name: "egress", Kind: telemetry.Counter, Value: float64(st.Egress)},
-			telemetry.Metric{Name: "dropped", Kind: telemetry.Counter, Value: float64(st.Dropped), Tags: map[string]string{"direction": "egress", "cause": "stream_broken"}},
-			telemetry.Metric{Name: "rejected_streams", Kind: telemetry.Counter, Value: float64(st.RejectedStreams)},
-			telemetry.Metric{Name: "streams", Kind: telemetry.Gauge, Value: float64(st.Streams)},
-		)
-	})
 }
 
 // Agent reports a harness.Agent: its ingress server, the forwarder (egress
@@ -83,7 +69,7 @@ func Proxy(p *harness.Proxy) telemetry.Source {
 	})
 	srcs := []telemetry.Source{part("firehose", fh), part("egress_server", telemetry.EgressServer(p.Egress))}
 	if p.Gateway != nil {
-		srcs = append(srcs, part("gateway", gateway(p.Gateway)))
+		srcs = append(srcs, part("gateway", telemetry.Gateway(p.Gateway)))
 	}
 	return telemetry.Sources(srcs...)
 }
