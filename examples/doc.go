@@ -1,0 +1,7 @@
+// Package examples holds sluice's runnable programs, one folder each:
+// firehose (the all-in-one demo, `go run ./examples/firehose`), and the
+// programs that talk over the network: agent, router, proxy, nozzle and
+// loadgen; lossstudy charts where drops start as load grows. Its test
+// builds the network programs and carries envelopes through them as real
+// processes. Nothing imports this package.
+package examples
