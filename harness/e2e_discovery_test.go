@@ -214,21 +214,27 @@ func TestE2EDiscoveryMissingRegistration(t *testing.T) {
 
 	start := time.Now()
 	c.deregister(t, r3)
-	// Once the pool has reacted (no stream on r3, and r3 serves no call),
-	// r3's count stops: exactly unchanged while the others receive.
+	// Once the pool has reacted (no stream on r3, r3 serves no call and its
+	// count held still for one poll), r3's count stops: exactly unchanged
+	// while the others receive.
+	last := ^uint64(0)
 	require.Eventually(t, func() bool {
 		ps := ag.Pool.Stats()
 		_, has := ps.StreamsByRouter[r3.Addr()]
-		return ps.Routers == 2 && !has && r3.Ingress.Stats().OpenStreams == 0
-	}, e2eWait, 10*time.Millisecond, "the pool leaves the unregistered router")
+		n := received(r3)
+		still := n == last
+		last = n
+		return ps.Routers == 2 && !has && r3.Ingress.Stats().OpenStreams == 0 && still
+	}, e2eWait, 100*time.Millisecond, "the pool leaves the unregistered router")
 	t.Logf("the pool left the unregistered router %v after its registration went", time.Since(start))
 	frozen := received(r3)
 	waitReceiving(t, "the other routers keep receiving", r1, r2)
 	assert.Equal(t, frozen, received(r3), "a router without registration receives nothing")
+	require.Eventually(t, func() bool { return ag.Pool.Stats().Streams == 5 }, e2eWait, 10*time.Millisecond, "the pool's streams moved to the registered routers")
 	ps := ag.Pool.Stats()
 	assert.NotContains(t, ps.StreamsByRouter, r3.Addr())
-	assert.Equal(t, 5, ps.Streams, "the pool's streams moved to the registered routers")
 	assert.False(t, ps.NoRouters)
+	assert.Equal(t, frozen, received(r3))
 
 	start = time.Now()
 	c.register(t, r3)
