@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/internal/wire"
 )
 
@@ -30,9 +31,9 @@ type Server struct {
 	sub Subscriber
 	cfg serverConfig
 
+	host *grpcserve.Host // our own grpc.Server and listeners (Serve, Start)
+
 	mu       sync.Mutex
-	gs       *grpc.Server
-	lis      []net.Listener
 	draining bool // Shutdown or Close began: new streams are refused
 	streams  map[*serverStream]struct{}
 	handlers sync.WaitGroup
@@ -85,7 +86,9 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
 		return nil, errors.New("egress: keepalive durations must be positive")
 	}
-	return &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}, nil
+	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}
+	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions, srv.Register)
+	return srv, nil
 }
 
 // GRPCServerOption is the option every grpc.Server that serves sluice's
@@ -119,64 +122,14 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) { wire.RegisterEgress(gs, se
 
 // Serve serves Egress on lis until Shutdown or Close, then returns
 // ErrServerClosed. It may be called for several listeners.
-func (s *Server) Serve(lis net.Listener) error {
-	s.mu.Lock()
-	if s.draining {
-		s.mu.Unlock()
-		lis.Close()
-		return ErrServerClosed
-	}
-	if s.gs == nil {
-		s.gs = grpc.NewServer(s.GRPCServerOptions()...)
-		s.Register(s.gs)
-	}
-	gs := s.gs
-	s.lis = append(s.lis, lis)
-	s.mu.Unlock()
-	s.cfg.logger.Info("egress: serving", "addr", lis.Addr().String())
-	err := gs.Serve(lis)
-	if err == nil || errors.Is(err, grpc.ErrServerStopped) || s.isDraining() {
-		return ErrServerClosed
-	}
-	return err
-}
+func (s *Server) Serve(lis net.Listener) error { return s.host.Serve(lis) }
 
 // Start listens on the TCP address addr (":0" picks a free port), serves in
 // the background and returns the bound address.
-func (s *Server) Start(addr string) (net.Addr, error) {
-	if s.isDraining() {
-		return nil, ErrServerClosed
-	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("egress: listen: %w", err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		close(ready)
-		if err := s.Serve(lis); err != nil && !errors.Is(err, ErrServerClosed) {
-			s.cfg.logger.Error("egress: serve", "addr", lis.Addr().String(), "err", err)
-		}
-	}()
-	<-ready
-	return lis.Addr(), nil
-}
+func (s *Server) Start(addr string) (net.Addr, error) { return s.host.Start(addr) }
 
 // Addr returns the address of the first listener served, or nil.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.lis) == 0 {
-		return nil
-	}
-	return s.lis[0].Addr()
-}
-
-func (s *Server) isDraining() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.draining
-}
+func (s *Server) Addr() net.Addr { return s.host.Addr() }
 
 // Shutdown refuses new streams, ends every stream after sending what its
 // subscription holds, and
@@ -189,7 +142,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for st := range s.streams {
 		st.stop()
 	}
-	gs := s.gs
+	gs := s.host.Close()
 	s.mu.Unlock()
 
 	done := make(chan struct{})
@@ -198,6 +151,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if gs != nil {
 			gs.GracefulStop()
 		}
+		s.host.Wait()
 		close(done)
 	}()
 	select {
@@ -222,12 +176,13 @@ func (s *Server) Close() error {
 			_ = st.sub.Close()
 		}
 	}
-	gs := s.gs
+	gs := s.host.Close()
 	s.mu.Unlock()
 	if gs != nil {
 		gs.Stop()
 	}
 	s.handlers.Wait()
+	s.host.Wait()
 	return nil
 }
 

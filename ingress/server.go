@@ -3,7 +3,6 @@ package ingress
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/internal/wire"
 )
 
@@ -44,9 +44,8 @@ type Server struct {
 	draining bool          // Shutdown or Close called: no new streams
 	streams  int           // handlers running
 	idle     chan struct{} // closed once draining and streams == 0
-	gs       *grpc.Server  // our own, made by Serve or Start
-	lis      []net.Listener
-	serving  sync.WaitGroup // Start's Serve goroutines
+
+	host *grpcserve.Host // our own grpc.Server and listeners (Serve, Start)
 }
 
 // NewServer returns a Server writing into buf. buf is written from one
@@ -62,7 +61,9 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 			o.applyServer(&cfg)
 		}
 	}
-	return &Server{buf: buf, cfg: cfg, idle: make(chan struct{})}, nil
+	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{})}
+	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions, s.Register)
+	return s, nil
 }
 
 // GRPCServerOption is the option every grpc.Server that serves sluice's
@@ -109,64 +110,15 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) { wire.RegisterIngress(gs, h
 
 // Serve serves Ingress on lis until Shutdown or Close, then returns
 // ErrServerClosed. It may be called for several listeners.
-func (s *Server) Serve(lis net.Listener) error {
-	s.mu.Lock()
-	if s.draining {
-		s.mu.Unlock()
-		lis.Close()
-		return ErrServerClosed
-	}
-	if s.gs == nil {
-		s.gs = grpc.NewServer(s.GRPCServerOptions()...)
-		s.Register(s.gs)
-	}
-	gs := s.gs
-	s.lis = append(s.lis, lis)
-	s.mu.Unlock()
-	s.cfg.logger.Info("ingress: serving", "addr", lis.Addr().String())
-	err := gs.Serve(lis)
-	if err == nil || errors.Is(err, grpc.ErrServerStopped) || s.isDraining() {
-		return ErrServerClosed
-	}
-	return err
-}
+func (s *Server) Serve(lis net.Listener) error { return s.host.Serve(lis) }
 
 // Start listens on the TCP address addr (":0" picks a free port), serves in
 // the background and returns the bound address.
-func (s *Server) Start(addr string) (net.Addr, error) {
-	if s.isDraining() {
-		return nil, ErrServerClosed
-	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("ingress: %w", err)
-	}
-	s.serving.Add(1)
-	go func() {
-		defer s.serving.Done()
-		if err := s.Serve(lis); err != nil && !errors.Is(err, ErrServerClosed) {
-			s.cfg.logger.Error("ingress: serve ended", "addr", lis.Addr().String(), "err", err)
-		}
-	}()
-	return lis.Addr(), nil
-}
+func (s *Server) Start(addr string) (net.Addr, error) { return s.host.Start(addr) }
 
 // Addr returns the address of the first listener the Server serves on, or
 // nil before Serve or Start.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.lis) == 0 {
-		return nil
-	}
-	return s.lis[0].Addr()
-}
-
-func (s *Server) isDraining() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.draining
-}
+func (s *Server) Addr() net.Addr { return s.host.Addr() }
 
 // Shutdown stops the Server gracefully: it stops listening, refuses new
 // streams and calls, and waits until the open streams end (their clients
@@ -202,7 +154,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	<-stopped
 	s.closed.Store(true)
-	s.serving.Wait()
+	s.host.Wait()
 	return err
 }
 
@@ -216,7 +168,7 @@ func (s *Server) Close() error {
 	if gs := s.drain(); gs != nil {
 		gs.Stop()
 	}
-	s.serving.Wait()
+	s.host.Wait()
 	return nil
 }
 
@@ -230,7 +182,7 @@ func (s *Server) drain() *grpc.Server {
 			close(s.idle)
 		}
 	}
-	return s.gs
+	return s.host.Close()
 }
 
 // enter registers a running handler, or refuses it while draining.

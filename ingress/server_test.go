@@ -331,7 +331,7 @@ func TestServerShutdownLetsOpenStreamFinish(t *testing.T) {
 
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(ctx) }()
-	require.Eventually(t, s.isDraining, 20*time.Second, time.Millisecond)
+	require.Eventually(t, s.host.Closed, 20*time.Second, time.Millisecond)
 	// New streams and calls are refused...
 	cc2 := dial(t, addr, tp.client)
 	err = wire.Send(ctx, cc2, &wire.Batch{Envelopes: logs(t, "late", 1)})
