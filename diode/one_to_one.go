@@ -47,7 +47,7 @@ func (d *OneToOne[T]) Set(v T) {
 	if d.pos == uint64(len(d.r.slots)) {
 		d.pos = 0
 	}
-	d.r.slots[pos].put(n, v)
+	d.r.slots[pos].putOne(n, v)
 	if d.next%publishEvery == 0 {
 		d.written.Store(d.next)
 	}

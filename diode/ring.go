@@ -144,6 +144,22 @@ func (s *slot[T]) put(n uint64, v T) (lost, collided bool) {
 	return false, collided
 }
 
+// putOne is put for a ring with a single writer (OneToOne). The reader
+// claims only full slots, so a slot the writer finds empty is the writer's
+// alone: it copies v in and publishes with one store, without a claim (one
+// locked instruction instead of two). The reader's release store of the
+// empty state and the writer's load of it order the reader's last copy out
+// before this copy in. A full slot (the writer has lapped the reader, who may
+// be claiming it this instant) or one being read takes put's protocol.
+func (s *slot[T]) putOne(n uint64, v T) {
+	if old := s.word.Load(); old&stateMask == stateEmpty && tagOf(old) <= n+1 {
+		s.val = v
+		s.word.Store(word(n, stateFull))
+		return
+	}
+	s.put(n, v)
+}
+
 // started reports whether write number n has claimed (or passed) s: tags in a
 // slot only grow, and the reader keeps the tag when it empties the slot.
 func (s *slot[T]) started(n uint64) bool { return tagOf(s.word.Load()) >= n+1 }
