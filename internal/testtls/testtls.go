@@ -28,8 +28,12 @@ func NewCA(name string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
+		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
@@ -64,8 +68,12 @@ func (ca *CA) Issue(name string) (tls.Certificate, []byte, []byte, error) {
 	if err != nil {
 		return tls.Certificate{}, nil, nil, err
 	}
+	sn, err := serial()
+	if err != nil {
+		return tls.Certificate{}, nil, nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
+		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: name},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
@@ -136,10 +144,10 @@ func Must(t TB) (ca *CA, server, client *tls.Config) {
 	return ca, server, client
 }
 
-func serial() *big.Int {
+func serial() (*big.Int, error) {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		panic(fmt.Sprintf("testtls: no randomness: %v", err))
+		return nil, fmt.Errorf("testtls: no randomness: %w", err)
 	}
-	return n
+	return n, nil
 }
