@@ -23,7 +23,12 @@
 //   - discovery: where routers are (static lists, DNS, etcd), with freshness.
 //   - nozzle: consumers: a reader of one Egress server, a fan-in over every
 //     router discovery knows, and a gateway (SSE) reader.
-//   - examples: runnable programs, among them an all-in-one demo firehose.
+//   - telemetry: every component's stats under Loggregator's metric names,
+//     emitted as envelopes into the firehose or served at /metrics.
+//   - harness: real topologies over loopback for tests, demos and
+//     benchmarks, with a report that closes the books of every hop.
+//   - examples: runnable programs, among them an all-in-one demo firehose
+//     (go run ./examples/firehose).
 //
 // The path of an envelope:
 //
