@@ -200,14 +200,10 @@ func (r *Registrar) run(ctx context.Context) {
 		}
 		r.opts.logger.Warn("discovery: registration lost; registering again",
 			slog.String("key", r.key), slog.Any("error", err))
-		t := time.NewTimer(policy.Delay(attempt))
-		attempt++
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, policy.Delay(attempt)) {
 			return
-		case <-t.C:
 		}
+		attempt++
 	}
 }
 

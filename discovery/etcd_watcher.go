@@ -91,7 +91,7 @@ func (w *Watcher) run(ctx context.Context) {
 	attempt := 0
 	for ctx.Err() == nil {
 		if _, err := w.resync(ctx); err != nil {
-			if !sleep(ctx, policy.Delay(attempt)) {
+			if !backoff.Sleep(ctx, policy.Delay(attempt)) {
 				return
 			}
 			attempt++
@@ -203,15 +203,4 @@ func (w *Watcher) publish() {
 
 func (w *Watcher) fail(err error) {
 	apply(w.pub, w.opts, nil, err, time.Now())
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -69,8 +69,10 @@ func (b *Baseline) Stop() {
 	b.wg.Wait()
 }
 
-// waitFor polls cond until it is true or ctx ends.
-func waitFor(ctx context.Context, cond func() bool) error {
+// WaitFor polls cond every millisecond until it is true or ctx ends, and
+// returns ctx's error in that case: how the harness waits for counters to
+// reach a value without sleeping a fixed time.
+func WaitFor(ctx context.Context, cond func() bool) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for !cond() {

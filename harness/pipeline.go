@@ -82,7 +82,7 @@ func StartPipeline(ctx context.Context) (*Pipeline, error) {
 			p.delivered.Add(1)
 		}
 	}()
-	if err := waitFor(ctx, func() bool { return rt.Router.Stats().Subscriptions == 1 && ag.Pool.Stats().Streams > 0 }); err != nil {
+	if err := WaitFor(ctx, func() bool { return rt.Router.Stats().Subscriptions == 1 && ag.Pool.Stats().Streams > 0 }); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("harness: pipeline did not come up: %w", err)
 	}
@@ -110,7 +110,7 @@ func (p *Pipeline) Dropped() uint64 {
 // Wait waits until every one of n envelopes sent is delivered or counted
 // dropped, or ctx ends.
 func (p *Pipeline) Wait(ctx context.Context, n uint64) error {
-	return waitFor(ctx, func() bool { return p.Delivered()+p.Dropped() >= n })
+	return WaitFor(ctx, func() bool { return p.Delivered()+p.Dropped() >= n })
 }
 
 // Close stops the pipeline.

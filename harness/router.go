@@ -169,7 +169,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	r.once.Do(func() {
 		err = errors.Join(r.Ingress.Shutdown(ctx))
 		// The ingress diode holds what was accepted: route it all.
-		_ = waitFor(ctx, func() bool { _, _, pending := diodeState(r.Buffer.Stats()); return pending == 0 })
+		_ = WaitFor(ctx, func() bool { _, _, pending := diodeState(r.Buffer.Stats()); return pending == 0 })
 		r.cancel()
 		if r.httpSrv != nil {
 			err = errors.Join(err, r.Gateway.Shutdown(ctx), r.httpSrv.Shutdown(ctx))

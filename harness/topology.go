@@ -177,7 +177,7 @@ func StartTopology(ctx context.Context, cfg TopologyConfig) (*Topology, error) {
 			t.Nozzles = append(t.Nozzles, n)
 		}
 	}
-	if err := waitFor(ctx, t.subscribed); err != nil {
+	if err := WaitFor(ctx, t.subscribed); err != nil {
 		return fail(fmt.Errorf("harness: nozzles did not subscribe at every router: %w", err))
 	}
 	return t, nil
@@ -335,12 +335,12 @@ func (t *Topology) Drain(ctx context.Context) error {
 	}
 	// Routers keep running (their telemetry too) until their buffers and
 	// subscriptions are empty; then telemetry stops and they drain again.
-	errs = append(errs, waitFor(ctx, t.quiet))
+	errs = append(errs, WaitFor(ctx, t.quiet))
 	t.cancelTelemetry()
 	for _, n := range t.Nozzles {
 		n.slow.Store(false) // let slow consumers catch up so the books close
 	}
-	errs = append(errs, waitFor(ctx, t.quiet))
+	errs = append(errs, WaitFor(ctx, t.quiet))
 	t.mu.Lock()
 	routers := append([]*Router(nil), t.Routers...)
 	t.mu.Unlock()

@@ -259,16 +259,7 @@ func (c *Client) stream() *stream {
 	}
 }
 
-func (c *Client) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-c.sendCtx.Done():
-		return false
-	}
-}
+func (c *Client) sleep(d time.Duration) bool { return backoff.Sleep(c.sendCtx, d) }
 
 // finish closes a stream in the background and waits for the server's
 // answer, which confirms every batch written on it; a stream that broke

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/backoff"
 )
 
 // GatewayReader reads the HTTP gateway's GET /v2/read server-sent-events
@@ -184,14 +185,8 @@ func (g *GatewayReader) run(ctx context.Context) {
 			delay = g.cfg.backoff.Delay(attempt)
 			attempt++
 		}
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if !backoff.Sleep(ctx, delay) {
+			return
 		}
 		g.reconnects.Add(1)
 	}

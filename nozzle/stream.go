@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
+	grpcbackoff "google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/backoff"
 	"github.com/sluicelog/sluice/internal/wire"
 )
 
@@ -41,7 +42,7 @@ func dial(addr string, cfg *config) (*grpc.ClientConn, error) {
 	if cfg.tls != nil {
 		creds = credentials.NewTLS(cfg.tls)
 	}
-	bc := backoff.DefaultConfig
+	bc := grpcbackoff.DefaultConfig
 	bc.BaseDelay = cfg.backoff.Base
 	if bc.BaseDelay <= 0 {
 		bc.BaseDelay = 50 * time.Millisecond
@@ -88,14 +89,10 @@ func (s *grpcStream) run(ctx context.Context) {
 		s.lastErr.set(err)
 		s.onErr(err)
 		s.cfg.logger.Debug("nozzle: stream failed, reconnecting", "addr", s.addr, "err", err, "attempt", attempt)
-		t := time.NewTimer(s.cfg.backoff.Delay(attempt))
-		attempt++
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, s.cfg.backoff.Delay(attempt)) {
 			return
-		case <-t.C:
 		}
+		attempt++
 		s.reconnects.Add(1)
 	}
 }

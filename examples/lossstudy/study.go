@@ -106,7 +106,7 @@ func runStep(ctx context.Context, cfg Config, rate int, envs [][]byte) (Step, er
 			}
 		}
 	}()
-	if err := waitUntil(ctx, func() bool { return rt.Router.Stats().Subscriptions == 2 }); err != nil {
+	if err := harness.WaitFor(ctx, func() bool { return rt.Router.Stats().Subscriptions == 2 }); err != nil {
 		return st, errors.New("lossstudy: subscribers did not subscribe")
 	}
 
@@ -133,7 +133,7 @@ func runStep(ctx context.Context, cfg Config, rate int, envs [][]byte) (Step, er
 			fs.Egress == fr.Received+fs.Dropped && fr.Delivered == fastGot.Load() && fr.Buffered == 0 &&
 			ss.Egress == slowGot.Load()+ss.Dropped
 	}
-	if err := waitUntil(cctx, settled); err != nil {
+	if err := harness.WaitFor(cctx, settled); err != nil {
 		return st, fmt.Errorf("lossstudy: rate %d did not settle", rate)
 	}
 	b := rt.Buffer.Stats()
@@ -172,17 +172,4 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) ([]Step, error) {
 		}
 	}
 	return steps, nil
-}
-
-func waitUntil(ctx context.Context, cond func() bool) error {
-	t := time.NewTicker(2 * time.Millisecond)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
 }

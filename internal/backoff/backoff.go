@@ -1,6 +1,7 @@
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -57,4 +58,20 @@ func Jitter(d time.Duration, frac float64) time.Duration {
 	}
 	f := 1 - frac + rand.Float64()*2*frac
 	return time.Duration(float64(d) * f)
+}
+
+// Sleep waits for d or until ctx ends, and reports whether it waited the
+// whole d (false: ctx ended first). A d of zero or less returns at once.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -1,6 +1,7 @@
 package backoff
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -35,4 +36,15 @@ func TestJitter(t *testing.T) {
 		assert.LessOrEqual(t, d, 1200*time.Millisecond)
 	}
 	assert.Equal(t, time.Second, Jitter(time.Second, 0))
+}
+
+func TestSleep(t *testing.T) {
+	assert.True(t, Sleep(context.Background(), time.Millisecond))
+	assert.True(t, Sleep(context.Background(), 0))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	assert.False(t, Sleep(ctx, time.Hour), "a cancelled context ends the sleep")
+	assert.Less(t, time.Since(start), time.Minute)
+	assert.False(t, Sleep(ctx, 0))
 }
