@@ -21,11 +21,13 @@ import (
 type Etcd struct {
 	t         testing.TB
 	dir       string
-	clientURL url.URL
+	clientURL url.URL // what clients dial: the front
+	backURL   url.URL // where the embedded server listens
 	peerURL   url.URL
 
 	mu     sync.Mutex
 	server *embed.Etcd
+	front  *front
 }
 
 // StartEtcd starts an embedded etcd on two free loopback ports, with its
@@ -38,6 +40,7 @@ func StartEtcd(t testing.TB) *Etcd {
 		t:         t,
 		dir:       filepath.Join(t.TempDir(), "etcd"),
 		clientURL: url.URL{Scheme: "http", Host: freePort(t)},
+		backURL:   url.URL{Scheme: "http", Host: freePort(t)},
 		peerURL:   url.URL{Scheme: "http", Host: freePort(t)},
 	}
 	t.Cleanup(e.Stop)
@@ -84,7 +87,7 @@ func (e *Etcd) Start() {
 	cfg := embed.NewConfig()
 	cfg.Name = "discoverytest"
 	cfg.Dir = e.dir
-	cfg.ListenClientUrls = []url.URL{e.clientURL}
+	cfg.ListenClientUrls = []url.URL{e.backURL}
 	cfg.AdvertiseClientUrls = []url.URL{e.clientURL}
 	cfg.ListenPeerUrls = []url.URL{e.peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{e.peerURL}
@@ -111,19 +114,26 @@ func (e *Etcd) Start() {
 		srv.Close()
 		e.t.Fatalf("discoverytest: etcd not ready after 20s")
 	}
-	e.server = srv
+	f, err := listenFront(e.clientURL.Host, e.backURL.Host)
+	if err != nil {
+		srv.Close()
+		e.t.Fatalf("discoverytest: etcd front: %v", err)
+	}
+	e.server, e.front = srv, f
 }
 
-// Stop stops the server, keeping its data. Clients see it as down. Stopping
-// a stopped server does nothing.
+// Stop stops the server, keeping its data. Clients see it go down at once,
+// as in a crash or a network cut: every client connection is cut before the
+// server closes. Stopping a stopped server does nothing.
 func (e *Etcd) Stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.server == nil {
 		return
 	}
+	e.front.close()
 	e.server.Close()
-	e.server = nil
+	e.server, e.front = nil, nil
 }
 
 // Restart stops the server and starts it again with the same data on the
