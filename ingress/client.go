@@ -46,6 +46,7 @@ type Client struct {
 
 	emitted, sent, confirmed, unconfirmed atomic.Uint64
 	streams, reconnects                   atomic.Uint64
+	retried                               atomic.Uint64
 	dSend, dClosed, dMarshal, dMalformed  atomic.Uint64
 	dShutdown                             atomic.Uint64
 
@@ -179,6 +180,9 @@ func (c *Client) flush(envs [][]byte) {
 	n := uint64(len(envs))
 	b := wire.Batch{Envelopes: envs}
 	for attempt := 0; attempt < 2; attempt++ {
+		if attempt == 1 {
+			c.retried.Add(n)
+		}
 		if c.cfg.acknowledged {
 			if c.sendAcknowledged(&b, attempt) {
 				c.sent.Add(n)
@@ -324,6 +328,11 @@ type ClientStats struct {
 	Unconfirmed uint64
 	// Dropped counts envelopes the Client gave up, by cause.
 	Dropped ClientDrops
+	// Retried counts envelopes whose batch was tried a second time after
+	// the first try failed. In acknowledged mode a Send that failed may
+	// still have reached the server (its answer was lost), so up to this
+	// many envelopes may arrive twice; the counts never understate loss.
+	Retried uint64
 	// Streams counts BatchSender streams opened; Reconnects those opened
 	// after a stream broke or could not be opened.
 	Streams    uint64
@@ -369,5 +378,6 @@ func (c *Client) Stats() ClientStats {
 		},
 		Streams:    c.streams.Load(),
 		Reconnects: c.reconnects.Load(),
+		Retried:    c.retried.Load(),
 	}
 }

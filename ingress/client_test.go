@@ -231,4 +231,5 @@ func TestClientAcknowledgedCountsRefusedBatch(t *testing.T) {
 	assert.Equal(t, uint64(2), st.Confirmed)
 	assert.Zero(t, st.Unconfirmed)
 	assert.Equal(t, uint64(2), s.Stats().Rejected.TooLarge, "tried twice")
+	assert.Equal(t, uint64(1), st.Retried, "the refused envelope's batch was retried once")
 }
