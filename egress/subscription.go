@@ -19,7 +19,12 @@ var ErrSubscriptionClosed = errors.New("egress: subscription closed")
 //
 // Next and TryNext are called from one goroutine at a time; Close may be
 // called from any goroutine, any number of times.
-type Subscription interface {
+//
+// Subscription is an alias of an interface literal, and nozzle.Subscription
+// is an alias of the same literal: the two are one type, so that a function
+// made by nozzle.FirehoseSubscriber converts to a SubscriberFunc directly
+// (nozzle does not import egress).
+type Subscription = interface {
 	// Next returns the next envelope, waiting while there is none. It
 	// returns ctx.Err() when ctx ends, and an error (ErrSubscriptionClosed
 	// for a Router's subscriptions) once the subscription is closed.

@@ -63,19 +63,17 @@ func StartProxy(src discovery.Source, cfg ProxyConfig) (*Proxy, error) {
 		opts = append(opts, nozzle.WithTLS(cfg.RouterTLS))
 	}
 	p := &Proxy{}
-	// The whole proxy: a Firehose per subscriber, kept for the accounting.
+	// The whole proxy is egress.SubscriberFunc(nozzle.FirehoseSubscriber(src,
+	// opts...)); the harness also keeps each Firehose for the accounting.
 	subscribe := nozzle.FirehoseSubscriber(src, opts...)
 	sub := egress.SubscriberFunc(func(ctx context.Context, req *envelope.EgressBatchRequest) (egress.Subscription, error) {
 		s, err := subscribe(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		if fh, ok := s.(*nozzle.Firehose); ok {
+		if fh, ok := s.(*nozzle.Firehose); ok && err == nil {
 			p.mu.Lock()
 			p.firehoses = append(p.firehoses, ProxySubscription{ShardID: req.GetShardId(), Firehose: fh})
 			p.mu.Unlock()
 		}
-		return s, nil
+		return s, err
 	})
 	srvOpts := []egress.ServerOption{egress.WithServerLogger(logger)}
 	if cfg.ServerTLS != nil {

@@ -100,15 +100,11 @@
 // passed on to every router, and its Firehose is closed when the subscriber's
 // stream ends.
 //
-//	subscribe := nozzle.FirehoseSubscriber(routers, nozzle.WithTLS(clientTLS))
 //	srv, err := egress.NewServer(egress.SubscriberFunc(
-//		func(ctx context.Context, req *envelope.EgressBatchRequest) (egress.Subscription, error) {
-//			return subscribe(ctx, req)
-//		}))
+//		nozzle.FirehoseSubscriber(routers, nozzle.WithTLS(clientTLS))))
 //
-// The one-line adapter is there because nozzle does not import egress (the
-// dependency points the other way in user code), and Go function types match
-// only when their result types are identical. *Firehose and *Reader implement
-// the Subscription interface that egress reads. An egress.Gateway fed the
-// same way serves the proxy over HTTP.
+// No adapter is needed although nozzle does not import egress: nozzle's
+// Subscription and egress's are aliases of one interface type, so the
+// function FirehoseSubscriber returns converts to egress.SubscriberFunc as
+// it is. An egress.Gateway fed the same way serves the proxy over HTTP.
 package nozzle

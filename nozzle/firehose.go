@@ -97,8 +97,10 @@ func FirehoseSubscriber(src discovery.Source, opts ...FirehoseOption) func(ctx c
 
 // Subscription is what egress.Server reads from: envelope wire bytes with a
 // blocking and a non-blocking read, and Close. *Firehose and *Reader
-// implement it.
-type Subscription interface {
+// implement it. It is an alias of the same interface literal that
+// egress.Subscription aliases, so the two are one type and
+// egress.SubscriberFunc(FirehoseSubscriber(...)) needs no adapter.
+type Subscription = interface {
 	Next(ctx context.Context) ([]byte, error)
 	TryNext() ([]byte, bool)
 	Close() error

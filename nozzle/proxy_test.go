@@ -1,7 +1,6 @@
 package nozzle_test
 
 import (
-	"context"
 	"fmt"
 	"log"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/egress"
-	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/nozzle"
 )
@@ -20,11 +18,7 @@ import (
 // newProxy is the whole reverse log proxy: an egress.Server whose every
 // subscriber gets a Firehose over the routers.
 func newProxy(routers discovery.Source, opts ...nozzle.FirehoseOption) (*egress.Server, error) {
-	subscribe := nozzle.FirehoseSubscriber(routers, opts...)
-	return egress.NewServer(egress.SubscriberFunc(
-		func(ctx context.Context, req *envelope.EgressBatchRequest) (egress.Subscription, error) {
-			return subscribe(ctx, req)
-		}))
+	return egress.NewServer(egress.SubscriberFunc(nozzle.FirehoseSubscriber(routers, opts...)))
 }
 
 // A proxy in front of the routers: an egress.Server fed by a Firehose per
@@ -48,13 +42,10 @@ func TestProxyOfFirehoses(t *testing.T) {
 	ca, serverTLS, clientTLS := testtls.Must(t)
 	r1, r2 := startRouter(t, serverTLS), startRouter(t, serverTLS)
 	routers := discovery.NewStatic(discovery.Endpoint{Addr: r1.outAddr}, discovery.Endpoint{Addr: r2.outAddr})
-	subscribe := nozzle.FirehoseSubscriber(routers, nozzle.WithTLS(clientTLS))
 	proxyTLS, err := ca.ServerConfig(true)
 	require.NoError(t, err)
-	proxy, err := egress.NewServer(egress.SubscriberFunc(
-		func(ctx context.Context, req *envelope.EgressBatchRequest) (egress.Subscription, error) {
-			return subscribe(ctx, req)
-		}), egress.WithServerTLS(proxyTLS))
+	proxy, err := egress.NewServer(egress.SubscriberFunc(nozzle.FirehoseSubscriber(routers, nozzle.WithTLS(clientTLS))),
+		egress.WithServerTLS(proxyTLS))
 	require.NoError(t, err)
 	addr, err := proxy.Start("127.0.0.1:0")
 	require.NoError(t, err)
