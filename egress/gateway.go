@@ -74,8 +74,8 @@ func NewGateway(s Subscriber, opts ...GatewayOption) (*Gateway, error) {
 			o.apply(&cfg)
 		}
 	}
-	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 {
-		return nil, errors.New("egress: gateway heartbeat, stream timeout, batch size and interval must be positive")
+	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 {
+		return nil, errors.New("egress: gateway heartbeat, stream timeout, batch size, interval and max streams must be positive")
 	}
 	return &Gateway{sub: s, cfg: cfg, streams: make(map[*gatewayStream]struct{})}, nil
 }
@@ -143,6 +143,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.draining {
 		g.mu.Unlock()
 		g.fail(w, gatewayErrUnavailable)
+		return
+	}
+	if len(g.streams) >= g.cfg.maxStreams {
+		g.mu.Unlock()
+		g.fail(w, gatewayError{http.StatusTooManyRequests, "too_many_streams",
+			fmt.Sprintf("egress: at most %d streams at once", g.cfg.maxStreams)})
 		return
 	}
 	g.streams[st] = struct{}{}

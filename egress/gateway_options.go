@@ -30,23 +30,33 @@ type gatewayOptionFunc func(*gatewayConfig)
 func (f gatewayOptionFunc) apply(c *gatewayConfig) { f(c) }
 
 type gatewayConfig struct {
-	heartbeat time.Duration
-	timeout   time.Duration
-	authorize AuthorizeFunc
-	batchSize int
-	interval  time.Duration
-	logger    *slog.Logger
+	heartbeat  time.Duration
+	timeout    time.Duration
+	authorize  AuthorizeFunc
+	batchSize  int
+	interval   time.Duration
+	maxStreams int
+	logger     *slog.Logger
 }
 
 func gatewayDefaults() gatewayConfig {
 	return gatewayConfig{
-		heartbeat: DefaultGatewayHeartbeat,
-		timeout:   DefaultGatewayStreamTimeout,
-		authorize: func(*http.Request, []string) error { return nil },
-		batchSize: DefaultServerBatchSize,
-		interval:  DefaultServerBatchInterval,
-		logger:    slog.New(slog.DiscardHandler),
+		heartbeat:  DefaultGatewayHeartbeat,
+		timeout:    DefaultGatewayStreamTimeout,
+		authorize:  func(*http.Request, []string) error { return nil },
+		batchSize:  DefaultServerBatchSize,
+		interval:   DefaultServerBatchInterval,
+		maxStreams: DefaultServerMaxStreams,
+		logger:     slog.New(slog.DiscardHandler),
 	}
+}
+
+// WithGatewayMaxStreams sets how many streams the Gateway serves at once
+// (default DefaultServerMaxStreams, as the Egress server); a request beyond
+// that is answered 429 with the JSON error "too_many_streams" and counted in
+// rejected_streams, so a crowd of HTTP consumers cannot exhaust a router.
+func WithGatewayMaxStreams(n int) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.maxStreams = n })
 }
 
 // WithGatewayHeartbeat sets how long a stream may stay idle before a

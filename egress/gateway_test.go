@@ -213,6 +213,25 @@ func TestGatewayDisconnect(t *testing.T) {
 	serverTestWaitSubs(t, r, 0)
 }
 
+func TestGatewayMaxStreams(t *testing.T) {
+	r := routerTestNew(t)
+	gw, ts := gatewayTestStart(t, r, WithGatewayMaxStreams(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gatewayTestGet(t, ctx, ts.URL+"/v2/read?log&shard_id=a")
+	gatewayTestGet(t, ctx, ts.URL+"/v2/read?log&shard_id=b")
+	serverTestWaitSubs(t, r, 2)
+	resp := gatewayTestGet(t, ctx, ts.URL+"/v2/read?log&shard_id=c")
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"error":"too_many_streams","message":"egress: at most 2 streams at once"}`, string(body))
+	assert.Equal(t, uint64(1), gw.Stats().RejectedStreams)
+	assert.Equal(t, 2, r.Stats().Subscriptions, "the refused request never subscribed")
+	_, err = NewGateway(r, WithGatewayMaxStreams(0))
+	assert.Error(t, err)
+}
+
 func TestGatewayShutdown(t *testing.T) {
 	r := routerTestNew(t)
 	gw, ts := gatewayTestStart(t, r)
