@@ -78,6 +78,7 @@ type Emitter struct {
 	last    map[string]float64
 	scratch []Metric
 	emitted uint64
+	failed  uint64
 }
 
 // NewEmitter returns an Emitter of src's metrics into sink.
@@ -118,6 +119,14 @@ func (e *Emitter) Emitted() uint64 {
 	return e.emitted
 }
 
+// Failed is how many envelopes the Emitter could not marshal and so never
+// wrote (a metric whose tags are not valid UTF-8, for example).
+func (e *Emitter) Failed() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failed
+}
+
 // Emit reads the source now and emits one envelope per metric series. It
 // returns how many envelopes it emitted.
 func (e *Emitter) Emit() int {
@@ -130,6 +139,9 @@ func (e *Emitter) Emit() int {
 		env := e.envelope(m, now)
 		b, err := proto.Marshal(env)
 		if err != nil {
+			// For example a tag value that is not valid UTF-8: the
+			// envelope is lost, and counted.
+			e.failed++
 			e.cfg.logger.Warn("telemetry: marshal failed", "metric", m.Name, "err", err)
 			continue
 		}

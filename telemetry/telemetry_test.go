@@ -121,3 +121,20 @@ subscriptions{source_id="doppler"} 2
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 }
+
+func TestEmitterCountsEnvelopesItCannotMarshal(t *testing.T) {
+	buf, err := diode.NewOneToOne[[]byte](10)
+	require.NoError(t, err)
+	bad := telemetry.SourceFunc(func(dst []telemetry.Metric) []telemetry.Metric {
+		return append(dst,
+			telemetry.Metric{Name: "ingress", Kind: telemetry.Counter, Value: 1},
+			telemetry.Metric{Name: "ingress", Kind: telemetry.Counter, Value: 2, Tags: map[string]string{"zone": "\xff"}},
+		)
+	})
+	em, err := telemetry.NewEmitter("doppler", bad, buf)
+	require.NoError(t, err)
+	assert.Equal(t, 1, em.Emit())
+	assert.Equal(t, uint64(1), em.Emitted())
+	assert.Equal(t, uint64(1), em.Failed(), "the invalid envelope is counted, not silently lost")
+	assert.Equal(t, uint64(1), buf.Stats().Written)
+}
