@@ -249,51 +249,44 @@ func (r *Route) gaugeNames(yield func(string) bool) {
 	if r.Kind != KindGauge || r.gaugeAt < 0 {
 		return
 	}
-	b := r.raw[r.gaugeAt:]
+	// Envelope field 6 (Gauge), then its field 1 (the metrics map entries).
+	eachBytesField(r.raw[r.gaugeAt:], 6, func(gauge []byte) bool {
+		return eachBytesField(gauge, 1, func(entry []byte) bool {
+			key, _, _ := readName(entry, &specGaugeEntry)
+			return yield(key)
+		})
+	})
+}
+
+// eachBytesField calls fn with the value of every length-delimited field
+// number num of the message b, skipping other fields, until fn returns
+// false (then it returns false) or b ends. b was validated by read, so a
+// decoding error only ends the walk.
+func eachBytesField(b []byte, num protowire.Number, fn func([]byte) bool) bool {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return
+		n, typ, l := consumeTag(b)
+		if l < 0 {
+			return true
 		}
-		b = b[n:]
-		if num != 6 || typ != protowire.BytesType {
-			m := protowire.ConsumeFieldValue(num, typ, b)
+		b = b[l:]
+		if n != num || typ != protowire.BytesType {
+			m := protowire.ConsumeFieldValue(n, typ, b)
 			if m < 0 {
-				return
+				return true
 			}
 			b = b[m:]
 			continue
 		}
-		g, m := protowire.ConsumeBytes(b)
+		v, m := protowire.ConsumeBytes(b)
 		if m < 0 {
-			return
+			return true
 		}
 		b = b[m:]
-		for len(g) > 0 {
-			gnum, gtyp, n := consumeTag(g)
-			if n < 0 {
-				return
-			}
-			g = g[n:]
-			if gnum != 1 || gtyp != protowire.BytesType {
-				m := protowire.ConsumeFieldValue(gnum, gtyp, g)
-				if m < 0 {
-					return
-				}
-				g = g[m:]
-				continue
-			}
-			entry, m := protowire.ConsumeBytes(g)
-			if m < 0 {
-				return
-			}
-			g = g[m:]
-			key, _, _ := readName(entry, &specGaugeEntry)
-			if !yield(key) {
-				return
-			}
+		if !fn(v) {
+			return false
 		}
 	}
+	return true
 }
 
 func oneofKind(num protowire.Number) Kind {
