@@ -66,6 +66,7 @@
 // `event: closing` frame before the stream ends on its timeout. Errors are
 // JSON {"error": ..., "message": ...}: 400 for an empty query or no
 // envelope type, 405 for another method than GET, 403 when the authorizer
-// (WithGatewayAuthorizer) refuses the source IDs. The Gateway is the one
-// place in this package that decodes envelopes: JSON needs them.
+// (WithGatewayAuthorizer) refuses the source IDs, 429 ("too_many_streams")
+// beyond WithGatewayMaxStreams open streams (500 by default). The Gateway is
+// the one place in this package that decodes envelopes: JSON needs them.
 package egress
