@@ -32,7 +32,7 @@
 //
 // The path of an envelope:
 //
-//	emitter -> [agent: ingress.Server -> diode -> egress.Forwarder -> egress.Pool]
-//	        -> [router: ingress.Server -> diode -> egress.Router -> egress.Server]
-//	        -> [proxy: nozzle.Firehose -> egress.Server or egress.Gateway] -> nozzle
+//	emitter -> [agent: ingress.Server -> diode -> forward.Forwarder -> forward.Pool]
+//	        -> [router: ingress.Server -> diode -> serve.Router -> serve.Server]
+//	        -> [proxy: nozzle.Firehose -> serve.Server or serve.Gateway] -> nozzle
 package sluice

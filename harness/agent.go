@@ -11,7 +11,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/ingress"
 )
 
@@ -45,8 +45,8 @@ type Agent struct {
 	Zone      string
 	Buffer    *diode.ManyToOne[[]byte]
 	Ingress   *ingress.Server
-	Forwarder *egress.Forwarder
-	Pool      *egress.Pool
+	Forwarder *forward.Forwarder
+	Pool      *forward.Pool
 
 	addr   string
 	cancel context.CancelFunc
@@ -64,21 +64,21 @@ func StartAgent(src discovery.Source, cfg AgentConfig) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	poolOpts := []egress.PoolOption{egress.WithZone(cfg.Zone), egress.WithPoolLogger(logger), egress.WithPoolStreams(orDefault(cfg.Streams, 5))}
+	poolOpts := []forward.PoolOption{forward.WithZone(cfg.Zone), forward.WithLogger(logger), forward.WithStreams(orDefault(cfg.Streams, 5))}
 	if cfg.RouterTLS != nil {
-		poolOpts = append(poolOpts, egress.WithPoolTLS(cfg.RouterTLS))
+		poolOpts = append(poolOpts, forward.WithTLS(cfg.RouterTLS))
 	}
 	if cfg.Acknowledged {
-		poolOpts = append(poolOpts, egress.WithPoolMode(egress.PoolAcknowledged))
+		poolOpts = append(poolOpts, forward.WithMode(forward.Acknowledged))
 	}
 	if cfg.Recycle > 0 {
-		poolOpts = append(poolOpts, egress.WithRecycle(cfg.Recycle))
+		poolOpts = append(poolOpts, forward.WithRecycle(cfg.Recycle))
 	}
-	pool, err := egress.NewPool(src, poolOpts...)
+	pool, err := forward.NewPool(src, poolOpts...)
 	if err != nil {
 		return nil, err
 	}
-	fwd, err := egress.NewForwarder(buf, pool, egress.WithForwarderLogger(logger))
+	fwd, err := forward.NewForwarder(buf, pool, forward.WithLogger(logger))
 	if err != nil {
 		pool.Close()
 		return nil, err

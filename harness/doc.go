@@ -5,10 +5,10 @@
 // # Parts
 //
 // StartRouter runs a router (Ingress and Egress on one gRPC address, an
-// ingress diode, egress.Router, egress.Server, optionally the gateway).
-// StartAgent runs an agent (ingress.Server, diode, egress.Forwarder,
-// egress.Pool over a discovery source). StartProxy runs a proxy (an
-// egress.Server and gateway fed by a nozzle.Firehose per subscriber).
+// ingress diode, serve.Router, serve.Server, optionally the gateway).
+// StartAgent runs an agent (ingress.Server, diode, forward.Forwarder,
+// forward.Pool over a discovery source). StartProxy runs a proxy (an
+// serve.Server and gateway fed by a nozzle.Firehose per subscriber).
 //
 // # Topologies and accounting
 //

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/harness"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/internal/testtls"
@@ -150,8 +150,8 @@ type e2eBooks struct {
 	client   ingress.ClientStats
 	agentIn  ingress.ServerStats
 	agentBuf diode.Stats
-	fwd      egress.ForwarderStats
-	pool     egress.PoolStats
+	fwd      forward.ForwarderStats
+	pool     forward.PoolStats
 	routers  uint64 // Σ router ingress (ingress.Server)
 	rbufs    uint64 // Σ router buffer Written
 }
@@ -194,7 +194,7 @@ func e2eFinish(t *testing.T, em *e2eEmitter, ag *harness.Agent, routers ...*harn
 // mode a Send whose answer the crash cut off after the router had taken the
 // batch is retried elsewhere (or counted dropped): the books overstate loss
 // by at most what was in flight to the crashed router, and never understate
-// it (egress.Pool's doc). check then asserts
+// it (forward.Pool's doc). check then asserts
 // Egress <= Σ ingress <= Egress + e2eAckInflight.
 func (b e2eBooks) check(t *testing.T, ack, crashed bool) {
 	t.Helper()

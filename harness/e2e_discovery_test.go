@@ -14,7 +14,7 @@ import (
 
 	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/discovery/discoverytest"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/harness"
 	"github.com/sluicelog/sluice/internal/testtls"
 )
@@ -257,7 +257,7 @@ func TestE2EDiscoveryNoRoutersThenOne(t *testing.T) {
 	em := e2eStartEmitter(t, ag.Addr(), c.clientTLS, 0)
 	require.Eventually(t, func() bool {
 		ps := ag.Pool.Stats()
-		return ps.NoRouters && ps.Routers == 0 && ag.Forwarder.Stats().Dropped[egress.PoolCauseNoRouters] >= e2eProgress
+		return ps.NoRouters && ps.Routers == 0 && ag.Forwarder.Stats().Dropped[forward.CauseNoRouters] >= e2eProgress
 	}, e2eWait, 10*time.Millisecond, "no routers: dropped and counted")
 	assert.Zero(t, ag.Pool.Stats().Streams)
 
@@ -270,7 +270,7 @@ func TestE2EDiscoveryNoRoutersThenOne(t *testing.T) {
 
 	b := e2eFinish(t, em, ag, c.routers...)
 	b.check(t, false, false)
-	assert.NotZero(t, b.fwd.Dropped[egress.PoolCauseNoRouters])
+	assert.NotZero(t, b.fwd.Dropped[forward.CauseNoRouters])
 	assert.Zero(t, b.pool.Unconfirmed, "nothing broke")
 	assert.Equal(t, b.fwd.Egress, b.routers)
 }

@@ -39,7 +39,7 @@ func BenchBatch(n int) *envelope.Batch {
 
 // Pipeline is the two-hop sluice path over loopback gRPC: an agent
 // (ingress.Server, diode, Forwarder, Pool) sending to a router (ingress
-// server, diode, egress.Router, egress.Server), and one subscriber reading
+// server, diode, serve.Router, serve.Server), and one subscriber reading
 // the router with a nozzle.Reader and counting what it gets, without decoding.
 type Pipeline struct {
 	Router *Router

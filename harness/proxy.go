@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/sluicelog/sluice/discovery"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/nozzle"
 )
@@ -38,8 +38,8 @@ type ProxyConfig struct {
 
 // Proxy is a running proxy.
 type Proxy struct {
-	Egress  *egress.Server
-	Gateway *egress.Gateway
+	Egress  *serve.Server
+	Gateway *serve.Gateway
 
 	mu        sync.Mutex
 	firehoses []ProxySubscription
@@ -63,10 +63,10 @@ func StartProxy(src discovery.Source, cfg ProxyConfig) (*Proxy, error) {
 		opts = append(opts, nozzle.WithTLS(cfg.RouterTLS))
 	}
 	p := &Proxy{}
-	// The whole proxy is egress.SubscriberFunc(nozzle.FirehoseSubscriber(src,
+	// The whole proxy is serve.SubscriberFunc(nozzle.FirehoseSubscriber(src,
 	// opts...)); the harness also keeps each Firehose for the accounting.
 	subscribe := nozzle.FirehoseSubscriber(src, opts...)
-	sub := egress.SubscriberFunc(func(ctx context.Context, req *envelope.EgressBatchRequest) (egress.Subscription, error) {
+	sub := serve.SubscriberFunc(func(ctx context.Context, req *envelope.EgressBatchRequest) (serve.Subscription, error) {
 		s, err := subscribe(ctx, req)
 		if fh, ok := s.(*nozzle.Firehose); ok && err == nil {
 			p.mu.Lock()
@@ -75,11 +75,11 @@ func StartProxy(src discovery.Source, cfg ProxyConfig) (*Proxy, error) {
 		}
 		return s, err
 	})
-	srvOpts := []egress.ServerOption{egress.WithServerLogger(logger)}
+	srvOpts := []serve.ServerOption{serve.WithLogger(logger)}
 	if cfg.ServerTLS != nil {
-		srvOpts = append(srvOpts, egress.WithServerTLS(cfg.ServerTLS))
+		srvOpts = append(srvOpts, serve.WithTLS(cfg.ServerTLS))
 	}
-	eg, err := egress.NewServer(sub, srvOpts...)
+	eg, err := serve.NewServer(sub, srvOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func StartProxy(src discovery.Source, cfg ProxyConfig) (*Proxy, error) {
 		_ = p.gs.Serve(lis)
 	}()
 	if cfg.GatewayAddr != "" {
-		gw, err := egress.NewGateway(sub, egress.WithGatewayLogger(logger))
+		gw, err := serve.NewGateway(sub, serve.WithLogger(logger))
 		if err != nil {
 			p.Close()
 			return nil, err
@@ -113,7 +113,7 @@ func StartProxy(src discovery.Source, cfg ProxyConfig) (*Proxy, error) {
 			glis = tls.NewListener(glis, cfg.ServerTLS)
 		}
 		mux := http.NewServeMux()
-		mux.Handle(egress.GatewayPath, gw)
+		mux.Handle(serve.GatewayPath, gw)
 		p.Gateway = gw
 		p.gwURL = scheme + "://" + glis.Addr().String()
 		p.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/ingress"
 )
 
@@ -25,7 +25,7 @@ type RouterConfig struct {
 	ID, Zone string
 	// Addr is the gRPC listen address (default "127.0.0.1:0").
 	Addr string
-	// GatewayAddr, when set, serves egress.Gateway (GET /v2/read) there.
+	// GatewayAddr, when set, serves serve.Gateway (GET /v2/read) there.
 	GatewayAddr string
 	// TLS, when set, secures gRPC and the gateway (mutual when it requires
 	// client certificates).
@@ -46,9 +46,9 @@ type Router struct {
 	ID, Zone string
 	Buffer   *diode.ManyToOne[[]byte]
 	Ingress  *ingress.Server
-	Router   *egress.Router
-	Egress   *egress.Server
-	Gateway  *egress.Gateway
+	Router   *serve.Router
+	Egress   *serve.Server
+	Gateway  *serve.Gateway
 
 	gs      *grpc.Server
 	addr    string
@@ -73,20 +73,20 @@ func StartRouter(cfg RouterConfig) (*Router, error) {
 		return nil, err
 	}
 	inOpts := []ingress.ServerOption{ingress.WithLogger(logger)}
-	egOpts := []egress.ServerOption{egress.WithServerLogger(logger)}
+	egOpts := []serve.ServerOption{serve.WithLogger(logger)}
 	if cfg.TLS != nil {
 		inOpts = append(inOpts, ingress.WithTLS(cfg.TLS))
-		egOpts = append(egOpts, egress.WithServerTLS(cfg.TLS))
+		egOpts = append(egOpts, serve.WithTLS(cfg.TLS))
 	}
 	in, err := ingress.NewServer(buf, inOpts...)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := egress.NewRouter(egress.WithSubscriptionDiode(orDefault(cfg.SubscriptionBuffer, 1000)), egress.WithRouterLogger(logger))
+	rt, err := serve.NewRouter(serve.WithSubscriptionDiode(orDefault(cfg.SubscriptionBuffer, 1000)), serve.WithLogger(logger))
 	if err != nil {
 		return nil, err
 	}
-	eg, err := egress.NewServer(rt, egOpts...)
+	eg, err := serve.NewServer(rt, egOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +120,11 @@ func StartRouter(cfg RouterConfig) (*Router, error) {
 }
 
 func (r *Router) startGateway(cfg RouterConfig, logger *slog.Logger) error {
-	opts := []egress.GatewayOption{egress.WithGatewayLogger(logger)}
+	opts := []serve.GatewayOption{serve.WithLogger(logger)}
 	if cfg.GatewayHeartbeat > 0 {
-		opts = append(opts, egress.WithGatewayHeartbeat(cfg.GatewayHeartbeat))
+		opts = append(opts, serve.WithHeartbeat(cfg.GatewayHeartbeat))
 	}
-	gw, err := egress.NewGateway(r.Router, opts...)
+	gw, err := serve.NewGateway(r.Router, opts...)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (r *Router) startGateway(cfg RouterConfig, logger *slog.Logger) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(egress.GatewayPath, gw)
+	mux.Handle(serve.GatewayPath, gw)
 	r.Gateway = gw
 	r.httpSrv = &http.Server{Handler: mux, TLSConfig: cfg.TLS, ReadHeaderTimeout: 10 * time.Second}
 	scheme := "http"

@@ -79,7 +79,7 @@
 // unconfirmed. A call whose answer was lost may deliver a batch the Client
 // counts dropped, or deliver it twice after the retry. It costs a round
 // trip per batch with one batch in flight; pick it when exact counts matter
-// more than throughput (egress.Pool offers a pipelined acknowledged mode
+// more than throughput (forward.Pool offers a pipelined acknowledged mode
 // between agents and routers).
 //
 // # Telemetry

@@ -18,7 +18,7 @@ import (
 // BenchmarkFirehose measures envelopes per second through two routers and
 // one Firehose over loopback gRPC with mutual TLS, read with the raw Next.
 //
-// routers: real egress.Router + egress.Server pairs, published to directly
+// routers: real serve.Router + serve.Server pairs, published to directly
 // (no agents) and paced so that at most 8,000 envelopes are between the
 // publishers and the consumer, so nothing is dropped and the figure is
 // lossless throughput.

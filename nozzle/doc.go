@@ -93,18 +93,18 @@
 //
 // # Building a proxy
 //
-// A proxy (Loggregator's reverse log proxy) is an egress.Server whose
+// A proxy (Loggregator's reverse log proxy) is an serve.Server whose
 // subscriptions come from a Firehose per downstream subscriber.
-// FirehoseSubscriber returns a function shaped like egress.SubscriberFunc
+// FirehoseSubscriber returns a function shaped like serve.SubscriberFunc
 // that does that: each subscriber's request (its shard ID and selectors) is
 // passed on to every router, and its Firehose is closed when the subscriber's
 // stream ends.
 //
-//	srv, err := egress.NewServer(egress.SubscriberFunc(
+//	srv, err := serve.NewServer(serve.SubscriberFunc(
 //		nozzle.FirehoseSubscriber(routers, nozzle.WithTLS(clientTLS))))
 //
 // No adapter is needed although nozzle does not import egress: nozzle's
 // Subscription and egress's are aliases of one interface type, so the
-// function FirehoseSubscriber returns converts to egress.SubscriberFunc as
-// it is. An egress.Gateway fed the same way serves the proxy over HTTP.
+// function FirehoseSubscriber returns converts to serve.SubscriberFunc as
+// it is. An serve.Gateway fed the same way serves the proxy over HTTP.
 package nozzle

@@ -22,8 +22,8 @@ import (
 // registry) never removes a stream: the last good set stays subscribed, and
 // endpoints it still lists are added.
 //
-// Next, TryNext and Close make a Firehose an egress.Subscription, so a proxy
-// is an egress.Server fed by a Firehose per subscriber (FirehoseSubscriber).
+// Next, TryNext and Close make a Firehose an serve.Subscription, so a proxy
+// is an serve.Server fed by a Firehose per subscriber (FirehoseSubscriber).
 // Next, TryNext and the iterator are one consumer: call them from one
 // goroutine at a time; everything else is safe for concurrent use.
 type Firehose struct {
@@ -77,13 +77,13 @@ func NewFirehose(src discovery.Source, req *envelope.EgressBatchRequest, opts ..
 }
 
 // FirehoseSubscriber returns a function that starts a Firehose over src for
-// each request, shaped like egress.SubscriberFunc: a proxy hands it to an
-// egress.Server or egress.Gateway, and every downstream subscriber gets its
+// each request, shaped like serve.SubscriberFunc: a proxy hands it to an
+// serve.Server or serve.Gateway, and every downstream subscriber gets its
 // own Firehose with its own shard ID and selectors, closed when ctx ends (the
 // subscriber's stream is over) or when the server calls Close.
 // It returns Subscription (an interface) rather than *Firehose so that a
 // failure yields a nil interface value when passed on as an
-// egress.Subscription.
+// serve.Subscription.
 func FirehoseSubscriber(src discovery.Source, opts ...FirehoseOption) func(ctx context.Context, req *envelope.EgressBatchRequest) (Subscription, error) {
 	return func(ctx context.Context, req *envelope.EgressBatchRequest) (Subscription, error) {
 		f, err := NewFirehose(src, req, opts...)
@@ -95,11 +95,11 @@ func FirehoseSubscriber(src discovery.Source, opts ...FirehoseOption) func(ctx c
 	}
 }
 
-// Subscription is what egress.Server reads from: envelope wire bytes with a
+// Subscription is what serve.Server reads from: envelope wire bytes with a
 // blocking and a non-blocking read, and Close. *Firehose and *Reader
 // implement it. It is an alias of the same interface literal that
-// egress.Subscription aliases, so the two are one type and
-// egress.SubscriberFunc(FirehoseSubscriber(...)) needs no adapter.
+// serve.Subscription aliases, so the two are one type and
+// serve.SubscriberFunc(FirehoseSubscriber(...)) needs no adapter.
 type Subscription = interface {
 	Next(ctx context.Context) ([]byte, error)
 	TryNext() ([]byte, bool)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/internal/testtls"
@@ -21,7 +21,7 @@ import (
 )
 
 // router is a whole sluice router on loopback with mutual TLS:
-// ingress.Server -> diode -> egress.Router -> egress.Server. Its counters
+// ingress.Server -> diode -> serve.Router -> serve.Server. Its counters
 // survive restarts (sums over incarnations).
 type router struct {
 	t                                           testing.TB
@@ -29,8 +29,8 @@ type router struct {
 	inAddr, outAddr                             string
 	mu                                          sync.Mutex
 	in                                          *ingress.Server
-	rt                                          *egress.Router
-	out                                         *egress.Server
+	rt                                          *serve.Router
+	out                                         *serve.Server
 	cancel                                      context.CancelFunc
 	runDone                                     chan struct{}
 	ingressN, egressN, droppedIn, serverDropped uint64
@@ -49,9 +49,9 @@ func startRouter(t testing.TB, serverTLS *tls.Config) *router {
 // startEgress starts the router and its Egress server (at the old address
 // after a stop); startIngress then opens it to agents.
 func (r *router) startEgress() {
-	rt, err := egress.NewRouter(egress.WithSubscriptionChannel(100000))
+	rt, err := serve.NewRouter(serve.WithSubscriptionChannel(100000))
 	require.NoError(r.t, err)
-	out, err := egress.NewServer(rt, egress.WithServerTLS(r.serverTLS))
+	out, err := serve.NewServer(rt, serve.WithTLS(r.serverTLS))
 	require.NoError(r.t, err)
 	var addr interface{ String() string }
 	require.Eventually(r.t, func() bool { a, err := out.Start(r.outAddr); addr = a; return err == nil }, 10*time.Second, 50*time.Millisecond)

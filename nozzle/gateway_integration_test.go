@@ -10,18 +10,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/nozzle"
 )
 
-// startGateway serves an egress.Gateway over a Router on loopback HTTPS.
-func startGateway(t *testing.T, opts ...egress.GatewayOption) (*egress.Router, string, *nozzle.GatewayReader) {
+// startGateway serves an serve.Gateway over a Router on loopback HTTPS.
+func startGateway(t *testing.T, opts ...serve.GatewayOption) (*serve.Router, string, *nozzle.GatewayReader) {
 	ca, _, _ := testtls.Must(t)
-	rt, err := egress.NewRouter(egress.WithSubscriptionChannel(100000))
+	rt, err := serve.NewRouter(serve.WithSubscriptionChannel(100000))
 	require.NoError(t, err)
-	gw, err := egress.NewGateway(rt, opts...)
+	gw, err := serve.NewGateway(rt, opts...)
 	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(gw)
 	srv.TLS, err = ca.ServerConfig(false)
@@ -41,15 +41,15 @@ func startGateway(t *testing.T, opts ...egress.GatewayOption) (*egress.Router, s
 	return rt, srv.URL, g
 }
 
-func waitRouterSubs(t *testing.T, rt *egress.Router, n int) {
+func waitRouterSubs(t *testing.T, rt *serve.Router, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool { return rt.Stats().Subscriptions == n }, 20*time.Second, 5*time.Millisecond)
 }
 
-// 10,000 batches (one envelope each) through egress.Gateway arrive in
+// 10,000 batches (one envelope each) through serve.Gateway arrive in
 // order and complete.
 func TestGatewayReaderAgainstGatewayKeepsOrder(t *testing.T) {
-	rt, _, g := startGateway(t, egress.WithGatewayBatching(1, 10*time.Millisecond))
+	rt, _, g := startGateway(t, serve.WithBatch(1, 10*time.Millisecond))
 	waitRouterSubs(t, rt, 1)
 	go func() {
 		for i := range 10000 {
@@ -77,7 +77,7 @@ func TestGatewayReaderAgainstGatewayKeepsOrder(t *testing.T) {
 // The Gateway ends its streams on its timeout with a closing event; the
 // reader comes back at once and keeps receiving.
 func TestGatewayReaderReconnectsAfterGatewayClosesStream(t *testing.T) {
-	rt, _, g := startGateway(t, egress.WithGatewayStreamTimeout(200*time.Millisecond), egress.WithGatewayBatching(10, 10*time.Millisecond))
+	rt, _, g := startGateway(t, serve.WithStreamTimeout(200*time.Millisecond), serve.WithBatch(10, 10*time.Millisecond))
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {

@@ -10,18 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicelog/sluice/discovery"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/nozzle"
 )
 
-// newProxy is the whole reverse log proxy: an egress.Server whose every
+// newProxy is the whole reverse log proxy: an serve.Server whose every
 // subscriber gets a Firehose over the routers.
-func newProxy(routers discovery.Source, opts ...nozzle.FirehoseOption) (*egress.Server, error) {
-	return egress.NewServer(egress.SubscriberFunc(nozzle.FirehoseSubscriber(routers, opts...)))
+func newProxy(routers discovery.Source, opts ...nozzle.FirehoseOption) (*serve.Server, error) {
+	return serve.NewServer(serve.SubscriberFunc(nozzle.FirehoseSubscriber(routers, opts...)))
 }
 
-// A proxy in front of the routers: an egress.Server fed by a Firehose per
+// A proxy in front of the routers: an serve.Server fed by a Firehose per
 // subscriber.
 func ExampleFirehoseSubscriber() {
 	routers := discovery.NewStatic(discovery.Endpoint{Addr: "10.0.0.5:8082"}, discovery.Endpoint{Addr: "10.0.1.5:8082"})
@@ -44,8 +44,8 @@ func TestProxyOfFirehoses(t *testing.T) {
 	routers := discovery.NewStatic(discovery.Endpoint{Addr: r1.outAddr}, discovery.Endpoint{Addr: r2.outAddr})
 	proxyTLS, err := ca.ServerConfig(true)
 	require.NoError(t, err)
-	proxy, err := egress.NewServer(egress.SubscriberFunc(nozzle.FirehoseSubscriber(routers, nozzle.WithTLS(clientTLS))),
-		egress.WithServerTLS(proxyTLS))
+	proxy, err := serve.NewServer(serve.SubscriberFunc(nozzle.FirehoseSubscriber(routers, nozzle.WithTLS(clientTLS))),
+		serve.WithTLS(proxyTLS))
 	require.NoError(t, err)
 	addr, err := proxy.Start("127.0.0.1:0")
 	require.NoError(t, err)

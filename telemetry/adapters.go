@@ -4,7 +4,8 @@ import (
 	"sort"
 
 	"github.com/sluicelog/sluice/diode"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/forward"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/nozzle"
 )
@@ -79,7 +80,7 @@ func IngressClient(c *ingress.Client) Source {
 
 // Forwarder reports an agent's Forwarder: egress and dropped{direction=
 // egress,cause}.
-func Forwarder(f *egress.Forwarder) Source {
+func Forwarder(f *forward.Forwarder) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := f.Stats()
 		dst = append(dst, counter("egress", st.Egress))
@@ -94,7 +95,7 @@ func Forwarder(f *egress.Forwarder) Source {
 // doppler_connections_by_zone (the same split by router zone, under its own
 // name so that summing doppler_connections does not count streams twice),
 // no_routers and unconfirmed.
-func Pool(p *egress.Pool) Source {
+func Pool(p *forward.Pool) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := p.Stats()
 		noRouters := 0.0
@@ -113,11 +114,11 @@ func Pool(p *egress.Pool) Source {
 	})
 }
 
-// Router reports an egress.Router: ingress, egress, dropped{direction=
+// Router reports an serve.Router: ingress, egress, dropped{direction=
 // egress,shard_id,cause} (cause subscription_overflow, or shutdown for what
 // a subscription held when it closed), subscriptions (in all, and per
 // shard_id under subscriptions_by_shard) and rejected_streams.
-func Router(r *egress.Router) Source {
+func Router(r *serve.Router) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := r.Stats()
 		dst = append(dst,
@@ -139,10 +140,10 @@ func Router(r *egress.Router) Source {
 	})
 }
 
-// EgressServer reports an egress.Server: egress (sent to subscribers),
+// EgressServer reports an serve.Server: egress (sent to subscribers),
 // dropped{direction=egress,shard_id} (lost to broken streams) and
 // rejected_streams.
-func EgressServer(s *egress.Server) Source {
+func EgressServer(s *serve.Server) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := s.Stats()
 		dst = append(dst,
@@ -157,10 +158,10 @@ func EgressServer(s *egress.Server) Source {
 	})
 }
 
-// Gateway reports an egress.Gateway: egress (envelopes written to HTTP
+// Gateway reports an serve.Gateway: egress (envelopes written to HTTP
 // clients), dropped{direction=egress,cause=client_gone}, rejected_streams
 // and streams.
-func Gateway(g *egress.Gateway) Source {
+func Gateway(g *serve.Gateway) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := g.Stats()
 		return append(dst,

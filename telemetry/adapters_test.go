@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/diode"
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/telemetry"
 )
@@ -33,7 +33,7 @@ func find(ms []telemetry.Metric, name string, tags map[string]string) (telemetry
 }
 
 func TestRouterAdapterUsesLoggregatorNames(t *testing.T) {
-	rt, err := egress.NewRouter(egress.WithSubscriptionDiode(2))
+	rt, err := serve.NewRouter(serve.WithSubscriptionDiode(2))
 	require.NoError(t, err)
 	defer rt.Close()
 	sub, err := rt.Subscribe(context.Background(), &envelope.EgressBatchRequest{

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Policy describes an exponential backoff with full jitter: the n-th delay
+// Policy describes an exponential backoff with "equal jitter": the n-th delay
 // (from 0) is drawn uniformly from [d/2, d] where d = min(Max, Base*Factor^n).
 // The zero value uses Base 100ms, Max 10s and Factor 2.
 type Policy struct {

@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -20,27 +20,28 @@ import (
 // Pool errors.
 var (
 	// ErrPoolClosed is returned by Write after Shutdown or Close.
-	ErrPoolClosed = errors.New("egress: pool closed")
+	ErrPoolClosed = errors.New("forward: pool closed")
 	// ErrPoolNoSource is returned by NewPool without a discovery source.
-	ErrPoolNoSource = errors.New("egress: pool needs a discovery source")
-	// ErrPoolConfig wraps every invalid PoolOption value.
-	ErrPoolConfig = errors.New("egress: invalid pool configuration")
+	ErrPoolNoSource = errors.New("forward: pool needs a discovery source")
+	// ErrInvalidConfig wraps every invalid argument or option given to
+	// NewPool, NewForwarder and NewFanout.
+	ErrInvalidConfig = errors.New("forward: invalid configuration")
 )
 
 // Causes of the drops a Pool reports (PoolResult.Cause, PoolStats.Dropped).
 const (
-	// PoolCauseNoRouters: discovery knows no router and no stream is up.
-	PoolCauseNoRouters = "no_routers"
-	// PoolCauseUnreachable: routers are known but no stream came up within
-	// the wait (WithPoolWait).
-	PoolCauseUnreachable = "unreachable"
-	// PoolCauseSendFailed: the batch failed on two streams.
-	PoolCauseSendFailed = "send_failed"
-	// PoolCauseClosed: the pool was closed (Close, or Shutdown whose
+	// CauseNoRouters: discovery knows no router and no stream is up.
+	CauseNoRouters = "no_routers"
+	// CauseUnreachable: routers are known but no stream came up within
+	// the wait (WithWait).
+	CauseUnreachable = "unreachable"
+	// CauseSendFailed: the batch failed on two streams.
+	CauseSendFailed = "send_failed"
+	// CauseClosed: the pool was closed (Close, or Shutdown whose
 	// context ended) while it held the batch.
-	PoolCauseClosed = "closed"
-	// PoolCauseTooLarge: the batch is larger than WithPoolMaxMessage.
-	PoolCauseTooLarge = "too_large"
+	CauseClosed = "closed"
+	// CauseTooLarge: the batch is larger than WithMaxMessageSize.
+	CauseTooLarge = "too_large"
 )
 
 // PoolResult is the outcome of one batch given to Pool.Write. Every accepted
@@ -77,7 +78,7 @@ type PoolStats struct {
 	Routers int
 	// NoRouters is true while discovery knows no router ("No dopplers
 	// listening"): writes without a stream are dropped with
-	// PoolCauseNoRouters.
+	// CauseNoRouters.
 	NoRouters bool
 	// Writes counts the batches accepted by Write.
 	Writes uint64
@@ -93,7 +94,7 @@ type PoolStats struct {
 	Dropped map[string]uint64
 	// Unconfirmed counts, in streaming mode, the envelopes written to a
 	// stream shortly before it broke: those whose batches lie within the
-	// last WithPoolUnconfirmedBound bytes the stream carried. They are
+	// last WithUnconfirmedBound bytes the stream carried. They are
 	// counted as Sent too; what was actually lost is at most this. Always 0
 	// in acknowledged mode.
 	Unconfirmed uint64
@@ -112,9 +113,9 @@ type PoolStats struct {
 // zone has enough of them (streams go to the routers holding the fewest
 // streams first). Routers of other zones are used only while no router of
 // the local zone is reachable; meanwhile the pool redials the local routers
-// every probe interval (WithPoolProbe) and moves the streams back as soon as
+// every probe interval (WithProbe) and moves the streams back as soon as
 // one answers. A router whose stream failed is left alone for an exponential
-// backoff with jitter (WithPoolBackoff). Each stream is recycled after a
+// backoff with jitter (WithBackoff). Each stream is recycled after a
 // random time in [3/4, 1] of the recycle interval (WithRecycle, default 3
 // minutes), and the pool also moves a stream at once when discovery adds a
 // router that has none, when a router holds two streams while a healthy one
@@ -124,7 +125,7 @@ type PoolStats struct {
 // Discovery that fails, or answers with an empty set, never tears down
 // streams that work: the pool keeps the last set it had. With no router
 // known the pool keeps running and trying, drops what it is given with
-// PoolCauseNoRouters and reports NoRouters in Stats; it never panics or
+// CauseNoRouters and reports NoRouters in Stats; it never panics or
 // exits.
 //
 // # Writing
@@ -133,26 +134,26 @@ type PoolStats struct {
 // round robin. It blocks only while every stream's queue is full (the
 // backpressure then lands in the buffer in front of the Forwarder, where a
 // diode drops and counts), and while routers are known but no stream is up,
-// for at most WithPoolWait. A batch whose write fails is tried once on
-// another stream, then dropped with PoolCauseSendFailed. Each accepted batch
+// for at most WithWait. A batch whose write fails is tried once on
+// another stream, then dropped with CauseSendFailed. Each accepted batch
 // gets exactly one PoolResult through the PoolDoneFunc given to Write, which
 // is how the Forwarder's counters stay exact.
 //
 // # Choosing a mode
 //
-// PoolStreaming (default) writes batches on BatchSender client streams,
+// Streaming (default) writes batches on BatchSender client streams,
 // like Loggregator's agent. It is the fastest mode and works with every
 // Loggregator router. gRPC client streams carry no acknowledgement: what a
 // stream carried in the moments before its connection broke may be lost
 // without anyone knowing. The pool counts it as Unconfirmed, estimated as the
-// batches within the last WithPoolUnconfirmedBound bytes (default 256 KiB) the
+// batches within the last WithUnconfirmedBound bytes (default 256 KiB) the
 // stream carried: the router's HTTP/2 stream window (64 KiB in grpc-go
 // unless BDP estimation enlarges it) plus grpc-go's 64 KiB client write
 // quota. A stream closed on purpose (recycling, Shutdown) waits for the
 // router's answer, which confirms everything it carried.
 //
-// PoolAcknowledged sends each batch with the unary Send call, with several
-// in flight per stream (WithPoolInflight, default 4). A batch counts as sent
+// Acknowledged sends each batch with the unary Send call, with several
+// in flight per stream (WithInflight, default 4). A batch counts as sent
 // only when the router confirmed it; one not confirmed (error, reset,
 // timeout) is retried once on another stream, else dropped and counted. A
 // broken connection therefore leaves no uncounted loss. A batch whose answer
@@ -166,10 +167,10 @@ type PoolStats struct {
 // acknowledged when loss must always be accounted for, e.g. when testing
 // where envelopes drop, or over unreliable networks. BenchmarkPool measures
 // both (Forwarder and Pool, 5 streams, mutual TLS, loopback, one 2-core
-// machine that also runs the router): streaming about 310,000 envelopes/s,
-// acknowledged with 4 in flight per stream about 195,000, both without
-// allocations per envelope. Raise WithPoolInflight when the round trip to
-// the routers is longer than loopback's.
+// machine that also runs the router); its figures and command are in the
+// README's benchmark table. Neither mode allocates per envelope. Raise
+// WithInflight when the round trip to the routers is longer than
+// loopback's.
 //
 // # Why not grpc's resolver and balancer
 //
@@ -186,10 +187,10 @@ type PoolStats struct {
 //
 // # Keepalive and TLS
 //
-// Connections ping after WithPoolKeepalive's time without activity (default
+// Connections ping after WithKeepalive's time without activity (default
 // 15s) and are closed when a ping is not answered in time, so a router that
 // vanished without closing its connections is noticed within seconds.
-// Routers must allow pings that often. WithPoolTLS sets TLS or mutual TLS.
+// Routers must allow pings that often. WithTLS sets TLS or mutual TLS.
 type Pool struct {
 	cfg      poolConfig
 	src      discovery.Source
@@ -257,7 +258,7 @@ func NewPool(src discovery.Source, opts ...PoolOption) (*Pool, error) {
 	cfg := poolDefaults()
 	for _, o := range opts {
 		if o != nil {
-			o.apply(&cfg)
+			o.applyPool(&cfg)
 		}
 	}
 	if err := cfg.validate(); err != nil {
@@ -310,7 +311,7 @@ func NewPool(src discovery.Source, opts ...PoolOption) (*Pool, error) {
 // which takes ownership of it until done receives it back in the PoolResult.
 // When Write returns nil, done (if not nil) is called exactly once with the
 // outcome. Write blocks while every stream's queue is full, and while routers
-// are known but no stream is up (at most WithPoolWait). It returns
+// are known but no stream is up (at most WithWait). It returns
 // ErrPoolClosed after Shutdown or Close, and ctx's error when ctx ends before
 // the batch was accepted; done is not called then.
 func (p *Pool) Write(ctx context.Context, batch [][]byte, done PoolDoneFunc) error {
@@ -324,7 +325,7 @@ func (p *Pool) Write(ctx context.Context, batch [][]byte, done PoolDoneFunc) err
 	p.writes.Add(1)
 	it := &poolItem{batch: batch, done: done}
 	if batchTooLarge(batch, p.cfg.maxMsg) {
-		p.finish(it, false, PoolCauseTooLarge)
+		p.finish(it, false, CauseTooLarge)
 		return nil
 	}
 	if err := p.dispatch(ctx, it, nil); err != nil {
@@ -361,7 +362,7 @@ func (p *Pool) dispatch(ctx context.Context, it *poolItem, exclude *poolSlot) er
 		}
 		if n == 0 {
 			if noRouters {
-				p.finish(it, false, PoolCauseNoRouters)
+				p.finish(it, false, CauseNoRouters)
 				return nil
 			}
 			if deadline == nil {
@@ -370,7 +371,7 @@ func (p *Pool) dispatch(ctx context.Context, it *poolItem, exclude *poolSlot) er
 				// its own wait.
 				wait := p.cfg.waitUp - time.Since(downSince)
 				if wait <= 0 {
-					p.finish(it, false, PoolCauseUnreachable)
+					p.finish(it, false, CauseUnreachable)
 					return nil
 				}
 				t := time.NewTimer(wait)
@@ -381,12 +382,12 @@ func (p *Pool) dispatch(ctx context.Context, it *poolItem, exclude *poolSlot) er
 			case <-upCh:
 				continue
 			case <-deadline:
-				p.finish(it, false, PoolCauseUnreachable)
+				p.finish(it, false, CauseUnreachable)
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-p.ctx.Done():
-				p.finish(it, false, PoolCauseClosed)
+				p.finish(it, false, CauseClosed)
 				return nil
 			}
 		}
@@ -413,7 +414,7 @@ func (p *Pool) dispatch(ctx context.Context, it *poolItem, exclude *poolSlot) er
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-p.ctx.Done():
-			p.finish(it, false, PoolCauseClosed)
+			p.finish(it, false, CauseClosed)
 			return nil
 		}
 	}
@@ -441,14 +442,14 @@ func (p *Pool) failed(it *poolItem, from *poolSlot) {
 	p.failures.Add(1)
 	switch {
 	case p.aborted.Load():
-		p.finish(it, false, PoolCauseClosed)
+		p.finish(it, false, CauseClosed)
 	case it.retried:
-		p.finish(it, false, PoolCauseSendFailed)
+		p.finish(it, false, CauseSendFailed)
 	default:
 		it.retried = true
 		p.retries.Add(1)
 		if p.dispatch(p.ctx, it, from) != nil {
-			p.finish(it, false, PoolCauseClosed)
+			p.finish(it, false, CauseClosed)
 		}
 	}
 }
@@ -457,11 +458,11 @@ func (p *Pool) failed(it *poolItem, from *poolSlot) {
 // written) to another stream, without counting a retry.
 func (p *Pool) requeue(it *poolItem, from *poolSlot) {
 	if p.aborted.Load() {
-		p.finish(it, false, PoolCauseClosed)
+		p.finish(it, false, CauseClosed)
 		return
 	}
 	if p.dispatch(p.ctx, it, from) != nil {
-		p.finish(it, false, PoolCauseClosed)
+		p.finish(it, false, CauseClosed)
 	}
 }
 
@@ -545,7 +546,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 }
 
 // Close stops the pool at once: batches it holds are dropped with
-// PoolCauseClosed (counted), streams are cancelled. Safe to call twice.
+// CauseClosed (counted), streams are cancelled. Safe to call twice.
 func (p *Pool) Close() error {
 	p.beginClose()
 	p.aborted.Store(true)

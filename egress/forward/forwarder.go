@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -16,15 +16,13 @@ import (
 // Forwarder errors.
 var (
 	// ErrForwarderRunning is returned by Run while the forwarder runs.
-	ErrForwarderRunning = errors.New("egress: forwarder already running")
-	// ErrForwarderConfig wraps every invalid NewForwarder argument or option.
-	ErrForwarderConfig = errors.New("egress: invalid forwarder configuration")
+	ErrForwarderRunning = errors.New("forward: forwarder already running")
 )
 
-// ForwarderCauseShutdown is the drop cause of batches the forwarder could
+// CauseShutdown is the drop cause of batches the forwarder could
 // not hand to its destination within the drain timeout after Run's context
 // ended.
-const ForwarderCauseShutdown = "shutdown"
+const CauseShutdown = "shutdown"
 
 // ForwarderDestination is where a Forwarder writes batches; *Pool is one.
 // Write follows Pool.Write's contract: when it returns nil, done is called
@@ -45,7 +43,7 @@ type ForwarderStats struct {
 	// that a router confirmed): the telemetry counter egress.
 	Egress uint64
 	// Dropped counts the envelopes dropped after they were read, by cause
-	// (the Pool's PoolCause*, ForwarderCauseShutdown): the telemetry counter
+	// (the Pool's PoolCause*, CauseShutdown): the telemetry counter
 	// dropped{direction=egress}. Drops in the buffer itself are the buffer's
 	// (diode.Stats.Dropped).
 	Dropped map[string]uint64
@@ -54,42 +52,6 @@ type ForwarderStats struct {
 	Pending uint64
 	// Batches counts the batches handed to the destination.
 	Batches uint64
-}
-
-// ForwarderOption configures a Forwarder.
-type ForwarderOption interface{ apply(*forwarderConfig) }
-
-type forwarderOptionFunc func(*forwarderConfig)
-
-func (f forwarderOptionFunc) apply(c *forwarderConfig) { f(c) }
-
-type forwarderConfig struct {
-	batch  batch.Config
-	drain  time.Duration
-	logger *slog.Logger
-}
-
-// WithForwarderBatch sets the largest batch (default 100 envelopes) and the
-// longest an envelope waits in a partial batch (default 100ms); a partial
-// batch is also flushed when the buffer stays empty for a tenth of interval.
-func WithForwarderBatch(size int, interval time.Duration) ForwarderOption {
-	return forwarderOptionFunc(func(c *forwarderConfig) { c.batch.Size, c.batch.Interval = size, interval })
-}
-
-// WithForwarderDrainTimeout bounds how long Run, once its context ended,
-// keeps handing the rest of the buffer to the destination (default 5s).
-// What is left then is dropped with ForwarderCauseShutdown.
-func WithForwarderDrainTimeout(d time.Duration) ForwarderOption {
-	return forwarderOptionFunc(func(c *forwarderConfig) { c.drain = d })
-}
-
-// WithForwarderLogger sets the logger (default discards).
-func WithForwarderLogger(l *slog.Logger) ForwarderOption {
-	return forwarderOptionFunc(func(c *forwarderConfig) {
-		if l != nil {
-			c.logger = l
-		}
-	})
 }
 
 // Forwarder reads envelopes (wire bytes) from a buffer, batches them by size
@@ -117,16 +79,16 @@ type Forwarder struct {
 // NewForwarder returns a Forwarder from buf to dst; Run starts it.
 func NewForwarder(buf diode.Buffer[[]byte], dst ForwarderDestination, opts ...ForwarderOption) (*Forwarder, error) {
 	if buf == nil || dst == nil {
-		return nil, fmt.Errorf("%w: buffer and destination are required", ErrForwarderConfig)
+		return nil, fmt.Errorf("%w: buffer and destination are required", ErrInvalidConfig)
 	}
 	cfg := forwarderConfig{drain: 5 * time.Second, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		if o != nil {
-			o.apply(&cfg)
+			o.applyForwarder(&cfg)
 		}
 	}
 	if cfg.batch.Size < 0 || cfg.batch.Interval < 0 || cfg.drain <= 0 {
-		return nil, fmt.Errorf("%w: negative batch size or interval, or drain timeout <= 0", ErrForwarderConfig)
+		return nil, fmt.Errorf("%w: negative batch size or interval, or drain timeout <= 0", ErrInvalidConfig)
 	}
 	f := &Forwarder{buf: buf, dst: dst, cfg: cfg, dropped: make(map[string]uint64), free: make(chan [][]byte, 64)}
 	f.done = f.onResult
@@ -180,9 +142,9 @@ func (f *Forwarder) flush(ctx context.Context, b [][]byte) {
 	f.pendingEnv.Add(n)
 	f.pending.Add(1)
 	if err := f.dst.Write(ctx, out, f.done); err != nil {
-		cause := ForwarderCauseShutdown
+		cause := CauseShutdown
 		if errors.Is(err, ErrPoolClosed) {
-			cause = PoolCauseClosed
+			cause = CauseClosed
 		}
 		f.onResult(PoolResult{Batch: out, Cause: cause})
 	}

@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -30,13 +30,13 @@ func (p *Pool) runSlot(s *poolSlot) {
 		}
 		left = r
 		if err := p.connect(r); err != nil {
-			p.cfg.logger.Debug("egress: pool connect failed", "router", r.ep.Addr, "err", err)
+			p.cfg.logger.Debug("forward: pool connect failed", "router", r.ep.Addr, "err", err)
 			p.release(s, r, p.stopCtx.Err() == nil)
 			p.flushQueue(s)
 			continue
 		}
 		var clean bool
-		if p.cfg.mode == PoolAcknowledged {
+		if p.cfg.mode == Acknowledged {
 			clean = p.serveAck(s, r)
 		} else {
 			clean = p.serveStream(s, r)
@@ -52,7 +52,7 @@ func (p *Pool) dropQueue(s *poolSlot) {
 		select {
 		case it := <-s.queue:
 			if p.aborted.Load() {
-				p.finish(it, false, PoolCauseClosed)
+				p.finish(it, false, CauseClosed)
 			} else {
 				p.requeue(it, s)
 			}
@@ -97,7 +97,7 @@ func (p *Pool) connect(r *poolRouter) error {
 		case connectivity.Ready:
 			return nil
 		case connectivity.TransientFailure, connectivity.Shutdown:
-			return errors.New("egress: router unreachable (" + st.String() + ")")
+			return errors.New("forward: router unreachable (" + st.String() + ")")
 		case connectivity.Idle:
 			r.cc.Connect()
 		}

@@ -1,4 +1,4 @@
-package egress
+package serve
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 )
 
 // ErrServerClosed is returned by Serve and Start after Shutdown or Close.
-var ErrServerClosed = errors.New("egress: server closed")
+var ErrServerClosed = errors.New("serve: server closed")
 
 // Server serves loggregator.v2.Egress (Receiver and BatchedReceiver) from a
 // Subscriber, usually a Router, or a proxy's fan-in. Each stream gets its
@@ -70,21 +70,21 @@ var _ wire.EgressHandler = serverHandler{}
 // NewServer returns a Server that subscribes through s.
 func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 	if s == nil {
-		return nil, errors.New("egress: nil Subscriber")
+		return nil, fmt.Errorf("%w: nil Subscriber", ErrInvalidConfig)
 	}
 	cfg := serverDefaults()
 	for _, o := range opts {
 		if o != nil {
-			o.apply(&cfg)
+			o.applyServer(&cfg)
 		}
 	}
 	switch {
 	case cfg.maxStreams < 1:
-		return nil, fmt.Errorf("egress: max streams %d, want at least 1", cfg.maxStreams)
-	case cfg.batchSize < 1 || cfg.interval <= 0 || cfg.idle < 0:
-		return nil, fmt.Errorf("egress: invalid batching (size %d, interval %v, idle %v)", cfg.batchSize, cfg.interval, cfg.idle)
+		return nil, fmt.Errorf("%w: max streams %d, want at least 1", ErrInvalidConfig, cfg.maxStreams)
+	case cfg.batchSize < 1 || cfg.interval <= 0:
+		return nil, fmt.Errorf("%w: batch size %d, interval %v", ErrInvalidConfig, cfg.batchSize, cfg.interval)
 	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
-		return nil, errors.New("egress: keepalive durations must be positive")
+		return nil, fmt.Errorf("%w: keepalive durations must be positive", ErrInvalidConfig)
 	}
 	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}
 	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions, srv.Register)
@@ -232,7 +232,7 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	if len(s.streams) >= s.cfg.maxStreams {
 		s.rejected++
 		s.mu.Unlock()
-		return status.Errorf(codes.ResourceExhausted, "egress: too many streams (at most %d)", s.cfg.maxStreams)
+		return status.Errorf(codes.ResourceExhausted, "serve: too many streams (at most %d)", s.cfg.maxStreams)
 	}
 	s.streams[st] = struct{}{}
 	s.handlers.Add(1)
@@ -297,17 +297,17 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	}
 	// On Shutdown ctx ends: batch.Run sends what the subscription holds
 	// (while publishing goes on, until Shutdown's own ctx runs out).
-	runErr := batch.Run(ctx, sub, batch.Config{Size: s.cfg.batchSize, Interval: s.cfg.interval, Idle: s.cfg.idle}, flush)
+	runErr := batch.Run(ctx, sub, batch.Config{Size: s.cfg.batchSize, Interval: s.cfg.interval, Idle: s.cfg.interval / 10}, flush)
 	switch {
 	case sendErr != nil:
-		s.cfg.logger.Debug("egress: stream broke", "shard_id", shard, "err", sendErr)
+		s.cfg.logger.Debug("serve: stream broke", "shard_id", shard, "err", sendErr)
 		return sendErr
 	case stream.Context().Err() != nil:
 		return status.FromContextError(stream.Context().Err()).Err()
 	case ctx.Err() != nil:
-		return status.Error(codes.Unavailable, "egress: server shutting down")
+		return status.Error(codes.Unavailable, "serve: server shutting down")
 	default:
-		return status.Errorf(codes.Unavailable, "egress: subscription ended: %v", runErr)
+		return status.Errorf(codes.Unavailable, "serve: subscription ended: %v", runErr)
 	}
 }
 
@@ -328,5 +328,5 @@ func serverSubscribeStatus(err error) error {
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 		return err
 	}
-	return status.Errorf(codes.Unavailable, "egress: subscribe: %v", err)
+	return status.Errorf(codes.Unavailable, "serve: subscribe: %v", err)
 }

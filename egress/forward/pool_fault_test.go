@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"testing"
@@ -88,7 +88,7 @@ func TestPoolConnectionReset(t *testing.T) {
 				poolStartRouter(t, "", serverTLS, true),
 				poolStartRouter(t, "", serverTLS, true),
 			}
-			h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(rs...)...), poolTestOptions(clientTLS, WithPoolMode(mode))...)
+			h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(rs...)...), poolTestOptions(clientTLS, WithMode(mode))...)
 			h.startSending(100, 2*time.Millisecond)
 			for i := range 5 {
 				mark := rs[0].envs.Load()
@@ -101,7 +101,7 @@ func TestPoolConnectionReset(t *testing.T) {
 			t.Logf("%s: sent %d, delivered %d (+%d duplicates), dropped %v, failures %d, retries %d, unconfirmed %d, connects %d",
 				mode, h.sent.Load(), unique, dups, fs.Dropped, ps.Failures, ps.Retries, ps.Unconfirmed, ps.Connects)
 			assert.Greater(t, ps.Connects, uint64(5), "the pool reconnected")
-			if mode == PoolAcknowledged {
+			if mode == Acknowledged {
 				assert.Zero(t, ps.Unconfirmed)
 				// sent == delivered + counted drops: every confirmed envelope
 				// arrived, and nothing read is missing without a count.
@@ -125,11 +125,11 @@ func TestPoolRouterClosedAbruptly(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			_, serverTLS, clientTLS := testtls.Must(t)
 			r := poolStartRouter(t, "", serverTLS, true)
-			h := poolNewHarness(t, discovery.NewStatic(r.endpoint()), poolTestOptions(clientTLS, WithPoolMode(mode), WithPoolWait(100*time.Millisecond))...)
+			h := poolNewHarness(t, discovery.NewStatic(r.endpoint()), poolTestOptions(clientTLS, WithMode(mode), WithWait(100*time.Millisecond))...)
 			h.startSending(100, 2*time.Millisecond)
 			require.Eventually(t, func() bool { return r.envs.Load() > 5000 }, 20*time.Second, 5*time.Millisecond)
 			r.stop()
-			require.Eventually(t, func() bool { return h.pool.Stats().Dropped[PoolCauseUnreachable] > 1000 }, 20*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return h.pool.Stats().Dropped[CauseUnreachable] > 1000 }, 20*time.Second, 5*time.Millisecond)
 			assert.Zero(t, h.pool.Stats().Streams)
 			fs, ps := h.finish()
 			unique, _ := poolUnique(r)
@@ -137,7 +137,7 @@ func TestPoolRouterClosedAbruptly(t *testing.T) {
 			// A batch the router took but never confirmed counts as dropped:
 			// the books may overstate loss, never understate it.
 			assert.LessOrEqual(t, unique, int(fs.Read))
-			if mode == PoolAcknowledged {
+			if mode == Acknowledged {
 				assert.GreaterOrEqual(t, unique, int(fs.Egress))
 			} else {
 				assert.LessOrEqual(t, fs.Egress-uint64(unique), ps.Unconfirmed)

@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -54,11 +54,11 @@ func TestFanoutSlowDestinationDropsItsOwn(t *testing.T) {
 func TestFanoutConfig(t *testing.T) {
 	src := diode.Discard[[]byte]()
 	_, err := NewFanout(src)
-	require.ErrorIs(t, err, ErrFanoutConfig)
+	require.ErrorIs(t, err, ErrInvalidConfig)
 	_, err = NewFanout(nil, FanoutDestination{Name: "a", Buffer: src})
-	require.ErrorIs(t, err, ErrFanoutConfig)
+	require.ErrorIs(t, err, ErrInvalidConfig)
 	_, err = NewFanout(src, FanoutDestination{Name: "a", Buffer: src}, FanoutDestination{Name: "a", Buffer: src})
-	require.ErrorIs(t, err, ErrFanoutConfig)
+	require.ErrorIs(t, err, ErrInvalidConfig)
 }
 
 func ExampleFanout() {

@@ -1,17 +1,17 @@
-package egress_test
+package serve_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/sluicelog/sluice/egress"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
 )
 
 // Two members of shard "archive" share the logs of app; a subscriber with
 // no shard ID gets a copy of each.
 func ExampleRouter() {
-	r, err := egress.NewRouter()
+	r, err := serve.NewRouter()
 	if err != nil {
 		panic(err)
 	}
@@ -25,7 +25,7 @@ func ExampleRouter() {
 	for i := range 4 {
 		_ = r.PublishEnvelope(envelope.NewLog("app", []byte(fmt.Sprint("line ", i))))
 	}
-	count := func(s egress.Subscription) (n int) {
+	count := func(s serve.Subscription) (n int) {
 		for _, ok := s.TryNext(); ok; _, ok = s.TryNext() {
 			n++
 		}

@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -12,9 +12,7 @@ import (
 // Fan-out errors.
 var (
 	// ErrFanoutRunning is returned by Run while the fan-out runs.
-	ErrFanoutRunning = errors.New("egress: fan-out already running")
-	// ErrFanoutConfig wraps every invalid NewFanout argument.
-	ErrFanoutConfig = errors.New("egress: invalid fan-out configuration")
+	ErrFanoutRunning = errors.New("forward: fan-out already running")
 )
 
 // FanoutDestination is one destination of a Fanout: a name for its counters
@@ -52,12 +50,12 @@ type Fanout struct {
 // Run starts it.
 func NewFanout(src diode.Buffer[[]byte], dsts ...FanoutDestination) (*Fanout, error) {
 	if src == nil || len(dsts) == 0 {
-		return nil, fmt.Errorf("%w: a source and at least one destination are required", ErrFanoutConfig)
+		return nil, fmt.Errorf("%w: a source and at least one destination are required", ErrInvalidConfig)
 	}
 	seen := make(map[string]bool, len(dsts))
 	for _, d := range dsts {
 		if d.Buffer == nil || seen[d.Name] {
-			return nil, fmt.Errorf("%w: destination %q without buffer or named twice", ErrFanoutConfig, d.Name)
+			return nil, fmt.Errorf("%w: destination %q without buffer or named twice", ErrInvalidConfig, d.Name)
 		}
 		seen[d.Name] = true
 	}

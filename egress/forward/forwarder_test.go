@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func (d *forwarderTestDst) Write(_ context.Context, b [][]byte, done PoolDoneFun
 	d.mu.Unlock()
 	d.wg.Go(func() {
 		if drop {
-			done(PoolResult{Batch: b, Cause: PoolCauseSendFailed})
+			done(PoolResult{Batch: b, Cause: CauseSendFailed})
 		} else {
 			done(PoolResult{Batch: b, Sent: true})
 		}
@@ -47,7 +47,7 @@ func TestForwarderCountsEveryOutcome(t *testing.T) {
 	buf, err := diode.NewOneToOne[[]byte](10000)
 	require.NoError(t, err)
 	dst := &forwarderTestDst{}
-	f, err := NewForwarder(buf, dst, WithForwarderBatch(7, 10*time.Millisecond))
+	f, err := NewForwarder(buf, dst, WithBatch(7, 10*time.Millisecond))
 	require.NoError(t, err)
 	for i := range 1000 {
 		buf.Set([]byte{byte(i)})
@@ -58,8 +58,8 @@ func TestForwarderCountsEveryOutcome(t *testing.T) {
 	dst.wg.Wait()
 	st := f.Stats()
 	assert.Equal(t, uint64(1000), st.Read)
-	assert.Equal(t, st.Read, st.Egress+st.Dropped[PoolCauseSendFailed])
-	assert.NotZero(t, st.Dropped[PoolCauseSendFailed])
+	assert.Equal(t, st.Read, st.Egress+st.Dropped[CauseSendFailed])
+	assert.NotZero(t, st.Dropped[CauseSendFailed])
 	assert.Zero(t, st.Pending)
 	for _, n := range dst.sizes {
 		assert.LessOrEqual(t, n, 7)
@@ -77,17 +77,17 @@ func TestForwarderDestinationClosed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.NoError(t, f.Run(ctx))
-	assert.Equal(t, map[string]uint64{PoolCauseClosed: 10}, f.Stats().Dropped)
+	assert.Equal(t, map[string]uint64{CauseClosed: 10}, f.Stats().Dropped)
 }
 
 func TestForwarderConfig(t *testing.T) {
 	buf := diode.Discard[[]byte]()
 	_, err := NewForwarder(nil, &forwarderTestDst{})
-	require.ErrorIs(t, err, ErrForwarderConfig)
+	require.ErrorIs(t, err, ErrInvalidConfig)
 	_, err = NewForwarder(buf, nil)
-	require.ErrorIs(t, err, ErrForwarderConfig)
-	_, err = NewForwarder(buf, &forwarderTestDst{}, WithForwarderDrainTimeout(0))
-	require.ErrorIs(t, err, ErrForwarderConfig)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = NewForwarder(buf, &forwarderTestDst{}, WithDrainTimeout(0))
+	require.ErrorIs(t, err, ErrInvalidConfig)
 
 	f, err := NewForwarder(buf, &forwarderTestDst{})
 	require.NoError(t, err)

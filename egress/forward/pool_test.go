@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/sluicelog/sluice/internal/testtls"
 )
 
-var poolModes = []PoolMode{PoolStreaming, PoolAcknowledged}
+var poolModes = []Mode{Streaming, Acknowledged}
 
 // Over mutual TLS on loopback: everything read is delivered or counted, and
 // with no fault everything is delivered exactly once.
@@ -26,7 +26,7 @@ func TestPoolDeliversOverMutualTLS(t *testing.T) {
 				poolStartRouter(t, "", serverTLS, true),
 				poolStartRouter(t, "", serverTLS, true),
 			}
-			h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(rs...)...), poolTestOptions(clientTLS, WithPoolMode(mode))...)
+			h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(rs...)...), poolTestOptions(clientTLS, WithMode(mode))...)
 			h.startSending(500, 5*time.Millisecond)
 			require.Eventually(t, func() bool { return h.sent.Load() >= 20000 }, 20*time.Second, 10*time.Millisecond)
 			fs, ps := h.finish()
@@ -46,13 +46,13 @@ func TestPoolWithoutTrustedCertificate(t *testing.T) {
 	_, serverTLS, _ := testtls.Must(t)
 	_, _, otherClient := testtls.Must(t)
 	r := poolStartRouter(t, "", serverTLS, false)
-	h := poolNewHarness(t, discovery.NewStatic(r.endpoint()), poolTestOptions(otherClient, WithPoolWait(50*time.Millisecond))...)
+	h := poolNewHarness(t, discovery.NewStatic(r.endpoint()), poolTestOptions(otherClient, WithWait(50*time.Millisecond))...)
 	h.startSending(10, 10*time.Millisecond)
 	require.Eventually(t, func() bool { return h.sent.Load() >= 100 }, 10*time.Second, 10*time.Millisecond)
 	fs, ps := h.finish()
 	assert.Zero(t, r.envs.Load())
 	assert.Zero(t, fs.Egress)
-	assert.Equal(t, fs.Read, fs.Dropped[PoolCauseUnreachable])
+	assert.Equal(t, fs.Read, fs.Dropped[CauseUnreachable])
 	assert.Zero(t, ps.Streams)
 }
 
@@ -66,10 +66,10 @@ func TestPoolNoRouters(t *testing.T) {
 	var got PoolResult
 	require.NoError(t, p.Write(context.Background(), [][]byte{poolTestEnvelope(t, 1)}, func(r PoolResult) { got = r }))
 	assert.False(t, got.Sent)
-	assert.Equal(t, PoolCauseNoRouters, got.Cause)
+	assert.Equal(t, CauseNoRouters, got.Cause)
 	st := p.Stats()
 	assert.True(t, st.NoRouters)
-	assert.Equal(t, uint64(1), st.Dropped[PoolCauseNoRouters])
+	assert.Equal(t, uint64(1), st.Dropped[CauseNoRouters])
 
 	// A router appears: the pool finds it and delivers.
 	r := poolStartRouter(t, "", serverTLS, false)
@@ -141,10 +141,10 @@ func TestPoolKeepsStreamsOnDiscoveryFailure(t *testing.T) {
 func TestPoolLifecycle(t *testing.T) {
 	_, err := NewPool(nil)
 	require.ErrorIs(t, err, ErrPoolNoSource)
-	_, err = NewPool(discovery.NewStatic(), WithPoolStreams(0))
-	require.ErrorIs(t, err, ErrPoolConfig)
-	_, err = NewPool(discovery.NewStatic(), WithPoolBackoff(time.Second, time.Millisecond))
-	require.ErrorIs(t, err, ErrPoolConfig)
+	_, err = NewPool(discovery.NewStatic(), WithStreams(0))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = NewPool(discovery.NewStatic(), WithBackoff(time.Second, time.Millisecond))
+	require.ErrorIs(t, err, ErrInvalidConfig)
 
 	p, err := NewPool(discovery.NewStatic())
 	require.NoError(t, err)

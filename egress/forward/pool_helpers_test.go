@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -69,7 +69,7 @@ func (r *poolTestRouter) start() {
 	opts := []grpc.ServerOption{
 		wire.ServerOption(),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
-		// A fixed 64 KiB window (no BDP growth): what WithPoolUnconfirmedBound assumes.
+		// A fixed 64 KiB window (no BDP growth): what WithUnconfirmedBound assumes.
 		grpc.InitialWindowSize(64 << 10),
 		grpc.InitialConnWindowSize(64 << 10),
 	}
@@ -221,12 +221,12 @@ func poolEndpoints(rs ...*poolTestRouter) []discovery.Endpoint {
 // poolTestOptions are short timings for tests.
 func poolTestOptions(clientTLS *tls.Config, more ...PoolOption) []PoolOption {
 	return append([]PoolOption{
-		WithPoolTLS(clientTLS),
-		WithPoolBackoff(20*time.Millisecond, 300*time.Millisecond),
-		WithPoolProbe(50 * time.Millisecond),
-		WithPoolWait(2 * time.Second),
-		WithPoolConnectTimeout(2 * time.Second),
-		WithPoolSendTimeout(5 * time.Second),
+		WithTLS(clientTLS),
+		WithBackoff(20*time.Millisecond, 300*time.Millisecond),
+		WithProbe(50 * time.Millisecond),
+		WithWait(2 * time.Second),
+		WithConnectTimeout(2 * time.Second),
+		WithSendTimeout(5 * time.Second),
 	}, more...)
 }
 
@@ -266,7 +266,7 @@ func poolNewHarness(t *testing.T, src discovery.Source, opts ...PoolOption) *poo
 	require.NoError(t, err)
 	pool, err := NewPool(src, opts...)
 	require.NoError(t, err)
-	fwd, err := NewForwarder(buf, pool, WithForwarderBatch(50, 20*time.Millisecond))
+	fwd, err := NewForwarder(buf, pool, WithBatch(50, 20*time.Millisecond))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &poolHarness{t: t, buf: buf, pool: pool, fwd: fwd, fwdCancel: cancel, fwdDone: make(chan error, 1)}
@@ -328,7 +328,7 @@ func (h *poolHarness) finish() (ForwarderStats, PoolStats) {
 	require.Zero(h.t, fs.Pending)
 	require.Equal(h.t, fs.Egress, ps.Sent, "forwarder and pool agree on sent")
 	fromPool := poolNonZero(fs.Dropped)
-	delete(fromPool, ForwarderCauseShutdown) // the forwarder's own
+	delete(fromPool, CauseShutdown) // the forwarder's own
 	require.Equal(h.t, fromPool, poolNonZero(ps.Dropped), "forwarder and pool agree on drops")
 	return fs, ps
 }

@@ -1,4 +1,4 @@
-package egress
+package serve
 
 import (
 	"bufio"
@@ -129,7 +129,7 @@ func TestGatewayFrames(t *testing.T) {
 
 func TestGatewayHeartbeatAndClosing(t *testing.T) {
 	r := routerTestNew(t)
-	_, ts := gatewayTestStart(t, r, WithGatewayHeartbeat(20*time.Millisecond), WithGatewayStreamTimeout(2*time.Second))
+	_, ts := gatewayTestStart(t, r, WithHeartbeat(20*time.Millisecond), WithStreamTimeout(2*time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	resp := gatewayTestGet(t, ctx, ts.URL+"/v2/read?log")
@@ -150,7 +150,7 @@ func TestGatewayHeartbeatAndClosing(t *testing.T) {
 func TestGatewayErrors(t *testing.T) {
 	r := routerTestNew(t)
 	refuse := errors.New("source ID secret is not yours")
-	gw, ts := gatewayTestStart(t, r, WithGatewayAuthorizer(func(_ *http.Request, ids []string) error {
+	gw, ts := gatewayTestStart(t, r, WithAuthorizer(func(_ *http.Request, ids []string) error {
 		for _, id := range ids {
 			if id == "secret" {
 				return refuse
@@ -215,7 +215,7 @@ func TestGatewayDisconnect(t *testing.T) {
 
 func TestGatewayMaxStreams(t *testing.T) {
 	r := routerTestNew(t)
-	gw, ts := gatewayTestStart(t, r, WithGatewayMaxStreams(2))
+	gw, ts := gatewayTestStart(t, r, WithMaxStreams(2))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	gatewayTestGet(t, ctx, ts.URL+"/v2/read?log&shard_id=a")
@@ -225,10 +225,10 @@ func TestGatewayMaxStreams(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"error":"too_many_streams","message":"egress: at most 2 streams at once"}`, string(body))
+	assert.JSONEq(t, `{"error":"too_many_streams","message":"serve: at most 2 streams at once"}`, string(body))
 	assert.Equal(t, uint64(1), gw.Stats().RejectedStreams)
 	assert.Equal(t, 2, r.Stats().Subscriptions, "the refused request never subscribed")
-	_, err = NewGateway(r, WithGatewayMaxStreams(0))
+	_, err = NewGateway(r, WithMaxStreams(0))
 	assert.Error(t, err)
 }
 

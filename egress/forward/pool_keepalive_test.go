@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"net"
@@ -104,7 +104,7 @@ func TestPoolKeepaliveDetectsSilentRouter(t *testing.T) {
 	// grpc-go pings no more often than every 10 s; the answer must come
 	// within 2 s. Recycling is far off so only keepalive can move streams.
 	h := poolNewHarness(t, src, poolTestOptions(clientTLS,
-		WithPoolStreams(2), WithPoolKeepalive(10*time.Second, 2*time.Second), WithRecycle(time.Hour))...)
+		WithStreams(2), WithKeepalive(10*time.Second, 2*time.Second), WithRecycle(time.Hour))...)
 	h.startSending(50, 10*time.Millisecond)
 	require.Eventually(t, func() bool {
 		s := h.pool.Stats().StreamsByRouter

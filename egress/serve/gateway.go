@@ -1,4 +1,4 @@
-package egress
+package serve
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 )
 
 // ErrGatewayClosed is reported (as 503) to requests after Shutdown or Close.
-var ErrGatewayClosed = errors.New("egress: gateway closed")
+var ErrGatewayClosed = errors.New("serve: gateway closed")
 
 // GatewayPath is the path the Gateway serves, Loggregator's.
 const GatewayPath = "/v2/read"
@@ -66,16 +66,16 @@ type GatewayStats struct {
 // NewGateway returns a Gateway that subscribes through s.
 func NewGateway(s Subscriber, opts ...GatewayOption) (*Gateway, error) {
 	if s == nil {
-		return nil, errors.New("egress: nil Subscriber")
+		return nil, fmt.Errorf("%w: nil Subscriber", ErrInvalidConfig)
 	}
 	cfg := gatewayDefaults()
 	for _, o := range opts {
 		if o != nil {
-			o.apply(&cfg)
+			o.applyGateway(&cfg)
 		}
 	}
 	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 {
-		return nil, errors.New("egress: gateway heartbeat, stream timeout, batch size, interval and max streams must be positive")
+		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval and max streams must be positive", ErrInvalidConfig)
 	}
 	return &Gateway{sub: s, cfg: cfg, streams: make(map[*gatewayStream]struct{})}, nil
 }
@@ -148,7 +148,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(g.streams) >= g.cfg.maxStreams {
 		g.mu.Unlock()
 		g.fail(w, gatewayError{http.StatusTooManyRequests, "too_many_streams",
-			fmt.Sprintf("egress: at most %d streams at once", g.cfg.maxStreams)})
+			fmt.Sprintf("serve: at most %d streams at once", g.cfg.maxStreams)})
 		return
 	}
 	g.streams[st] = struct{}{}
@@ -439,4 +439,4 @@ func (g *Gateway) Stats() GatewayStats {
 	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped}
 }
 
-func (e gatewayError) Error() string { return fmt.Sprintf("egress: %s: %s", e.Code, e.Message) }
+func (e gatewayError) Error() string { return fmt.Sprintf("serve: %s: %s", e.Code, e.Message) }

@@ -1,4 +1,4 @@
-package egress
+package serve
 
 import (
 	"context"
@@ -8,10 +8,15 @@ import (
 	"github.com/sluicelog/sluice/internal/batch"
 )
 
-// ErrSubscriptionClosed is returned by Subscription.Next once the
-// subscription has been closed (by Close, by the end of the context it was
-// made with, or by its Router closing).
-var ErrSubscriptionClosed = errors.New("egress: subscription closed")
+var (
+	// ErrInvalidConfig wraps every invalid argument or option given to
+	// NewRouter, NewServer and NewGateway.
+	ErrInvalidConfig = errors.New("serve: invalid configuration")
+	// ErrSubscriptionClosed is returned by Subscription.Next once the
+	// subscription has been closed (by Close, by the end of the context it
+	// was made with, or by its Router closing).
+	ErrSubscriptionClosed = errors.New("serve: subscription closed")
+)
 
 // Subscription is one subscriber's stream of envelope wire bytes. A Router
 // hands them out; so may anything else that feeds a Server or a Gateway (a

@@ -1,4 +1,4 @@
-package egress
+package serve
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 // ErrRouterClosed is returned by a Router's methods after Close or Shutdown.
-var ErrRouterClosed = errors.New("egress: router closed")
+var ErrRouterClosed = errors.New("serve: router closed")
 
 // Router delivers envelopes to subscriptions, keyed by shard ID. See the
 // package documentation for the delivery rules.
@@ -98,16 +98,16 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 	cfg := routerDefaults()
 	for _, o := range opts {
 		if o != nil {
-			o.apply(&cfg)
+			o.applyRouter(&cfg)
 		}
 	}
 	if cfg.newBuffer == nil {
-		return nil, errors.New("egress: nil subscription buffer factory")
+		return nil, fmt.Errorf("%w: nil subscription buffer factory", ErrInvalidConfig)
 	}
 	// Check the buffer factory once, so a bad size fails here and not on the
 	// first Subscribe.
 	if _, err := cfg.newBuffer(); err != nil {
-		return nil, fmt.Errorf("egress: subscription buffer: %w", err)
+		return nil, fmt.Errorf("%w: subscription buffer: %w", ErrInvalidConfig, err)
 	}
 	r := &Router{
 		cfg:    cfg,
@@ -133,7 +133,7 @@ func (r *Router) Publish(env []byte) error {
 	rt, err := envelope.ReadRoute(env)
 	if err != nil {
 		r.malformed++
-		return fmt.Errorf("egress: publish: %w", err)
+		return fmt.Errorf("serve: publish: %w", err)
 	}
 	r.ingress++
 	var p routerDelivery
@@ -165,7 +165,7 @@ func (r *Router) Publish(env []byte) error {
 func (r *Router) PublishEnvelope(e *envelope.Envelope) error {
 	b, err := proto.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("egress: publish: %w", err)
+		return fmt.Errorf("serve: publish: %w", err)
 	}
 	return r.Publish(b)
 }
@@ -275,7 +275,7 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	sels, err := envelope.RequestSelectors(req)
 	if err != nil {
 		r.reject()
-		return nil, fmt.Errorf("egress: subscribe: %w", err)
+		return nil, fmt.Errorf("serve: subscribe: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		r.reject()
@@ -284,7 +284,7 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	buf, err := r.cfg.newBuffer()
 	if err != nil {
 		r.reject()
-		return nil, fmt.Errorf("egress: subscription buffer: %w", err)
+		return nil, fmt.Errorf("%w: subscription buffer: %w", ErrInvalidConfig, err)
 	}
 	s := &routerSub{
 		r:       r,

@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func BenchmarkPool(b *testing.B) {
 			r := poolStartRouter(b, "", serverTLS, false)
 			buf, err := diode.NewOneToOne[[]byte](10000)
 			require.NoError(b, err)
-			pool, err := NewPool(discovery.NewStatic(r.endpoint()), WithPoolTLS(clientTLS), WithPoolMode(mode))
+			pool, err := NewPool(discovery.NewStatic(r.endpoint()), WithTLS(clientTLS), WithMode(mode))
 			require.NoError(b, err)
 			fwd, err := NewForwarder(buf, pool)
 			require.NoError(b, err)

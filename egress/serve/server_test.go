@@ -1,4 +1,4 @@
-package egress
+package serve
 
 import (
 	"context"
@@ -26,7 +26,7 @@ import (
 func serverTestStart(t testing.TB, sub Subscriber, opts ...ServerOption) (*Server, *grpc.ClientConn) {
 	t.Helper()
 	_, serverTLS, clientTLS := testtls.Must(t)
-	srv, err := NewServer(sub, append([]ServerOption{WithServerTLS(serverTLS)}, opts...)...)
+	srv, err := NewServer(sub, append([]ServerOption{WithTLS(serverTLS)}, opts...)...)
 	require.NoError(t, err)
 	addr, err := srv.Start("127.0.0.1:0")
 	require.NoError(t, err)
@@ -91,7 +91,7 @@ func TestServerMethods(t *testing.T) {
 		var b wire.Batch
 		require.NoError(t, rawBatched.RecvMsg(&b))
 		require.NoError(t, b.Split())
-		assert.LessOrEqual(t, len(b.Envelopes), DefaultServerBatchSize)
+		assert.LessOrEqual(t, len(b.Envelopes), DefaultBatchSize)
 		for _, raw := range b.Envelopes {
 			var e envelope.Envelope
 			require.NoError(t, proto.Unmarshal(raw, &e))
@@ -132,7 +132,7 @@ func TestServerMethods(t *testing.T) {
 
 func TestServerValidation(t *testing.T) {
 	r := routerTestNew(t)
-	srv, cc := serverTestStart(t, r, WithServerMaxStreams(1))
+	srv, cc := serverTestStart(t, r, WithMaxStreams(1))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stock := envelope.NewEgressClient(cc)
@@ -187,7 +187,7 @@ func TestServerValidation(t *testing.T) {
 func TestServerRequiresClientCertificate(t *testing.T) {
 	r := routerTestNew(t)
 	ca, serverTLS, _ := testtls.Must(t)
-	srv, err := NewServer(r, WithServerTLS(serverTLS))
+	srv, err := NewServer(r, WithTLS(serverTLS))
 	require.NoError(t, err)
 	addr, err := srv.Start("127.0.0.1:0")
 	require.NoError(t, err)
@@ -257,7 +257,7 @@ func TestServerSlowSubscriber(t *testing.T) {
 // TestServerShutdownFlushes: Shutdown sends what a stream holds, then ends it.
 func TestServerShutdownFlushes(t *testing.T) {
 	r := routerTestNew(t)
-	srv, cc := serverTestStart(t, r, WithServerBatching(100, time.Hour, time.Hour))
+	srv, cc := serverTestStart(t, r, WithBatch(100, time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := envelope.NewEgressClient(cc).BatchedReceiver(ctx, &envelope.EgressBatchRequest{Selectors: []*envelope.Selector{routerTestLogs("")}})
@@ -299,7 +299,7 @@ func TestServerLifecycleWithoutServe(t *testing.T) {
 	assert.Nil(t, srv.Addr())
 	_, err = NewServer(nil)
 	require.Error(t, err)
-	_, err = NewServer(r, WithServerMaxStreams(0))
+	_, err = NewServer(r, WithMaxStreams(0))
 	require.Error(t, err)
 }
 

@@ -1,4 +1,4 @@
-package egress
+package forward
 
 import (
 	"math/rand/v2"
@@ -24,7 +24,7 @@ func (p *Pool) markUp(s *poolSlot, r *poolRouter) {
 	close(p.upCh)
 	p.upCh = make(chan struct{})
 	p.connects.Add(1)
-	p.cfg.logger.Debug("egress: pool stream up", "stream", s.id, "router", r.ep.Addr, "zone", r.ep.Zone)
+	p.cfg.logger.Debug("forward: pool stream up", "stream", s.id, "router", r.ep.Addr, "zone", r.ep.Zone)
 }
 
 func (p *Pool) markDown(s *poolSlot) {
@@ -182,7 +182,7 @@ func (p *Pool) applyState(st discovery.State) {
 		}
 		cc, err := grpc.NewClient(ep.Addr, p.dialOpts...)
 		if err != nil {
-			p.cfg.logger.Warn("egress: pool cannot use router", "router", ep.Addr, "err", err)
+			p.cfg.logger.Warn("forward: pool cannot use router", "router", ep.Addr, "err", err)
 			continue
 		}
 		p.routers[k] = &poolRouter{key: k, ep: ep, cc: cc}

@@ -1,0 +1,77 @@
+// Package serve is the router's side of egress: the subscription Router
+// keyed by shard ID, the loggregator.v2.Egress gRPC Server, and the HTTP/SSE
+// Gateway. A proxy feeds a Server or a Gateway from a nozzle's firehose
+// instead of a Router: anything that implements Subscriber will do.
+//
+// # Router
+//
+// A Router takes envelopes as wire bytes (Publish, or Run over a buffer) and
+// routes them without decoding: envelope.ReadRoute reads the source ID, kind
+// and metric names, and the envelope's bytes travel on untouched. Each
+// subscription has a shard ID, selectors, optionally a deterministic name,
+// and its own buffer (a one-to-one diode of 1,000 envelopes by default, or a
+// channel buffer; see WithSubscriptionDiode, WithSubscriptionChannel,
+// WithSubscriptionBuffer). The delivery rules:
+//
+//   - Subscriptions with the same shard ID form a group: each envelope goes
+//     to exactly one member, chosen round robin among the members whose
+//     selectors match it.
+//   - Different shard IDs each get a copy. An empty shard ID is a group of
+//     one: that subscription gets every envelope its selectors match.
+//   - When every member of a group has a deterministic name, the member is
+//     chosen by a hash of the metric name (counter or timer name, the set of
+//     gauge names) modulo the number of matching members, in the order of
+//     their names: one metric always lands on the same member while the
+//     group stays the same. Logs and events, which have no metric name, fall
+//     back to round robin.
+//   - Several selectors of one subscription that match one envelope deliver
+//     it once (Loggregator may deliver it once per selector), also when one
+//     names the source ID and another selects every source ID.
+//   - A subscription leaves its group at once when it is closed or the
+//     context it was made with ends (the stream that asked for it ended).
+//     What it still held is discarded and counted as dropped.
+//
+// Publishing never waits for a subscriber. Routing state is copy-on-write:
+// Publish looks the source ID up in a lock-free hash table (plus one list
+// for selectors with an empty source ID) and allocates nothing;
+// subscribing builds new state aside and publishes it atomically.
+// Router.Stats reports ingress, egress, dropped (direction=egress) per
+// shard ID, the subscriptions gauge, rejected streams and malformed input.
+//
+// # Server
+//
+// A Server serves loggregator.v2.Egress (both Receiver and BatchedReceiver)
+// from any Subscriber: a Router, or a proxy's fan-in over many routers.
+// BatchedReceiver sends batches of at most 100 envelopes held at most
+// 100 ms, flushed early when the subscription runs dry, assembled from wire
+// bytes without re-encoding. Requests without selectors, or with a selector
+// that names no message type, are answered InvalidArgument (the legacy
+// selector counts only when selectors is empty); streams beyond the maximum
+// (500 by default) are answered ResourceExhausted. TLS and mutual TLS via
+// WithTLS. Serve or Start it, or Register it on a grpc.Server shared
+// with other services (created with GRPCServerOption). Shutdown sends what
+// the streams hold before ending them; Close ends them at once.
+//
+// # Gateway
+//
+// A Gateway is an http.Handler for Loggregator's GET /v2/read: the query
+// parameters shard_id, deterministic_name, source_id (repeatable), log,
+// counter, gauge, timer, event, counter.name and gauge.name (comma-separated)
+// become a request's selectors, and the answer is a text/event-stream of
+// `data: <EnvelopeBatch as protojson>` frames with snake_case field names,
+// an `event: heartbeat` frame when idle (every 15 s by default) and an
+// `event: closing` frame before the stream ends on its timeout. Errors are
+// JSON {"error": ..., "message": ...}: 400 for an empty query or no
+// envelope type, 405 for another method than GET, 403 when the authorizer
+// (WithAuthorizer) refuses the source IDs, 429 ("too_many_streams")
+// beyond WithMaxStreams open streams (500 by default). The Gateway is
+// the one place in this package that decodes envelopes: JSON needs them.
+//
+// # Options
+//
+// Options that only one component takes have that component's option type
+// (RouterOption, ServerOption, GatewayOption); WithMaxStreams and WithBatch
+// apply to a Server and a Gateway alike, WithLogger to all three. Invalid
+// arguments and options are refused with an error wrapping
+// ErrInvalidConfig.
+package serve

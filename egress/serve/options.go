@@ -1,0 +1,268 @@
+package serve
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sluicelog/sluice/diode"
+)
+
+// Defaults, Loggregator's where it has one.
+const (
+	// DefaultSubscriptionBuffer is the size of a subscription's diode, as in
+	// Loggregator's router.
+	DefaultSubscriptionBuffer = 1000
+	// DefaultMaxStreams is how many streams a Server, or a Gateway, serves
+	// at once.
+	DefaultMaxStreams = 500
+	// DefaultBatchSize and DefaultBatchInterval bound a batch sent on
+	// BatchedReceiver or in one gateway frame.
+	DefaultBatchSize     = 100
+	DefaultBatchInterval = 100 * time.Millisecond
+	// DefaultKeepalive is how long a connection may stay silent before the
+	// Server pings it; a peer that does not answer within as long again is
+	// closed.
+	DefaultKeepalive = 15 * time.Second
+	// DefaultMinPingInterval is the shortest interval between client pings
+	// a Server tolerates.
+	DefaultMinPingInterval = 5 * time.Second
+	// DefaultHeartbeat is how long a gateway stream may stay idle before the
+	// Gateway sends an `event: heartbeat` frame (Loggregator's 15 s).
+	DefaultHeartbeat = 15 * time.Second
+	// DefaultStreamTimeout is how long a Gateway stream lasts before it
+	// sends `event: closing` and ends (clients reconnect); it is under the
+	// 15 minutes after which load balancers commonly cut long requests.
+	DefaultStreamTimeout = 14 * time.Minute
+)
+
+// RouterOption configures a Router.
+type RouterOption interface{ applyRouter(*routerConfig) }
+
+// ServerOption configures a Server.
+type ServerOption interface{ applyServer(*serverConfig) }
+
+// GatewayOption configures a Gateway.
+type GatewayOption interface{ applyGateway(*gatewayConfig) }
+
+// StreamOption configures a Server or a Gateway alike (WithMaxStreams,
+// WithBatch).
+type StreamOption interface {
+	ServerOption
+	GatewayOption
+}
+
+// Option configures any of Router, Server and Gateway (WithLogger).
+type Option interface {
+	RouterOption
+	ServerOption
+	GatewayOption
+}
+
+type routerOptionFunc func(*routerConfig)
+
+func (f routerOptionFunc) applyRouter(c *routerConfig) { f(c) }
+
+type serverOptionFunc func(*serverConfig)
+
+func (f serverOptionFunc) applyServer(c *serverConfig) { f(c) }
+
+type gatewayOptionFunc func(*gatewayConfig)
+
+func (f gatewayOptionFunc) applyGateway(c *gatewayConfig) { f(c) }
+
+type streamOption struct {
+	server  func(*serverConfig)
+	gateway func(*gatewayConfig)
+}
+
+func (o streamOption) applyServer(c *serverConfig)   { o.server(c) }
+func (o streamOption) applyGateway(c *gatewayConfig) { o.gateway(c) }
+
+type allOption struct {
+	router  func(*routerConfig)
+	server  func(*serverConfig)
+	gateway func(*gatewayConfig)
+}
+
+func (o allOption) applyRouter(c *routerConfig)   { o.router(c) }
+func (o allOption) applyServer(c *serverConfig)   { o.server(c) }
+func (o allOption) applyGateway(c *gatewayConfig) { o.gateway(c) }
+
+type routerConfig struct {
+	newBuffer func() (diode.Buffer[[]byte], error)
+	logger    *slog.Logger
+}
+
+func routerDefaults() routerConfig {
+	return routerConfig{
+		newBuffer: func() (diode.Buffer[[]byte], error) {
+			return diode.NewOneToOne[[]byte](DefaultSubscriptionBuffer)
+		},
+		logger: slog.New(slog.DiscardHandler),
+	}
+}
+
+type serverConfig struct {
+	tls        *tls.Config
+	maxStreams int
+	batchSize  int
+	interval   time.Duration
+	kaTime     time.Duration
+	kaTimeout  time.Duration
+	kaMinPing  time.Duration
+	logger     *slog.Logger
+}
+
+func serverDefaults() serverConfig {
+	return serverConfig{
+		maxStreams: DefaultMaxStreams,
+		batchSize:  DefaultBatchSize,
+		interval:   DefaultBatchInterval,
+		kaTime:     DefaultKeepalive,
+		kaTimeout:  DefaultKeepalive,
+		kaMinPing:  DefaultMinPingInterval,
+		logger:     slog.New(slog.DiscardHandler),
+	}
+}
+
+// AuthorizeFunc decides whether a request may read the given source IDs
+// (empty: every source ID, the firehose). A non-nil error refuses the
+// request with 403 and the error's text as the message.
+type AuthorizeFunc func(r *http.Request, sourceIDs []string) error
+
+type gatewayConfig struct {
+	heartbeat  time.Duration
+	timeout    time.Duration
+	authorize  AuthorizeFunc
+	batchSize  int
+	interval   time.Duration
+	maxStreams int
+	logger     *slog.Logger
+}
+
+func gatewayDefaults() gatewayConfig {
+	return gatewayConfig{
+		heartbeat:  DefaultHeartbeat,
+		timeout:    DefaultStreamTimeout,
+		authorize:  func(*http.Request, []string) error { return nil },
+		batchSize:  DefaultBatchSize,
+		interval:   DefaultBatchInterval,
+		maxStreams: DefaultMaxStreams,
+		logger:     slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithLogger sets the logger of a Router, Server or Gateway (default:
+// discard; nil keeps the default).
+func WithLogger(l *slog.Logger) Option {
+	set := func(dst **slog.Logger) {
+		if l != nil {
+			*dst = l
+		}
+	}
+	return allOption{
+		router:  func(c *routerConfig) { set(&c.logger) },
+		server:  func(c *serverConfig) { set(&c.logger) },
+		gateway: func(c *gatewayConfig) { set(&c.logger) },
+	}
+}
+
+// WithMaxStreams sets how many streams a Server (Receiver and
+// BatchedReceiver) or a Gateway serves at once (default DefaultMaxStreams).
+// A Server answers more with ResourceExhausted, a Gateway with 429 and the
+// JSON error "too_many_streams"; both count them as rejected_streams, so a
+// crowd of consumers cannot exhaust a router.
+func WithMaxStreams(n int) StreamOption {
+	return streamOption{
+		server:  func(c *serverConfig) { c.maxStreams = n },
+		gateway: func(c *gatewayConfig) { c.maxStreams = n },
+	}
+}
+
+// WithBatch sets the batches a Server sends on BatchedReceiver, or a
+// Gateway in one data frame: at most size envelopes, held at most interval
+// (defaults 100 and 100 ms). A Server also flushes a partial batch when the
+// subscription has been empty for a tenth of interval, so a trickle is not
+// delayed.
+func WithBatch(size int, interval time.Duration) StreamOption {
+	return streamOption{
+		server:  func(c *serverConfig) { c.batchSize, c.interval = size, interval },
+		gateway: func(c *gatewayConfig) { c.batchSize, c.interval = size, interval },
+	}
+}
+
+// WithSubscriptionDiode gives every subscription a one-to-one diode of size
+// envelopes (default DefaultSubscriptionBuffer): when a subscriber falls a
+// whole ring behind, it skips what it missed and the router counts it as
+// dropped under its shard ID.
+func WithSubscriptionDiode(size int) RouterOption {
+	return routerOptionFunc(func(c *routerConfig) {
+		c.newBuffer = func() (diode.Buffer[[]byte], error) { return diode.NewOneToOne[[]byte](size) }
+	})
+}
+
+// WithSubscriptionChannel gives every subscription a channel buffer of size
+// envelopes instead of a diode: when it is full, the new envelope is dropped
+// (and counted), as in Loggregator's reverse log proxy.
+func WithSubscriptionChannel(size int) RouterOption {
+	return routerOptionFunc(func(c *routerConfig) {
+		c.newBuffer = func() (diode.Buffer[[]byte], error) { return diode.NewChannel[[]byte](size) }
+	})
+}
+
+// WithSubscriptionBuffer sets the function that makes each subscription's
+// buffer. The router writes to a buffer from one goroutine at a time (its
+// publishers are serialized), and the subscriber reads it. Benchmarks use
+// diode.Discard to measure routing alone. A nil f keeps the default.
+func WithSubscriptionBuffer(f func() diode.Buffer[[]byte]) RouterOption {
+	return routerOptionFunc(func(c *routerConfig) {
+		if f != nil {
+			c.newBuffer = func() (diode.Buffer[[]byte], error) { return f(), nil }
+		}
+	})
+}
+
+// WithTLS makes a Server serve TLS with cfg; set cfg.ClientAuth (and
+// ClientCAs) for mutual TLS. Without it the Server serves plaintext.
+func WithTLS(cfg *tls.Config) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.tls = cfg })
+}
+
+// WithKeepalive sets how long a connection may stay silent before the
+// Server pings it (interval) and how long it waits for the answer
+// (timeout). Defaults: DefaultKeepalive for both.
+func WithKeepalive(interval, timeout time.Duration) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.kaTime, c.kaTimeout = interval, timeout })
+}
+
+// WithMinPingInterval sets the shortest interval between client pings the
+// Server tolerates (default DefaultMinPingInterval); clients that ping more
+// often are disconnected by grpc with "too_many_pings".
+func WithMinPingInterval(d time.Duration) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.kaMinPing = d })
+}
+
+// WithHeartbeat sets how long a gateway stream may stay idle before a
+// heartbeat frame is sent (default DefaultHeartbeat).
+func WithHeartbeat(d time.Duration) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.heartbeat = d })
+}
+
+// WithStreamTimeout sets how long a gateway stream lasts before the Gateway
+// sends `event: closing` and ends it (default DefaultStreamTimeout).
+func WithStreamTimeout(d time.Duration) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.timeout = d })
+}
+
+// WithAuthorizer sets the hook that decides which source IDs a gateway
+// request may read (default: every request may read everything). It runs
+// before subscribing; put authentication in it or in front of the Gateway.
+func WithAuthorizer(f AuthorizeFunc) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) {
+		if f != nil {
+			c.authorize = f
+		}
+	})
+}
