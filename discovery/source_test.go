@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,7 +196,7 @@ func TestFirst(t *testing.T) {
 	require.Eventually(t, func() bool {
 		select {
 		case s := <-ch:
-			return equal(keys(s), []string{"etcd:1"})
+			return slices.Equal(keys(s), []string{"etcd:1"})
 		default:
 			return false
 		}
@@ -253,4 +254,71 @@ func TestFirstNoSources(t *testing.T) {
 	st := discovery.First().State()
 	assert.Empty(t, st.Endpoints)
 	assert.ErrorIs(t, st.Err, discovery.ErrNoEndpoints)
+}
+
+func TestInvalidConfig(t *testing.T) {
+	lookup := func(context.Context) ([]discovery.Endpoint, error) { return nil, nil }
+	tests := []struct {
+		name string
+		new  func() error
+	}{
+		{"poll without lookup", func() error { _, err := discovery.Poll(nil, time.Second); return err }},
+		{"poll without interval", func() error { _, err := discovery.Poll(lookup, 0); return err }},
+		{"dns without name", func() error { _, err := discovery.NewDNS(""); return err }},
+		{"dns without port", func() error { _, err := discovery.NewDNS("routers.example.com"); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.ErrorIs(t, tt.new(), discovery.ErrInvalidConfig)
+		})
+	}
+}
+
+func TestPollerNilOptionsAndShutdown(t *testing.T) {
+	p, err := discovery.Poll(func(context.Context) ([]discovery.Endpoint, error) {
+		return []discovery.Endpoint{{Addr: "a:1"}}, nil
+	}, time.Hour, nil, discovery.WithLogger(nil), nil)
+	require.NoError(t, err)
+	waitKeys(t, p, 30*time.Second, "a:1")
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.ErrorIs(t, p.State().Err, discovery.ErrClosed)
+	assert.Equal(t, []string{"a:1"}, keys(p.State()))
+	require.NoError(t, p.Close())
+}
+
+func TestFeed(t *testing.T) {
+	f := discovery.NewFeed(nil)
+	assert.ErrorIs(t, f.State().Err, discovery.ErrPending)
+	ch := f.Subscribe(testCtx(t))
+	next(t, ch, time.Second)
+
+	f.Report([]discovery.Endpoint{{ID: "b", Addr: "b:1"}, {ID: "a", Addr: "a:1"}}, nil)
+	s := next(t, ch, 30*time.Second)
+	assert.Equal(t, []string{"a", "b"}, keys(s))
+	require.NoError(t, s.Err)
+	confirmed := s.Confirmed
+
+	// A failure and an empty answer keep the last good set, unconfirmed.
+	boom := errors.New("registry down")
+	f.Report(nil, boom)
+	s = next(t, ch, 30*time.Second)
+	assert.ErrorIs(t, s.Err, boom)
+	assert.Equal(t, []string{"a", "b"}, keys(s))
+	assert.Equal(t, confirmed, s.Confirmed)
+	f.Report(nil, nil)
+	s = next(t, ch, 30*time.Second)
+	assert.ErrorIs(t, s.Err, discovery.ErrNoEndpoints)
+	assert.Equal(t, []string{"a", "b"}, keys(s))
+
+	require.NoError(t, f.Close())
+	require.NoError(t, f.Close())
+	f.Report([]discovery.Endpoint{{Addr: "c:1"}}, nil) // ignored
+	assert.ErrorIs(t, f.State().Err, discovery.ErrClosed)
+	assert.Equal(t, []string{"a", "b"}, keys(f.State()))
+
+	// With WithAllowEmpty an empty answer is a valid set.
+	g := discovery.NewFeed(discovery.WithAllowEmpty())
+	g.Report(nil, nil)
+	assert.NoError(t, g.State().Err)
+	assert.Empty(t, g.State().Endpoints)
 }
