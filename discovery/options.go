@@ -72,7 +72,7 @@ func WithInterval(d time.Duration) Option {
 	})
 }
 
-// WithTimeout bounds each lookup or etcd request. The default is the
+// WithTimeout bounds each lookup. The default is the
 // interval, at most 5s.
 func WithTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.timeout = d })
