@@ -72,7 +72,7 @@ func WithResolverAddr(addr string) Option {
 // NewDNS starts a DNS source for name, which may carry the port
 // ("routers.example.com:8082"). It reads WithPort, WithSRV, WithZoneName,
 // WithResolver or WithResolverAddr, WithInterval (default 10s), WithTimeout,
-// WithAllowEmpty and WithLogger. Close stops it.
+// WithAllowEmpty and WithLogger. Shutdown or Close stops it.
 func NewDNS(name string, opts ...Option) (*DNS, error) {
 	o := buildOptions(opts)
 	d := &DNS{name: name, srv: o.srv, zone: o.zone, zoneName: o.zoneName, resolver: o.resolver}
@@ -83,10 +83,10 @@ func NewDNS(name string, opts ...Option) (*DNS, error) {
 		d.port = strconv.Itoa(o.port)
 	}
 	if d.name == "" && d.srv == "" {
-		return nil, errors.New("discovery: NewDNS needs a name")
+		return nil, fmt.Errorf("%w: NewDNS needs a name", ErrInvalidConfig)
 	}
 	if d.port == "" && (d.srv == "" || d.zoneName != "") {
-		return nil, errors.New("discovery: NewDNS needs a port for A/AAAA lookups (WithPort or name:port)")
+		return nil, fmt.Errorf("%w: NewDNS needs a port for A/AAAA lookups (WithPort or name:port)", ErrInvalidConfig)
 	}
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver

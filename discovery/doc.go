@@ -1,5 +1,5 @@
 // Package discovery tells sluice's pool and nozzles where the routers are,
-// from static lists, DNS and etcd, and how fresh that knowledge is.
+// from static lists, DNS or a registry, and how fresh that knowledge is.
 //
 // It knows addresses and availability zones, not envelopes: an Endpoint is
 // an address to dial with a zone, an identity and free-form metadata.
@@ -29,45 +29,29 @@
 //   - DNS: A/AAAA (and SRV) lookups on an interval. WithZoneName makes it try
 //     a name for the local availability zone first, as Loggregator's agents
 //     do, and fall back to the general name only when that finds nothing.
-//   - Watcher: follows registrations in etcd that routers keep with a
-//     Registrar; changes arrive within milliseconds, and a re-read every
-//     interval confirms the set and catches a wiped etcd.
+//   - etcd.Watcher, in package discovery/etcd: follows registrations in etcd
+//     that routers keep with an etcd.Registrar. It lives in its own package
+//     so that only programs that use etcd compile etcd's client.
 //   - First and FirstWithin: combine sources in order of preference, for
 //     example First(watcher, static).
 //   - Poll: any lookup function of your own, with the same freshness rules.
-//
-// # etcd layout
-//
-// A Registrar writes one key per endpoint, in the layout of Loggregator's
-// /doppler/meta/<zone>/<job>/<id>:
-//
-//	<prefix>/<zone>/<job>/<id>    e.g. /sluice/meta/z1/router/r1
-//
-// where prefix defaults to DefaultPrefix, an empty zone is written "_", job
-// defaults to "router" and id is Endpoint.Key. The value is JSON with a
-// version and the endpoint list:
-//
-//	{"version":1,"endpoints":[{"id":"r1","addr":"10.0.0.5:8082","zone":"z1","metadata":{"job":"router"}}]}
-//
-// The key is attached to a lease of the Registrar's TTL (default 10s) that
-// it keeps alive; when the router dies the key disappears within the TTL
-// (plus up to 500ms, etcd's expiry check). The Registrar repairs its
-// registration by itself: it watches its key and puts it back when deleted,
-// grants a new lease when the old one is lost, and every TTL/3 reads the key
-// back, which also catches an etcd whose data was wiped and restarted.
-// Loggregator-style values whose endpoints are URL strings
-// ("tcp://10.0.0.5:3458") are read too.
-//
-// Registrar and Watcher take a *clientv3.Client owned by the caller;
-// EtcdConfig gives a quiet configuration that reconnects quickly. Package
-// discoverytest starts an embedded etcd and a DNS server for tests.
+//   - Feed: a source of your own that is told what it found, for
+//     registries that push changes; etcd.Watcher is built on it.
 //
 // # Writing your own
 //
 // To read from Consul, Kubernetes or anything else, write a LookupFunc and
 // pass it to Poll, which does the bookkeeping: a lookup that fails or finds
 // nothing keeps the last good set and reports the error. A push-based
-// source can implement Source directly; it must send the current State on
-// Subscribe, coalesce, close the channel when ctx ends, and keep its last
-// good set on errors.
+// source reports to a Feed, which keeps the same books. A source can also
+// implement Source directly; it must send the current State on Subscribe,
+// coalesce, close the channel when ctx ends, and keep its last good set on
+// errors.
+//
+// # Configuration errors and lifecycle
+//
+// Constructors return errors that wrap ErrInvalidConfig for arguments they
+// cannot work with, and skip nil options. Sources that run a goroutine
+// (Poller, DNS) stop with Shutdown(ctx) or Close(), which waits for it and
+// may be called more than once.
 package discovery

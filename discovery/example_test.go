@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/sluicelog/sluice/discovery"
 )
 
@@ -85,34 +83,6 @@ func ExampleFirst() {
 	fmt.Println(src.State().Endpoints[0].Addr, src.State().Err)
 	// Output:
 	// 10.0.0.5:8082 <nil>
-}
-
-// A router registers itself; agents watch the prefix. Needs a running etcd,
-// so this example is compiled but not run.
-func ExampleNewRegistrar() {
-	client, err := clientv3.New(discovery.EtcdConfig("http://127.0.0.1:2379"))
-	if err != nil {
-		return
-	}
-	defer client.Close()
-
-	reg, err := discovery.NewRegistrar(client,
-		discovery.Endpoint{ID: "router-0", Addr: "10.0.0.5:8082", Zone: "z1"},
-		discovery.WithTTL(10*time.Second))
-	if err != nil {
-		return
-	}
-	defer reg.Shutdown(context.Background()) // revoke: watchers drop it at once
-
-	routers, err := discovery.NewWatcher(client)
-	if err != nil {
-		return
-	}
-	defer routers.Close()
-	src := discovery.First(routers, discovery.NewStatic(discovery.Endpoint{Addr: "10.0.0.5:8082"}))
-	for st := range src.Subscribe(context.Background()) {
-		fmt.Println(st.Endpoints, st.Age(time.Now()), st.Err)
-	}
 }
 
 // An agent in zone z1 prefers the routers of its zone. Needs DNS, so this

@@ -21,9 +21,10 @@ type Fallback struct {
 
 var _ Source = (*Fallback)(nil)
 
-// First combines sources in order of preference, for example an etcd
-// Watcher first and a Static list as the fallback. A source is fresh when
-// its State has no error and at least one endpoint.
+// First combines sources in order of preference, for example an
+// etcd.Watcher (package discovery/etcd) first and a Static list as the
+// fallback. A source is fresh when its State has no error and at least one
+// endpoint.
 func First(sources ...Source) *Fallback {
 	return &Fallback{sources: sources}
 }

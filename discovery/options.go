@@ -1,13 +1,18 @@
 package discovery
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"time"
 )
 
-// Option configures a source, a Registrar or a Watcher. Each constructor
-// documents the options it reads; the others are ignored.
+// ErrInvalidConfig is wrapped by the errors that constructors return for
+// arguments or options they cannot work with; test for it with errors.Is.
+var ErrInvalidConfig = errors.New("discovery: invalid configuration")
+
+// Option configures a source. Each constructor documents the options it
+// reads; the others are ignored. Nil options are skipped.
 type Option interface {
 	apply(*options)
 }
@@ -29,20 +34,12 @@ type options struct {
 	zone     string
 	zoneName string
 	resolver *net.Resolver
-
-	// etcd
-	prefix string
-	job    string
-	ttl    time.Duration
 }
 
 func defaultOptions() options {
 	return options{
 		logger:   slog.New(slog.DiscardHandler),
 		interval: 10 * time.Second,
-		ttl:      10 * time.Second,
-		prefix:   DefaultPrefix,
-		job:      "router",
 	}
 }
 
@@ -65,8 +62,8 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
 }
 
-// WithInterval sets how often Poll and DNS look up, and how often a Watcher
-// re-reads its prefix to confirm the set (default 10s).
+// WithInterval sets how often DNS looks up (default 10s); Poll takes its
+// interval as an argument.
 func WithInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) {
 		if d > 0 {
@@ -75,7 +72,7 @@ func WithInterval(d time.Duration) Option {
 	})
 }
 
-// WithTimeout bounds each lookup or etcd request. The default is the
+// WithTimeout bounds each lookup. The default is the
 // interval, at most 5s.
 func WithTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.timeout = d })

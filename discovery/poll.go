@@ -3,9 +3,10 @@ package discovery
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"sync"
+	"fmt"
 	"time"
+
+	"github.com/sluicelog/sluice/internal/lifecycle"
 )
 
 // LookupFunc finds the current endpoints, for example by asking Consul or
@@ -22,26 +23,24 @@ var ErrPending = errors.New("discovery: first lookup pending")
 // keeps the last good set, sets State.Err and leaves State.Confirmed where
 // it was; a lookup that succeeds replaces the set and confirms it.
 type Poller struct {
-	lookup   LookupFunc
-	opts     options
-	pub      *publisher
-	refresh  chan struct{}
-	cancel   context.CancelFunc
-	done     chan struct{}
-	closeOne sync.Once
+	lookup  LookupFunc
+	opts    options
+	feed    *Feed
+	refresh chan struct{}
+	runner  *lifecycle.Runner
 }
 
 var _ Source = (*Poller)(nil)
 
 // Poll returns a started Poller that calls lookup at once and then every
 // interval. It reads the options WithLogger, WithTimeout (default: the
-// interval, at most 5s) and WithAllowEmpty. Close stops it.
+// interval, at most 5s) and WithAllowEmpty. Shutdown or Close stops it.
 func Poll(lookup LookupFunc, interval time.Duration, opts ...Option) (*Poller, error) {
 	if lookup == nil {
-		return nil, errors.New("discovery: Poll needs a lookup func")
+		return nil, fmt.Errorf("%w: Poll needs a lookup func", ErrInvalidConfig)
 	}
 	if interval <= 0 {
-		return nil, errors.New("discovery: Poll needs a positive interval")
+		return nil, fmt.Errorf("%w: Poll needs a positive interval, got %v", ErrInvalidConfig, interval)
 	}
 	o := buildOptions(opts)
 	o.interval = interval
@@ -49,25 +48,22 @@ func Poll(lookup LookupFunc, interval time.Duration, opts ...Option) (*Poller, e
 }
 
 func startPoller(lookup LookupFunc, o options) *Poller {
-	ctx, cancel := context.WithCancel(context.Background())
 	p := &Poller{
 		lookup:  lookup,
 		opts:    o,
-		pub:     newPublisher(State{Err: ErrPending}),
+		feed:    newFeed(o),
 		refresh: make(chan struct{}, 1),
-		cancel:  cancel,
-		done:    make(chan struct{}),
 	}
-	go p.run(ctx)
+	p.runner = lifecycle.Start(p.run)
 	return p
 }
 
 // State returns the latest State without waiting.
-func (p *Poller) State() State { return p.pub.get() }
+func (p *Poller) State() State { return p.feed.State() }
 
 // Subscribe sends the current State at once, then every change. The channel
 // is closed when ctx ends or the Poller is closed.
-func (p *Poller) Subscribe(ctx context.Context) <-chan State { return p.pub.subscribe(ctx) }
+func (p *Poller) Subscribe(ctx context.Context) <-chan State { return p.feed.Subscribe(ctx) }
 
 // Refresh asks for a lookup now instead of at the next interval. It does not
 // wait for the lookup.
@@ -78,23 +74,24 @@ func (p *Poller) Refresh() {
 	}
 }
 
+// Shutdown stops polling like Close, but when ctx ends before a running
+// lookup has returned it stops waiting and returns ctx's error; the lookup's
+// context is cancelled either way.
+func (p *Poller) Shutdown(ctx context.Context) error {
+	if err := p.runner.Stop(ctx); err != nil {
+		return err
+	}
+	return p.Close()
+}
+
 // Close stops polling and waits for a running lookup to return. The last set
 // stays readable, with Err set to ErrClosed; subscribers' channels are
 // closed. Close is safe to call more than once.
 func (p *Poller) Close() error {
-	p.closeOne.Do(func() {
-		p.cancel()
-		<-p.done
-		p.pub.close(func(old State) State {
-			old.Err = ErrClosed
-			return old
-		})
-	})
-	return nil
+	return p.runner.Close(func() { _ = p.feed.Close() })
 }
 
 func (p *Poller) run(ctx context.Context) {
-	defer close(p.done)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -116,30 +113,5 @@ func (p *Poller) once(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // closing: the result of an interrupted lookup means nothing
 	}
-	apply(p.pub, p.opts, eps, err, time.Now())
-}
-
-// apply records the outcome of one lookup in pub following the freshness
-// rule: only a good, non-empty (or allowed empty) answer replaces the set and
-// advances Confirmed.
-func apply(pub *publisher, o options, eps []Endpoint, err error, now time.Time) {
-	if err == nil && len(eps) == 0 && !o.allowEmpty {
-		err = ErrNoEndpoints
-	}
-	pub.update(func(old State) State {
-		if err != nil {
-			if old.Err == nil || !sameErr(old.Err, err) {
-				o.logger.Warn("discovery lookup failed; keeping last good set",
-					slog.Any("error", err), slog.Int("endpoints", len(old.Endpoints)),
-					slog.Time("confirmed", old.Confirmed))
-			}
-			old.Err = err
-			return old
-		}
-		set := normalize(eps)
-		if old.Err != nil && old.Err != ErrPending {
-			o.logger.Info("discovery lookup recovered", slog.Int("endpoints", len(set)))
-		}
-		return State{Endpoints: set, Confirmed: now}
-	})
+	p.feed.Report(eps, err)
 }

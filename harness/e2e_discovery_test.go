@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/discovery/discoverytest"
+	"github.com/sluicelog/sluice/discovery/etcd"
 	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/harness"
 	"github.com/sluicelog/sluice/internal/testtls"
@@ -38,19 +39,19 @@ const (
 // pool follows a Watcher on it.
 type e2eCluster struct {
 	etcd       *discoverytest.Etcd
-	watcher    *discovery.Watcher
+	watcher    *etcd.Watcher
 	serverTLS  *tls.Config
 	clientTLS  *tls.Config
 	routers    []*harness.Router // every router ever started
-	registrars map[*harness.Router]*discovery.Registrar
+	registrars map[*harness.Router]*etcd.Registrar
 	ttl        time.Duration // the Registrars' lease TTL
 }
 
 func e2eStartCluster(t *testing.T, ttl time.Duration) *e2eCluster {
 	t.Helper()
 	_, serverTLS, clientTLS := testtls.Must(t)
-	c := &e2eCluster{etcd: discoverytest.StartEtcd(t), serverTLS: serverTLS, clientTLS: clientTLS, registrars: map[*harness.Router]*discovery.Registrar{}, ttl: ttl}
-	w, err := discovery.NewWatcher(c.etcd.Client(), discovery.WithInterval(e2eInterval))
+	c := &e2eCluster{etcd: discoverytest.StartEtcd(t), serverTLS: serverTLS, clientTLS: clientTLS, registrars: map[*harness.Router]*etcd.Registrar{}, ttl: ttl}
+	w, err := etcd.NewWatcher(c.etcd.Client(), etcd.WithInterval(e2eInterval))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
 	c.watcher = w
@@ -69,7 +70,7 @@ func (c *e2eCluster) router(t *testing.T, id string) *harness.Router {
 // register (re)registers rt with a new Registrar.
 func (c *e2eCluster) register(t *testing.T, rt *harness.Router) {
 	t.Helper()
-	r, err := discovery.NewRegistrar(c.etcd.Client(), rt.Endpoint(), discovery.WithTTL(c.ttl))
+	r, err := etcd.NewRegistrar(c.etcd.Client(), rt.Endpoint(), etcd.WithTTL(c.ttl))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	c.registrars[rt] = r

@@ -13,7 +13,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
-	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/discovery/etcd"
 )
 
 // Etcd is a single-member etcd server embedded in the test process,
@@ -63,11 +63,11 @@ func freePort(t testing.TB) string {
 func (e *Etcd) Endpoints() []string { return []string{e.clientURL.String()} }
 
 // Client returns a new client for this server built from
-// discovery.EtcdConfig (quiet, quick to reconnect). It is closed when the
+// etcd.ClientConfig (quiet, quick to reconnect). It is closed when the
 // test ends.
 func (e *Etcd) Client() *clientv3.Client {
 	e.t.Helper()
-	c, err := clientv3.New(discovery.EtcdConfig(e.Endpoints()...))
+	c, err := clientv3.New(etcd.ClientConfig(e.Endpoints()...))
 	if err != nil {
 		e.t.Fatalf("discoverytest: etcd client: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/sluicelog/sluice/examples/internal/cli"
+	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/harness"
 )
@@ -26,7 +27,7 @@ func run(args []string) int {
 		bufferSize  = fs.Int("buffer", 10000, "ingress diode size (envelopes)")
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
-		routers     cli.Routers
+		routers     discoveryflag.Routers
 	)
 	common.Flags(fs, "127.0.0.1:3458", "Ingress listen address for emitters")
 	routers.Flags(fs)

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/sluicelog/sluice/examples/internal/cli"
+	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/harness"
 )
@@ -24,7 +25,7 @@ func run(args []string) int {
 		bufferSize  = fs.Int("buffer", 10000, "each subscriber's Firehose buffer (envelopes)")
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
-		routers     cli.Routers
+		routers     discoveryflag.Routers
 	)
 	common.Flags(fs, "127.0.0.1:8084", "Egress gRPC listen address")
 	routers.Flags(fs)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicelog/sluice/examples/internal/cli"
+	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/harness"
 )
@@ -29,7 +30,7 @@ func run(args []string) int {
 		bufferSize  = fs.Int("buffer", 10000, "ingress diode size (envelopes)")
 		subBuffer   = fs.Int("subscription-buffer", 1000, "per-subscription diode size (envelopes)")
 		tlsFiles    cli.TLSFiles
-		etcd        cli.Etcd
+		etcd        discoveryflag.Etcd
 	)
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")

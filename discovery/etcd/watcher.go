@@ -1,4 +1,4 @@
-package discovery
+package etcd
 
 import (
 	"context"
@@ -12,10 +12,14 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/internal/backoff"
+	"github.com/sluicelog/sluice/internal/lifecycle"
 )
 
-// Watcher is a Source that follows the registrations under an etcd prefix.
+var errWatchEnded = errors.New("etcd: watch ended")
+
+// Watcher is a discovery.Source that follows the registrations under an etcd prefix.
 //
 // It reads the prefix, then watches it from the revision it read, so no
 // change is missed between the two. It copes with what etcd does to a long
@@ -24,107 +28,129 @@ import (
 // the prefix: a successful read confirms the set (State.Confirmed), a failed
 // one (etcd down or without a leader) sets State.Err and keeps the last good
 // set, and a revision lower than one already seen reveals that etcd's data
-// was wiped, which restarts the watch.
+// was wiped, which restarts the watch. The freshness rules are those of
+// discovery.Feed.
 type Watcher struct {
 	client *clientv3.Client
 	opts   options
-	pub    *publisher
+	feed   *discovery.Feed
 
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stopped sync.Once
+	runner *lifecycle.Runner
 
 	// Owned by the run goroutine.
-	kvs map[string][]Endpoint // by etcd key
-	rev int64                 // highest revision reflected in kvs
+	kvs map[string][]discovery.Endpoint // by etcd key
+	rev int64                           // highest revision reflected in kvs
 }
 
-var _ Source = (*Watcher)(nil)
+var _ discovery.Source = (*Watcher)(nil)
 
 // NewWatcher starts watching the registrations under the prefix (WithPrefix,
 // default DefaultPrefix) using client, which stays owned by the caller. It
 // reads WithPrefix, WithInterval, WithTimeout, WithAllowEmpty and WithLogger.
-// Close stops it.
+// Until the first read State.Err is discovery.ErrPending. Shutdown or Close
+// stops it.
 func NewWatcher(client *clientv3.Client, opts ...Option) (*Watcher, error) {
 	if client == nil {
-		return nil, errors.New("discovery: NewWatcher needs an etcd client")
+		return nil, fmt.Errorf("%w: NewWatcher needs a client", ErrInvalidConfig)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	o := buildOptions(opts)
+	feedOpts := []discovery.Option{discovery.WithLogger(o.logger)}
+	if o.allowEmpty {
+		feedOpts = append(feedOpts, discovery.WithAllowEmpty())
+	}
 	w := &Watcher{
 		client: client,
-		opts:   buildOptions(opts),
-		pub:    newPublisher(State{Err: ErrPending}),
-		cancel: cancel,
-		done:   make(chan struct{}),
-		kvs:    make(map[string][]Endpoint),
+		opts:   o,
+		feed:   discovery.NewFeed(feedOpts...),
+		kvs:    make(map[string][]discovery.Endpoint),
 	}
-	go w.run(ctx)
+	w.runner = lifecycle.Start(w.run)
 	return w, nil
 }
 
 // State returns the latest State without waiting.
-func (w *Watcher) State() State { return w.pub.get() }
+func (w *Watcher) State() discovery.State { return w.feed.State() }
 
 // Subscribe sends the current State at once, then every change. The channel
 // is closed when ctx ends or the Watcher is closed.
-func (w *Watcher) Subscribe(ctx context.Context) <-chan State { return w.pub.subscribe(ctx) }
+func (w *Watcher) Subscribe(ctx context.Context) <-chan discovery.State {
+	return w.feed.Subscribe(ctx)
+}
 
-// Close stops watching. The last set stays readable with Err set to
-// ErrClosed; subscribers' channels are closed. Safe to call more than once.
+// Shutdown stops watching like Close, but when ctx ends before a running
+// etcd request has returned it stops waiting and returns ctx's error; the
+// request is cancelled either way.
+func (w *Watcher) Shutdown(ctx context.Context) error {
+	if err := w.runner.Stop(ctx); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// Close stops watching and waits for its goroutine. The last set stays
+// readable with Err set to discovery.ErrClosed; subscribers' channels are
+// closed. Close is safe to call more than once.
 func (w *Watcher) Close() error {
-	w.stopped.Do(func() {
-		w.cancel()
-		<-w.done
-		w.pub.close(func(old State) State {
-			old.Err = ErrClosed
-			return old
-		})
-	})
-	return nil
+	return w.runner.Close(func() { _ = w.feed.Close() })
 }
 
 func (w *Watcher) prefix() string { return w.opts.prefix + "/" }
 
 func (w *Watcher) run(ctx context.Context) {
-	defer close(w.done)
 	policy := backoff.Policy{Base: 50 * time.Millisecond, Max: max(w.opts.interval, 50*time.Millisecond)}
 	attempt := 0
 	for ctx.Err() == nil {
-		if _, err := w.resync(ctx); err != nil {
-			if !backoff.Sleep(ctx, policy.Delay(attempt)) {
-				return
-			}
-			attempt++
+		_, err := w.resync(ctx)
+		if err == nil {
+			err = w.follow(ctx)
+		}
+		if err == nil {
+			attempt = 0
 			continue
 		}
-		attempt = 0
-		w.follow(ctx)
+		// A failed read or a broken watch: try again after a pause, so that
+		// a watch that breaks at once does not spin.
+		if !backoff.Sleep(ctx, policy.Delay(attempt)) {
+			return
+		}
+		attempt++
 	}
 }
 
 // follow watches from w.rev+1 until the watch must be restarted or ctx ends.
-func (w *Watcher) follow(ctx context.Context) {
+// It returns an error when the watch broke, nil when it ended for a reason
+// that a new read and watch resolve (compaction, wiped data) or ctx ended.
+func (w *Watcher) follow(ctx context.Context) error {
+	// The watch runs on a goroutine of its own (see startWatch), so that the
+	// periodic read below goes on while etcd is unreachable: cancel it
+	// first, then wait for it.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := w.client.Watch(wctx, w.prefix(), clientv3.WithPrefix(), clientv3.WithRev(w.rev+1))
+	wch := startWatch(wctx, &wg, w.client, w.prefix(), clientv3.WithPrefix(), clientv3.WithRev(w.rev+1))
 	tick := time.NewTicker(w.opts.interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case resp, ok := <-wch:
 			if !ok {
-				return
+				return errWatchEnded
 			}
 			if resp.CompactRevision != 0 {
-				w.opts.logger.Info("discovery: watch compacted; reading the prefix again",
+				w.opts.logger.Info("etcd: watch compacted; reading the prefix again",
 					slog.Int64("compact_revision", resp.CompactRevision))
-				return
+				return nil
 			}
 			if err := resp.Err(); err != nil || resp.Canceled {
-				w.fail(fmt.Errorf("discovery: etcd watch: %w", err))
-				return
+				if err == nil {
+					err = errWatchEnded
+				}
+				err = fmt.Errorf("etcd: watch: %w", err)
+				w.fail(err)
+				return err
 			}
 			changed := false
 			for _, ev := range resp.Events {
@@ -139,7 +165,7 @@ func (w *Watcher) follow(ctx context.Context) {
 				}
 				eps, err := decodeRegistration(w.opts.prefix, key, ev.Kv.Value)
 				if err != nil {
-					w.opts.logger.Warn("discovery: ignoring bad registration", slog.Any("error", err))
+					w.opts.logger.Warn("etcd: ignoring bad registration", slog.Any("error", err))
 					delete(w.kvs, key)
 					continue
 				}
@@ -154,7 +180,7 @@ func (w *Watcher) follow(ctx context.Context) {
 		case <-tick.C:
 			wiped, err := w.resync(ctx)
 			if err == nil && wiped {
-				return
+				return nil
 			}
 		}
 	}
@@ -165,25 +191,25 @@ func (w *Watcher) follow(ctx context.Context) {
 // replaced, so that the running watch waits for revisions that may never
 // come and must be restarted.
 func (w *Watcher) resync(ctx context.Context) (wiped bool, err error) {
-	gctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), w.opts.requestTimeout())
+	gctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), w.opts.requestTimeout(w.opts.interval))
 	resp, err := w.client.Get(gctx, w.prefix(), clientv3.WithPrefix())
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
-			w.fail(fmt.Errorf("discovery: etcd read: %w", err))
+			w.fail(fmt.Errorf("etcd: read: %w", err))
 		}
 		return false, err
 	}
 	wiped = resp.Header.Revision < w.rev
 	if wiped {
-		w.opts.logger.Warn("discovery: etcd revision went backwards (data wiped?); watching anew",
+		w.opts.logger.Warn("etcd: revision went backwards (data wiped?); watching anew",
 			slog.Int64("seen", w.rev), slog.Int64("now", resp.Header.Revision))
 	}
 	clear(w.kvs)
 	for _, kv := range resp.Kvs {
 		eps, err := decodeRegistration(w.opts.prefix, string(kv.Key), kv.Value)
 		if err != nil {
-			w.opts.logger.Warn("discovery: ignoring bad registration", slog.Any("error", err))
+			w.opts.logger.Warn("etcd: ignoring bad registration", slog.Any("error", err))
 			continue
 		}
 		w.kvs[string(kv.Key)] = eps
@@ -194,13 +220,11 @@ func (w *Watcher) resync(ctx context.Context) (wiped bool, err error) {
 }
 
 func (w *Watcher) publish() {
-	var eps []Endpoint
+	var eps []discovery.Endpoint
 	for _, k := range slices.Sorted(maps.Keys(w.kvs)) {
 		eps = append(eps, w.kvs[k]...)
 	}
-	apply(w.pub, w.opts, eps, nil, time.Now())
+	w.feed.Report(eps, nil)
 }
 
-func (w *Watcher) fail(err error) {
-	apply(w.pub, w.opts, nil, err, time.Now())
-}
+func (w *Watcher) fail(err error) { w.feed.Report(nil, err) }

@@ -1,4 +1,4 @@
-package discovery
+package etcd
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/sluicelog/sluice/discovery"
 )
 
 // DefaultPrefix is the etcd key prefix that Registrar and Watcher use unless
@@ -34,7 +36,7 @@ type Registration struct {
 }
 
 type registeredEP struct {
-	Endpoint
+	discovery.Endpoint
 }
 
 type jsonEP struct {
@@ -53,17 +55,17 @@ func (e *registeredEP) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err == nil {
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
-			e.Endpoint = Endpoint{Addr: s}
+			e.Endpoint = discovery.Endpoint{Addr: s}
 			return nil
 		}
-		e.Endpoint = Endpoint{Addr: u.Host, Metadata: map[string]string{"scheme": u.Scheme}}
+		e.Endpoint = discovery.Endpoint{Addr: u.Host, Metadata: map[string]string{"scheme": u.Scheme}}
 		return nil
 	}
 	var j jsonEP
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	e.Endpoint = Endpoint(j)
+	e.Endpoint = discovery.Endpoint(j)
 	return nil
 }
 
@@ -75,7 +77,7 @@ func registrationKey(prefix, zone, job, id string) string {
 	return strings.TrimSuffix(prefix, "/") + "/" + zone + "/" + job + "/" + id
 }
 
-func encodeRegistration(ep Endpoint) (string, error) {
+func encodeRegistration(ep discovery.Endpoint) (string, error) {
 	b, err := json.Marshal(Registration{Version: ValueVersion, Endpoints: []registeredEP{{ep}}})
 	return string(b), err
 }
@@ -83,16 +85,16 @@ func encodeRegistration(ep Endpoint) (string, error) {
 // decodeRegistration reads the endpoints of one key. Zone and ID missing
 // from the value are taken from the key (<prefix>/<zone>/<job>/<id>) when the
 // value holds a single endpoint.
-func decodeRegistration(prefix, key string, value []byte) ([]Endpoint, error) {
+func decodeRegistration(prefix, key string, value []byte) ([]discovery.Endpoint, error) {
 	var r Registration
 	if err := json.Unmarshal(value, &r); err != nil {
-		return nil, fmt.Errorf("discovery: key %q: %w", key, err)
+		return nil, fmt.Errorf("etcd: key %q: %w", key, err)
 	}
 	if r.Version != ValueVersion {
-		return nil, fmt.Errorf("discovery: key %q: unsupported version %d", key, r.Version)
+		return nil, fmt.Errorf("etcd: key %q: unsupported version %d", key, r.Version)
 	}
 	if len(r.Endpoints) == 0 {
-		return nil, errors.New("discovery: key " + key + ": no endpoints")
+		return nil, errors.New("etcd: key " + key + ": no endpoints")
 	}
 	rest := strings.TrimPrefix(strings.TrimPrefix(key, strings.TrimSuffix(prefix, "/")), "/")
 	parts := strings.Split(rest, "/")
@@ -103,11 +105,11 @@ func decodeRegistration(prefix, key string, value []byte) ([]Endpoint, error) {
 			keyZone = ""
 		}
 	}
-	eps := make([]Endpoint, 0, len(r.Endpoints))
+	eps := make([]discovery.Endpoint, 0, len(r.Endpoints))
 	for _, re := range r.Endpoints {
 		ep := re.Endpoint
 		if ep.Addr == "" {
-			return nil, fmt.Errorf("discovery: key %q: endpoint without addr", key)
+			return nil, fmt.Errorf("etcd: key %q: endpoint without addr", key)
 		}
 		if ep.Zone == "" {
 			ep.Zone = keyZone

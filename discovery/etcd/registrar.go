@@ -1,8 +1,9 @@
-package discovery
+package etcd
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -15,16 +16,18 @@ import (
 	"google.golang.org/grpc"
 	grpcbackoff "google.golang.org/grpc/backoff"
 
+	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/internal/backoff"
+	"github.com/sluicelog/sluice/internal/lifecycle"
 )
 
-// EtcdConfig returns a clientv3.Config for endpoints that suits discovery:
-// the client's own logging is off (etcd's client logs to stderr by default),
-// dials and requests time out after 2s, dead connections are noticed by
-// keepalive within seconds, and reconnects back off at most 1s so that a
-// restarted etcd is found again quickly. Adjust the fields (TLS, auth) and
-// pass the result to clientv3.New.
-func EtcdConfig(endpoints ...string) clientv3.Config {
+// ClientConfig returns a clientv3.Config for endpoints that suits
+// discovery: the client's own logging is off (etcd's client logs to stderr
+// by default), dials and requests time out after 2s, dead connections are
+// noticed by keepalive within seconds, and reconnects back off at most 1s so
+// that a restarted etcd is found again quickly. Adjust the fields (TLS,
+// auth) and pass the result to clientv3.New.
+func ClientConfig(endpoints ...string) clientv3.Config {
 	return clientv3.Config{
 		Endpoints:            endpoints,
 		DialTimeout:          2 * time.Second,
@@ -41,43 +44,6 @@ func EtcdConfig(endpoints ...string) clientv3.Config {
 			MinConnectTimeout: 2 * time.Second,
 		})},
 	}
-}
-
-// WithPrefix sets the etcd key prefix of a Registrar or Watcher (default
-// DefaultPrefix).
-func WithPrefix(prefix string) Option {
-	return optionFunc(func(o *options) {
-		if prefix != "" {
-			o.prefix = strings.TrimSuffix(prefix, "/")
-		}
-	})
-}
-
-// WithJob sets the job segment of a Registrar's key (default "router").
-func WithJob(job string) Option {
-	return optionFunc(func(o *options) {
-		if job != "" {
-			o.job = job
-		}
-	})
-}
-
-// etcdLeaseSweep is how often etcd's lessor looks for expired leases.
-const etcdLeaseSweep = 500 * time.Millisecond
-
-// WithTTL sets how soon a Registrar's registration disappears after its
-// router dies without deregistering (default 10s, Loggregator's lease TTL).
-// etcd leases are granted in whole seconds and etcd sweeps expired leases
-// every 500ms, so the registrar asks for the longest whole-second lease that
-// still expires within d: floor(d - 500ms), at least one second. etcd refuses
-// leases below its minimum (1.5 x its election timeout: 2s with default
-// timing, so use at least 2.5s there).
-func WithTTL(d time.Duration) Option {
-	return optionFunc(func(o *options) {
-		if d > 0 {
-			o.ttl = d
-		}
-	})
 }
 
 // Registrar keeps one endpoint registered in etcd: a key
@@ -97,9 +63,7 @@ type Registrar struct {
 	registered atomic.Bool
 	lease      atomic.Int64 // current clientv3.LeaseID, 0 if none
 
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stopped sync.Once
+	runner *lifecycle.Runner
 }
 
 // NewRegistrar starts registering ep under the key
@@ -107,33 +71,30 @@ type Registrar struct {
 // caller. It reads WithPrefix, WithJob, WithTTL, WithTimeout and WithLogger.
 // Registration happens in the background and is retried until Shutdown or
 // Close; Registered reports whether it currently holds.
-func NewRegistrar(client *clientv3.Client, ep Endpoint, opts ...Option) (*Registrar, error) {
+func NewRegistrar(client *clientv3.Client, ep discovery.Endpoint, opts ...Option) (*Registrar, error) {
 	if client == nil {
-		return nil, errors.New("discovery: NewRegistrar needs an etcd client")
+		return nil, fmt.Errorf("%w: NewRegistrar needs a client", ErrInvalidConfig)
 	}
 	if ep.Addr == "" {
-		return nil, errors.New("discovery: NewRegistrar needs an endpoint with an Addr")
+		return nil, fmt.Errorf("%w: NewRegistrar needs an endpoint with an Addr", ErrInvalidConfig)
 	}
 	if strings.Contains(ep.Key(), "/") || strings.Contains(ep.Zone, "/") {
-		return nil, errors.New("discovery: endpoint ID and zone must not contain '/'")
+		return nil, fmt.Errorf("%w: endpoint identity %q and zone %q must not contain '/'", ErrInvalidConfig, ep.Key(), ep.Zone)
 	}
 	o := buildOptions(opts)
 	value, err := encodeRegistration(ep)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	ttlSec := max(int64((o.ttl-etcdLeaseSweep)/time.Second), 1)
-	ctx, cancel := context.WithCancel(context.Background())
+	ttlSec := max(int64((o.ttl-leaseSweep)/time.Second), 1)
 	r := &Registrar{
 		client: client,
 		key:    registrationKey(o.prefix, ep.Zone, o.job, ep.Key()),
 		value:  value,
 		opts:   o,
 		ttlSec: ttlSec,
-		cancel: cancel,
-		done:   make(chan struct{}),
 	}
-	go r.run(ctx)
+	r.runner = lifecycle.Start(r.run)
 	return r, nil
 }
 
@@ -146,17 +107,20 @@ func (r *Registrar) Registered() bool { return r.registered.Load() }
 
 // Close stops keeping the registration alive without removing it: the key
 // stays until its lease expires, as if the process had crashed. Use it to
-// simulate a crashed router in tests. Close is safe to call more than once.
+// simulate a crashed router in tests. Close waits for the Registrar's
+// goroutines and is safe to call more than once.
 func (r *Registrar) Close() error {
-	r.stop()
-	return nil
+	return r.runner.Close(func() { r.registered.Store(false) })
 }
 
 // Shutdown stops the Registrar and revokes its lease, so watchers see the
 // endpoint go at once. When ctx ends first, the key is left to expire with
 // its lease and ctx's error is returned.
 func (r *Registrar) Shutdown(ctx context.Context) error {
-	r.stop()
+	if err := r.runner.Stop(ctx); err != nil {
+		return err
+	}
+	_ = r.Close()
 	id := clientv3.LeaseID(r.lease.Swap(0))
 	if id == 0 {
 		return nil
@@ -168,23 +132,9 @@ func (r *Registrar) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (r *Registrar) stop() {
-	r.stopped.Do(func() {
-		r.cancel()
-		<-r.done
-		r.registered.Store(false)
-	})
-}
-
-func (r *Registrar) timeout() time.Duration {
-	if r.opts.timeout > 0 {
-		return r.opts.timeout
-	}
-	return min(r.opts.ttl, 5*time.Second)
-}
+func (r *Registrar) timeout() time.Duration { return r.opts.requestTimeout(r.opts.ttl) }
 
 func (r *Registrar) run(ctx context.Context) {
-	defer close(r.done)
 	// Retries back off quickly up to TTL/4, so that once etcd answers again
 	// the registration is back well within one TTL.
 	policy := backoff.Policy{Base: 50 * time.Millisecond, Max: max(r.opts.ttl/4, 50*time.Millisecond)}
@@ -198,7 +148,7 @@ func (r *Registrar) run(ctx context.Context) {
 		if held {
 			attempt = 0
 		}
-		r.opts.logger.Warn("discovery: registration lost; registering again",
+		r.opts.logger.Warn("etcd: registration lost; registering again",
 			slog.String("key", r.key), slog.Any("error", err))
 		if !backoff.Sleep(ctx, policy.Delay(attempt)) {
 			return
@@ -207,11 +157,15 @@ func (r *Registrar) run(ctx context.Context) {
 	}
 }
 
-var errLeaseLost = errors.New("discovery: lease lost")
+var errLeaseLost = errors.New("etcd: lease lost")
 
 // session grants a lease, puts the key on it and keeps both until something
 // breaks. held reports whether the key was put at all.
 func (r *Registrar) session(ctx context.Context) (held bool, err error) {
+	// The watch runs on a goroutine of its own (see startWatch); it ends
+	// with the session: cancel first, then wait.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -227,54 +181,62 @@ func (r *Registrar) session(ctx context.Context) (held bool, err error) {
 		return false, err
 	}
 	r.registered.Store(true)
-	r.opts.logger.Info("discovery: registered", slog.String("key", r.key), slog.Int64("lease", int64(lease.ID)))
+	r.opts.logger.Info("etcd: registered", slog.String("key", r.key), slog.Int64("lease", int64(lease.ID)))
 
 	ka, err := r.client.KeepAlive(sctx, lease.ID)
 	if err != nil {
 		return true, err
 	}
-	// Watch the key to put it back the moment someone deletes or overwrites it.
-	wch := r.client.Watch(sctx, r.key, clientv3.WithRev(rev+1))
+	// Watch the key to put it back the moment someone deletes or overwrites
+	// it. The watch is only the fast path: the periodic check guards the key
+	// whether the watch works or not, and restarts a broken watch.
+	wch := startWatch(sctx, &wg, r.client, r.key, clientv3.WithRev(rev+1))
 	check := time.NewTicker(max(r.opts.ttl/3, 100*time.Millisecond))
 	defer check.Stop()
 	for {
 		select {
 		case <-sctx.Done():
 			return true, sctx.Err()
-		case resp, ok := <-ka:
+		case _, ok := <-ka:
 			if !ok {
 				return true, errLeaseLost
 			}
-			_ = resp
 		case wresp, ok := <-wch:
 			if !ok || wresp.Canceled || wresp.Err() != nil {
-				if sctx.Err() != nil {
-					return true, sctx.Err()
-				}
-				// The watch is only a fast path; the periodic check still
-				// guards the key. Restart it from the current revision.
-				wch = r.client.Watch(sctx, r.key)
+				wch = nil // restarted by the next check
 				continue
 			}
-			for _, ev := range wresp.Events {
-				if ev.Type == clientv3.EventTypeDelete || ev.Kv.Lease != int64(lease.ID) || string(ev.Kv.Value) != r.value {
-					r.opts.logger.Warn("discovery: registration key changed by someone else; putting it back",
-						slog.String("key", r.key))
-					if _, err := r.put(sctx, lease.ID); err != nil {
-						if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-							return true, errLeaseLost
-						}
-						r.registered.Store(false) // the periodic check retries
-					}
-					break
+			if !r.changed(wresp.Events, lease.ID) {
+				continue
+			}
+			r.opts.logger.Warn("etcd: registration key changed by someone else; putting it back",
+				slog.String("key", r.key))
+			if _, err := r.put(sctx, lease.ID); err != nil {
+				if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+					return true, errLeaseLost
 				}
+				r.registered.Store(false) // the periodic check retries
 			}
 		case <-check.C:
 			if err := r.verify(sctx, lease.ID); err != nil {
 				return true, err
 			}
+			if wch == nil {
+				wch = startWatch(sctx, &wg, r.client, r.key)
+			}
 		}
 	}
+}
+
+// changed reports whether events delete the key or put it with another
+// value or lease than the Registrar's.
+func (r *Registrar) changed(events []*clientv3.Event, id clientv3.LeaseID) bool {
+	for _, ev := range events {
+		if ev.Type == clientv3.EventTypeDelete || ev.Kv.Lease != int64(id) || string(ev.Kv.Value) != r.value {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Registrar) put(ctx context.Context, id clientv3.LeaseID) (int64, error) {
@@ -302,7 +264,7 @@ func (r *Registrar) verify(ctx context.Context, id clientv3.LeaseID) error {
 		r.registered.Store(true)
 		return nil
 	}
-	r.opts.logger.Warn("discovery: registration key missing; putting it back", slog.String("key", r.key))
+	r.opts.logger.Warn("etcd: registration key missing; putting it back", slog.String("key", r.key))
 	if _, err := r.put(ctx, id); err != nil {
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			return errLeaseLost

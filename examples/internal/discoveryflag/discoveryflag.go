@@ -1,4 +1,4 @@
-package cli
+package discoveryflag
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/discovery/etcd"
 )
 
 // ParseRouters parses a comma-separated list of addr[@zone] into endpoints,
@@ -47,7 +48,7 @@ type Etcd struct {
 // Flags registers -etcd and -etcd-prefix.
 func (e *Etcd) Flags(fs *flag.FlagSet, what string) {
 	fs.StringVar(&e.Endpoints, "etcd", "", "comma-separated etcd endpoints "+what)
-	fs.StringVar(&e.Prefix, "etcd-prefix", discovery.DefaultPrefix, "etcd key prefix of router registrations")
+	fs.StringVar(&e.Prefix, "etcd-prefix", etcd.DefaultPrefix, "etcd key prefix of router registrations")
 }
 
 // Enabled reports whether -etcd was given.
@@ -58,7 +59,7 @@ func (e *Etcd) Client() (*clientv3.Client, error) {
 	if e.client != nil {
 		return e.client, nil
 	}
-	c, err := clientv3.New(discovery.EtcdConfig(strings.Split(e.Endpoints, ",")...))
+	c, err := clientv3.New(etcd.ClientConfig(strings.Split(e.Endpoints, ",")...))
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
@@ -103,7 +104,7 @@ func (r *Routers) Source(logger *slog.Logger) (discovery.Source, func(), error) 
 		if err != nil {
 			return nil, nil, err
 		}
-		w, err := discovery.NewWatcher(c, discovery.WithPrefix(r.Etcd.Prefix), discovery.WithLogger(logger))
+		w, err := etcd.NewWatcher(c, etcd.WithPrefix(r.Etcd.Prefix), etcd.WithLogger(logger))
 		if err != nil {
 			r.Etcd.Close()
 			return nil, nil, err
@@ -121,7 +122,7 @@ func (e *Etcd) Register(ep discovery.Endpoint, ttl time.Duration, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	reg, err := discovery.NewRegistrar(c, ep, discovery.WithPrefix(e.Prefix), discovery.WithTTL(ttl), discovery.WithLogger(logger))
+	reg, err := etcd.NewRegistrar(c, ep, etcd.WithPrefix(e.Prefix), etcd.WithTTL(ttl), etcd.WithLogger(logger))
 	if err != nil {
 		return nil, err
 	}
