@@ -121,12 +121,9 @@ func (t *Topology) Report() Report {
 		s := c.Stats()
 		lg.Out += s.Sent
 		d := s.Dropped
-		add(lg.Dropped, "overflow", d.Overflow)
-		add(lg.Dropped, "send", d.Send)
-		add(lg.Dropped, "closed", d.Closed)
-		add(lg.Dropped, "marshal", d.Marshal)
-		add(lg.Dropped, "malformed", d.Malformed)
-		add(lg.Dropped, "shutdown", d.Shutdown)
+		for cause, n := range d {
+			add(lg.Dropped, cause, n)
+		}
 		emitterUnconfirmed += s.Unconfirmed
 		r.Held += s.Emitted - min(s.Emitted, s.Sent+d.Total())
 	}

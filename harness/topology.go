@@ -326,7 +326,7 @@ func (t *Topology) Load(ctx context.Context, duration time.Duration) uint64 {
 func (t *Topology) Drain(ctx context.Context) error {
 	var errs []error
 	for _, c := range t.Emitters {
-		if err := c.Close(ctx); err != nil && !errors.Is(err, ingress.ErrClientClosed) {
+		if err := c.Shutdown(ctx); err != nil && !errors.Is(err, ingress.ErrClientClosed) {
 			errs = append(errs, err)
 		}
 	}
@@ -381,9 +381,7 @@ func (t *Topology) quiet() bool {
 // Close stops everything at once.
 func (t *Topology) Close() {
 	for _, c := range t.Emitters {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Close(ctx)
-		cancel()
+		_ = c.Close()
 	}
 	for _, a := range t.Agents {
 		a.Close()

@@ -93,7 +93,7 @@ func (r *router) stop() {
 		<-r.runDone
 		st := r.in.Stats()
 		r.ingressN += st.Ingress
-		r.droppedIn += st.Dropped
+		r.droppedIn += st.Dropped.Total()
 		r.in = nil
 	}
 	r.out.Close()
@@ -133,7 +133,7 @@ type agent struct {
 
 func newAgent(t testing.TB, name, addr string, clientTLS *tls.Config) *agent {
 	c, err := ingress.NewClient(addr, ingress.WithTLS(clientTLS), ingress.WithAcknowledged(5*time.Second),
-		ingress.WithBatch(100, 5*time.Millisecond), ingress.WithBufferSize(100000), ingress.WithReconnectBackoff(10*time.Millisecond, 100*time.Millisecond))
+		ingress.WithBatch(100, 5*time.Millisecond), ingress.WithBufferSize(100000), ingress.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
 	require.NoError(t, err)
 	return &agent{name: name, c: c}
 }
@@ -192,7 +192,7 @@ func TestFirehoseAcceptanceTwoRoutersShardGroups(t *testing.T) {
 		a.emit(perAgent)
 	}
 	for _, a := range agents {
-		require.NoError(t, a.c.Close(testCtx(t)))
+		require.NoError(t, a.c.Shutdown(testCtx(t)))
 		st := a.c.Stats()
 		require.Equal(t, uint64(perAgent), st.Confirmed, "acknowledged agent %s: %+v", a.name, st)
 		sent += st.Confirmed
@@ -284,8 +284,8 @@ func TestFirehoseAcceptanceRouterStopsMidRun(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let a1 send through the restarted router
 	close(stopEmit)
 	<-emitting
-	require.NoError(t, a1.c.Close(testCtx(t)))
-	require.NoError(t, a2.c.Close(testCtx(t)))
+	require.NoError(t, a1.c.Shutdown(testCtx(t)))
+	require.NoError(t, a2.c.Shutdown(testCtx(t)))
 	as1, as2 := a1.c.Stats(), a2.c.Stats()
 	require.Equal(t, uint64(3000), as2.Confirmed)
 	require.Zero(t, as1.Unconfirmed+as2.Unconfirmed, "acknowledged mode leaves nothing unconfirmed")
@@ -390,8 +390,8 @@ func TestFirehoseAcceptanceSlowConsumer(t *testing.T) {
 	a1, a2 := newAgent(t, "a1", r1.inAddr, clientTLS), newAgent(t, "a2", r2.inAddr, clientTLS)
 	a1.emit(5000)
 	a2.emit(5000)
-	require.NoError(t, a1.c.Close(testCtx(t)))
-	require.NoError(t, a2.c.Close(testCtx(t)))
+	require.NoError(t, a1.c.Shutdown(testCtx(t)))
+	require.NoError(t, a2.c.Shutdown(testCtx(t)))
 	sent := a1.c.Stats().Confirmed + a2.c.Stats().Confirmed
 	require.Equal(t, uint64(10000), sent)
 	require.Eventually(t, func() bool {

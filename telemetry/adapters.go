@@ -8,6 +8,7 @@ import (
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/nozzle"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // The adapters below map each component's Stats onto Loggregator's metric
@@ -16,6 +17,15 @@ import (
 
 func counter(name string, v uint64, tags ...string) Metric {
 	return Metric{Name: name, Kind: Counter, Value: float64(v), Tags: tagMap(tags)}
+}
+
+// drops appends one dropped counter per cause of d (in cause order), tagged
+// with the extra tags given.
+func drops(dst []Metric, d stats.Drops, tags ...string) []Metric {
+	for _, cause := range d.Causes() {
+		dst = append(dst, counter("dropped", d[cause], append(tags[:len(tags):len(tags)], "cause", cause)...))
+	}
+	return dst
 }
 
 func gauge(name string, v float64, tags ...string) Metric {
@@ -49,9 +59,9 @@ func tagMap(kv []string) map[string]string {
 func IngressServer(s *ingress.Server) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := s.Stats()
+		dst = append(dst, counter("ingress", st.Ingress))
+		dst = drops(dst, st.Dropped, "direction", "ingress")
 		return append(dst,
-			counter("ingress", st.Ingress),
-			counter("dropped", st.Dropped, "direction", "ingress", "cause", "buffer_overflow"),
 			counter("rejected", st.Rejected.Malformed, "cause", "malformed"),
 			counter("rejected", st.Rejected.TooLarge, "cause", "too_large"),
 			counter("rejected", st.Rejected.Closed, "cause", "closed"),
@@ -64,17 +74,11 @@ func IngressServer(s *ingress.Server) Source {
 func IngressClient(c *ingress.Client) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := c.Stats()
-		d := st.Dropped
-		return append(dst,
+		dst = append(dst,
 			counter("egress", st.Sent),
 			counter("unconfirmed", st.Unconfirmed),
-			counter("dropped", d.Overflow, "direction", "ingress", "cause", "overflow"),
-			counter("dropped", d.Send, "direction", "ingress", "cause", "send"),
-			counter("dropped", d.Closed, "direction", "ingress", "cause", "closed"),
-			counter("dropped", d.Marshal, "direction", "ingress", "cause", "marshal"),
-			counter("dropped", d.Malformed, "direction", "ingress", "cause", "malformed"),
-			counter("dropped", d.Shutdown, "direction", "ingress", "cause", "shutdown"),
 		)
+		return drops(dst, st.Dropped, "direction", "ingress")
 	})
 }
 

@@ -117,7 +117,7 @@ func runStep(ctx context.Context, cfg Config, rate int, envs [][]byte) (Step, er
 	n := harness.Pace(ctx, rate, cfg.Step, func(i int) { client.EmitBytes(envs[i%len(envs)]) })
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
-	_ = client.Close(cctx)
+	_ = client.Shutdown(cctx)
 	cs := client.Stats()
 
 	// Drain: the router routes what it holds; the slow subscriber stops
