@@ -100,9 +100,9 @@ func (r *router) stop() {
 	r.rt.Close()
 	rs, ss := r.rt.Stats(), r.out.Stats()
 	r.egressN += rs.Egress
-	r.serverDropped += ss.Dropped
+	r.serverDropped += ss.Dropped.Total()
 	for id, s := range rs.Shards {
-		r.shardDropped[id] += s.Dropped
+		r.shardDropped[id] += s.Dropped.Total()
 		r.shardEgress[id] += s.Egress
 	}
 	r.rt = nil
@@ -230,8 +230,8 @@ func TestFirehoseAcceptanceTwoRoutersShardGroups(t *testing.T) {
 	gs1, gs2, ss := g1.Stats(), g2.Stats(), solo.Stats()
 	assert.Equal(t, sent, gs1.Received+gs2.Received)
 	assert.Equal(t, sent, ss.Received)
-	assert.Equal(t, sent, gs1.Delivered+gs2.Delivered+gs1.Dropped+gs2.Dropped)
-	assert.Equal(t, sent, ss.Delivered+ss.Dropped)
+	assert.Equal(t, sent, gs1.Delivered+gs2.Delivered+gs1.Dropped.Total()+gs2.Dropped.Total())
+	assert.Equal(t, sent, ss.Delivered+ss.Dropped.Total())
 	assert.Positive(t, gs1.Delivered, "round robin gives each member a share")
 	assert.Positive(t, gs2.Delivered, "round robin gives each member a share")
 }
@@ -330,7 +330,7 @@ func TestFirehoseAcceptanceRouterStopsMidRun(t *testing.T) {
 	t.Logf("accepted %d (confirmed %d), nozzle received %d, router discarded %d, server dropped %d, lost in the broken stream %d",
 		accepted, confirmed, fs.Received, r1.shardDropped["s"]+r2.shardDropped["s"], r1.serverDropped+r2.serverDropped, inFlight)
 	assert.LessOrEqual(t, inFlight, uint64(5000), "bounded by what a broken stream can hold")
-	assert.Equal(t, fs.Received, fs.Delivered+fs.Dropped+fs.Discarded)
+	assert.Equal(t, fs.Received, fs.Delivered+fs.Dropped.Total())
 	total := 0
 	for _, n := range got {
 		total += n
@@ -414,15 +414,16 @@ func TestFirehoseAcceptanceSlowConsumer(t *testing.T) {
 	r2.stop()
 
 	ss, fs := slow.Stats(), fast.Stats()
-	assert.Positive(t, ss.Dropped)
+	assert.Positive(t, ss.Dropped[nozzle.CauseOverflow])
 	assert.GreaterOrEqual(t, ss.SlowConsumerEpisodes, uint64(1))
-	assert.Equal(t, sent, ss.Delivered+ss.Dropped+ss.Discarded)
+	assert.Equal(t, sent, ss.Delivered+ss.Dropped.Total())
 	assert.Len(t, gotSlow, int(ss.Delivered))
 	// The slow nozzle never pushed back on the routers: they dropped
 	// nothing for either shard.
 	assert.Zero(t, r1.shardDropped["slow"]+r2.shardDropped["slow"])
 	assert.Zero(t, r1.shardDropped["fast"]+r2.shardDropped["fast"])
 	assert.Equal(t, sent, fs.Delivered)
-	assert.Zero(t, fs.Dropped+fs.Discarded+fs.SlowConsumerEpisodes)
+	assert.Empty(t, fs.Dropped)
+	assert.Zero(t, fs.SlowConsumerEpisodes)
 	assert.Len(t, gotFast, int(sent))
 }

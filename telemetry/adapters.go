@@ -134,11 +134,8 @@ func Router(r *serve.Router) Source {
 		)
 		for _, shard := range keys(st.Shards) {
 			s := st.Shards[shard]
-			dst = append(dst,
-				counter("dropped", s.Dropped-min(s.Dropped, s.Discarded), "direction", "egress", "shard_id", shard, "cause", "subscription_overflow"),
-				counter("dropped", s.Discarded, "direction", "egress", "shard_id", shard, "cause", "shutdown"),
-				gauge("subscriptions_by_shard", float64(s.Subscriptions), "shard_id", shard),
-			)
+			dst = drops(dst, s.Dropped, "direction", "egress", "shard_id", shard)
+			dst = append(dst, gauge("subscriptions_by_shard", float64(s.Subscriptions), "shard_id", shard))
 		}
 		return dst
 	})
@@ -156,7 +153,7 @@ func EgressServer(s *serve.Server) Source {
 			gauge("streams", float64(st.Streams)),
 		)
 		for _, shard := range keys(st.DroppedByShard) {
-			dst = append(dst, counter("dropped", st.DroppedByShard[shard], "direction", "egress", "shard_id", shard, "cause", "stream_broken"))
+			dst = drops(dst, st.DroppedByShard[shard], "direction", "egress", "shard_id", shard)
 		}
 		return dst
 	})
@@ -168,12 +165,12 @@ func EgressServer(s *serve.Server) Source {
 func Gateway(g *serve.Gateway) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := g.Stats()
-		return append(dst,
+		dst = append(dst,
 			counter("egress", st.Egress),
-			counter("dropped", st.Dropped, "direction", "egress", "cause", "client_gone"),
 			counter("rejected_streams", st.RejectedStreams),
 			gauge("streams", float64(st.Streams)),
 		)
+		return drops(dst, st.Dropped, "direction", "egress")
 	})
 }
 
@@ -183,11 +180,10 @@ func Gateway(g *serve.Gateway) Source {
 func Nozzle(stats func() nozzle.Stats, shardID string) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := stats()
+		dst = drops(dst, st.Dropped, "direction", "egress", "shard_id", shardID)
 		return append(dst,
 			counter("ingress", st.Received),
 			counter("egress", st.Delivered),
-			counter("dropped", st.Dropped, "direction", "egress", "shard_id", shardID, "cause", "slow_consumer"),
-			counter("dropped", st.Discarded, "direction", "egress", "shard_id", shardID, "cause", "shutdown"),
 			counter("slow_consumer", st.SlowConsumerEpisodes),
 			gauge("doppler_connections", float64(st.Connected)),
 			counter("reconnects", st.Reconnects),

@@ -140,7 +140,7 @@ func TestPoolKeepsStreamsOnDiscoveryFailure(t *testing.T) {
 
 func TestPoolLifecycle(t *testing.T) {
 	_, err := NewPool(nil)
-	require.ErrorIs(t, err, ErrPoolNoSource)
+	require.ErrorIs(t, err, ErrInvalidConfig)
 	_, err = NewPool(discovery.NewStatic(), WithStreams(0))
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	_, err = NewPool(discovery.NewStatic(), WithBackoff(time.Second, time.Millisecond))
