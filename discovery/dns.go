@@ -83,10 +83,13 @@ func NewDNS(name string, opts ...Option) (*DNS, error) {
 		d.port = strconv.Itoa(o.port)
 	}
 	if d.name == "" && d.srv == "" {
-		return nil, errors.New("discovery: NewDNS needs a name")
+		return nil, fmt.Errorf("%w: NewDNS needs a name", ErrInvalidConfig)
 	}
 	if d.port == "" && (d.srv == "" || d.zoneName != "") {
-		return nil, errors.New("discovery: NewDNS needs a port for A/AAAA lookups (WithPort or name:port)")
+		return nil, fmt.Errorf("%w: NewDNS needs a port for A/AAAA lookups (WithPort or name:port)", ErrInvalidConfig)
+	}
+	if err := o.checkPolling(); err != nil {
+		return nil, err
 	}
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver

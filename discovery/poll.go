@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,6 +16,10 @@ type LookupFunc func(ctx context.Context) ([]Endpoint, error)
 // ErrPending is the State.Err of a polling source before its first lookup
 // has finished.
 var ErrPending = errors.New("discovery: first lookup pending")
+
+// ErrInvalidConfig wraps every error a constructor returns for an argument
+// or option it cannot use: errors.Is(err, ErrInvalidConfig).
+var ErrInvalidConfig = errors.New("discovery: invalid configuration")
 
 // Poller is a Source that calls a LookupFunc on an interval. It is the easy
 // way to write a source of your own: the Poller does the freshness
@@ -38,13 +43,16 @@ var _ Source = (*Poller)(nil)
 // interval, at most 5s) and WithAllowEmpty. Close stops it.
 func Poll(lookup LookupFunc, interval time.Duration, opts ...Option) (*Poller, error) {
 	if lookup == nil {
-		return nil, errors.New("discovery: Poll needs a lookup func")
+		return nil, fmt.Errorf("%w: Poll needs a lookup func", ErrInvalidConfig)
 	}
 	if interval <= 0 {
-		return nil, errors.New("discovery: Poll needs a positive interval")
+		return nil, fmt.Errorf("%w: Poll needs a positive interval", ErrInvalidConfig)
 	}
 	o := buildOptions(opts)
 	o.interval = interval
+	if err := o.checkPolling(); err != nil {
+		return nil, err
+	}
 	return startPoller(lookup, o), nil
 }
 
@@ -90,6 +98,19 @@ func (p *Poller) Close() error {
 			return old
 		})
 	})
+	return nil
+}
+
+// Shutdown is Close: a Poller holds nothing to flush, and Close already
+// ends a running lookup at once. It exists so that a Poller stops like
+// every other sluice component.
+func (p *Poller) Shutdown(context.Context) error { return p.Close() }
+
+// checkPolling checks the options a polling source reads.
+func (o options) checkPolling() error {
+	if o.interval <= 0 || o.timeout < 0 {
+		return fmt.Errorf("%w: interval %v, timeout %v", ErrInvalidConfig, o.interval, o.timeout)
+	}
 	return nil
 }
 
