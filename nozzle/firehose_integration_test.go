@@ -281,7 +281,8 @@ func TestFirehoseAcceptanceRouterStopsMidRun(t *testing.T) {
 	r1.waitSubscriptions(1)
 	r1.startIngress()
 	a2.emit(1000)
-	time.Sleep(50 * time.Millisecond) // let a1 send through the restarted router
+	// a1 sends through the restarted router before it stops emitting.
+	require.Eventually(t, func() bool { in, _, _ := r1.live("g"); return in > 0 }, 20*time.Second, time.Millisecond)
 	close(stopEmit)
 	<-emitting
 	require.NoError(t, a1.c.Shutdown(testCtx(t)))
