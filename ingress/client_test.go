@@ -98,7 +98,7 @@ func TestClientToServerExactAccounting(t *testing.T) {
 			s, addr := startServer(t, buf, WithTLS(tp.server))
 			opts := []ClientOption{WithTLS(tp.client), WithBatch(100, 5*time.Millisecond), WithBufferSize(tt.bufSize), WithConfirmEvery(7)}
 			if tt.ack {
-				opts = append(opts, WithAcknowledged(0))
+				opts = append(opts, WithAcknowledged(time.Minute)) // a timed-out Send would be retried
 			}
 			c := newClient(t, addr, opts...)
 			emit(c, 4, tt.n)
@@ -226,7 +226,9 @@ func TestClientStreamRefusedIsUnconfirmed(t *testing.T) {
 	tp := newTLS(t)
 	buf := newBuffer(t)
 	s, addr := startServer(t, buf, WithTLS(tp.server), WithMaxMessageSize(2048))
-	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1, time.Millisecond))
+	// Streams are not closed for confirmation by count while the test
+	// runs, so the refused stream stays the Client's until it notices.
+	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1, time.Millisecond), WithConfirmEvery(1_000_000))
 	sent := func(n uint64) func() bool { return func() bool { return c.Stats().Sent == n } }
 	c.Emit(envelope.NewLog("small", []byte("x")))
 	require.Eventually(t, func() bool { return s.Stats().Ingress == 1 }, 20*time.Second, time.Millisecond)
@@ -259,7 +261,10 @@ func TestClientAcknowledgedCountsRefusedBatch(t *testing.T) {
 	tp := newTLS(t)
 	buf := newBuffer(t)
 	s, addr := startServer(t, buf, WithTLS(tp.server), WithMaxMessageSize(2048))
-	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1, time.Millisecond), WithAcknowledged(0),
+	// A minute per Send only bounds a hang: a call that times out on a
+	// loaded machine would be retried too, and the counts below would not
+	// be determined.
+	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1, time.Millisecond), WithAcknowledged(time.Minute),
 		WithBackoff(time.Millisecond, 10*time.Millisecond))
 	c.Emit(envelope.NewLog("small", []byte("x")))
 	c.Emit(envelope.NewLog("big", make([]byte, 3000)))
