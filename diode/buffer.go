@@ -3,11 +3,16 @@ package diode
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
+// ErrInvalidConfig wraps every error the constructors return for an
+// argument they cannot use: errors.Is(err, ErrInvalidConfig).
+var ErrInvalidConfig = errors.New("diode: invalid configuration")
+
 // ErrInvalidSize is returned by the constructors when asked for a buffer that
-// holds fewer than one element.
-var ErrInvalidSize = errors.New("diode: size must be at least 1")
+// holds fewer than one element. It wraps ErrInvalidConfig.
+var ErrInvalidSize = fmt.Errorf("%w: size must be at least 1", ErrInvalidConfig)
 
 // Buffer is what components take; users choose the policy by choosing the
 // implementation (OneToOne, ManyToOne, Channel or Discard).
@@ -36,6 +41,10 @@ type Stats struct {
 	// Read counts elements returned by TryNext and Next.
 	Read uint64
 	// Dropped counts elements that were written and will never be read.
+	// It is a single count, not a stats.Drops by cause as components
+	// report: a buffer drops for one cause only, overflow (a lapped reader,
+	// or a full channel). Components that report a buffer's drops report
+	// them as cause "overflow".
 	Dropped uint64
 	// Collisions counts writes of a ManyToOne that met another writer in
 	// their slot (always 0 for the other kinds).

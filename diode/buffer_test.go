@@ -127,7 +127,7 @@ func TestNextReturnsPromptlyAfterSet(t *testing.T) {
 				assert.NoError(t, err)
 				got <- v
 			}()
-			time.Sleep(20 * time.Millisecond) // let the reader fall asleep
+			waitAsleep(t, b)
 			b.Set(42)
 			select {
 			case v := <-got:
@@ -151,7 +151,7 @@ func TestNextReturnsContextError(t *testing.T) {
 				_, err := b.Next(ctx)
 				errc <- err
 			}()
-			time.Sleep(10 * time.Millisecond)
+			waitAsleep(t, b)
 			cancel()
 			select {
 			case err := <-errc:
@@ -322,4 +322,21 @@ func TestWriterGivesWayToLaterWriterInProgress(t *testing.T) {
 	assert.True(t, lost)
 	assert.True(t, collided)
 	assert.Equal(t, word(9, stateWrite), s.word.Load())
+}
+
+// waitAsleep waits until b's reader sleeps in Next, for the kinds whose
+// sleep can be seen (the ring buffers); a Channel's reader blocks in a
+// select, which cannot be seen, and is tested either way.
+func waitAsleep(t *testing.T, b any) {
+	t.Helper()
+	var w *waiter
+	switch b := b.(type) {
+	case *OneToOne[uint64]:
+		w = &b.w
+	case *ManyToOne[uint64]:
+		w = &b.w
+	default:
+		return
+	}
+	require.Eventually(t, w.sleeping.Load, 20*time.Second, time.Millisecond, "the reader never slept")
 }

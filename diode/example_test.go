@@ -98,7 +98,7 @@ func ExampleBuffer() {
 func ExampleNewOneToOne_invalidSize() {
 	_, err := diode.NewOneToOne[int](0)
 	fmt.Println(err)
-	// Output: diode: size must be at least 1
+	// Output: diode: invalid configuration: size must be at least 1
 }
 
 func ExampleDiscard() {

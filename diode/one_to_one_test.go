@@ -14,10 +14,13 @@ func TestConstructorsRejectSmallSizes(t *testing.T) {
 	for _, size := range []int{0, -1} {
 		_, err := NewOneToOne[int](size)
 		assert.ErrorIs(t, err, ErrInvalidSize)
+		assert.ErrorIs(t, err, ErrInvalidConfig)
 		_, err = NewManyToOne[int](size)
 		assert.ErrorIs(t, err, ErrInvalidSize)
+		assert.ErrorIs(t, err, ErrInvalidConfig)
 		_, err = NewChannel[int](size)
 		assert.ErrorIs(t, err, ErrInvalidSize)
+		assert.ErrorIs(t, err, ErrInvalidConfig)
 	}
 }
 

@@ -88,6 +88,9 @@ func NewDNS(name string, opts ...Option) (*DNS, error) {
 	if d.port == "" && (d.srv == "" || d.zoneName != "") {
 		return nil, fmt.Errorf("%w: NewDNS needs a port for A/AAAA lookups (WithPort or name:port)", ErrInvalidConfig)
 	}
+	if err := o.checkPolling(); err != nil {
+		return nil, err
+	}
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver
 	}

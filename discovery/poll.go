@@ -44,6 +44,9 @@ func Poll(lookup LookupFunc, interval time.Duration, opts ...Option) (*Poller, e
 	}
 	o := buildOptions(opts)
 	o.interval = interval
+	if err := o.checkPolling(); err != nil {
+		return nil, err
+	}
 	return startPoller(lookup, o), nil
 }
 
@@ -89,6 +92,14 @@ func (p *Poller) Shutdown(ctx context.Context) error {
 // closed. Close is safe to call more than once.
 func (p *Poller) Close() error {
 	return p.runner.Close(func() { _ = p.feed.Close() })
+}
+
+// checkPolling checks the options a polling source reads.
+func (o options) checkPolling() error {
+	if o.interval <= 0 || o.timeout < 0 {
+		return fmt.Errorf("%w: interval %v, timeout %v", ErrInvalidConfig, o.interval, o.timeout)
+	}
+	return nil
 }
 
 func (p *Poller) run(ctx context.Context) {

@@ -153,6 +153,27 @@ func TestPollAllowEmpty(t *testing.T) {
 	waitKeys(t, p, hang)
 }
 
+func TestPollRejectsBadArguments(t *testing.T) {
+	none := func(context.Context) ([]discovery.Endpoint, error) { return nil, nil }
+	_, err := discovery.Poll(nil, time.Second)
+	assert.ErrorIs(t, err, discovery.ErrInvalidConfig)
+	_, err = discovery.Poll(none, 0)
+	assert.ErrorIs(t, err, discovery.ErrInvalidConfig)
+	_, err = discovery.Poll(none, time.Second, discovery.WithTimeout(-time.Second))
+	assert.ErrorIs(t, err, discovery.ErrInvalidConfig)
+	_, err = discovery.NewDNS("")
+	assert.ErrorIs(t, err, discovery.ErrInvalidConfig)
+	_, err = discovery.NewDNS("routers.example")
+	assert.ErrorIs(t, err, discovery.ErrInvalidConfig, "no port")
+	_, err = discovery.NewDNS("routers.example:8082", discovery.WithTimeout(-time.Second))
+	assert.ErrorIs(t, err, discovery.ErrInvalidConfig)
+	p, err := discovery.Poll(none, time.Second, nil)
+	require.NoError(t, err, "nil options are skipped")
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.NoError(t, p.Close(), "Close after Shutdown")
+	assert.ErrorIs(t, p.State().Err, discovery.ErrClosed)
+}
+
 func TestPollSubscribeClosedOnClose(t *testing.T) {
 	var sc scripted
 	sc.set(nil, discovery.Endpoint{Addr: "a:1"})

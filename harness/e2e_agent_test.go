@@ -114,7 +114,7 @@ func e2eStartEmitter(t *testing.T, addr string, clientTLS *tls.Config, n int) *e
 	e := &e2eEmitter{client: c, stop: make(chan struct{}), done: make(chan struct{})}
 	t.Cleanup(func() {
 		e.halt()
-		_ = c.Close(context.Background()) // ErrClientClosed when finished
+		_ = c.Close() // a no-op when finished
 	})
 	go func() {
 		defer close(e.done)
@@ -164,7 +164,7 @@ func e2eFinish(t *testing.T, em *e2eEmitter, ag *harness.Agent, routers ...*harn
 	em.halt()
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
-	require.NoError(t, em.client.Close(ctx), "client close")
+	require.NoError(t, em.client.Shutdown(ctx), "client shutdown")
 	require.NoError(t, ag.Shutdown(ctx), "agent shutdown")
 	b := e2eBooks{
 		client:   em.client.Stats(),

@@ -100,10 +100,10 @@ func (p *Pipeline) Dropped() uint64 {
 		n += v
 	}
 	n += p.Router.Buffer.Stats().Dropped
-	n += p.Router.Router.Stats().Dropped
-	n += p.Router.Egress.Stats().Dropped
+	n += p.Router.Router.Stats().Dropped.Total()
+	n += p.Router.Egress.Stats().Dropped.Total()
 	rs := p.Reader.Stats()
-	n += rs.Dropped + rs.Discarded
+	n += rs.Dropped.Total()
 	return n
 }
 

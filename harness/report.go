@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/nozzle"
 )
 
 // Report is the accounting of a topology, hop by hop. Counted drops are
@@ -121,12 +122,9 @@ func (t *Topology) Report() Report {
 		s := c.Stats()
 		lg.Out += s.Sent
 		d := s.Dropped
-		add(lg.Dropped, "overflow", d.Overflow)
-		add(lg.Dropped, "send", d.Send)
-		add(lg.Dropped, "closed", d.Closed)
-		add(lg.Dropped, "marshal", d.Marshal)
-		add(lg.Dropped, "malformed", d.Malformed)
-		add(lg.Dropped, "shutdown", d.Shutdown)
+		for cause, n := range d {
+			add(lg.Dropped, cause, n)
+		}
 		emitterUnconfirmed += s.Unconfirmed
 		r.Held += s.Emitted - min(s.Emitted, s.Sent+d.Total())
 	}
@@ -179,11 +177,11 @@ func (t *Topology) Report() Report {
 				side = &shardSide{}
 				shards[shard] = side
 			}
-			side.dropped += s.Dropped + es.DroppedByShard[shard]
+			side.dropped += s.Dropped.Total() + es.DroppedByShard[shard].Total()
 			// What left the router for this shard: copies handed to its
 			// subscriptions, less what they dropped and what the server
 			// could not send. Anything else is still held.
-			sent := s.Egress - min(s.Egress, s.Dropped+es.DroppedByShard[shard])
+			sent := s.Egress - min(s.Egress, s.Dropped.Total()+es.DroppedByShard[shard].Total())
 			side.out += sent
 		}
 	}
@@ -216,13 +214,14 @@ func (t *Topology) Report() Report {
 			s := f.Firehose.Stats()
 			fh.In += s.Received
 			fhDelivered += s.Delivered
-			add(fh.Dropped, "buffer_full", s.Dropped)
-			add(fh.Dropped, "shutdown", s.Discarded)
+			add(fh.Dropped, "buffer_full", s.Dropped[nozzle.CauseOverflow])
+			add(fh.Dropped, "shutdown", s.Dropped[nozzle.CauseShutdown])
 			r.Held += uint64(s.Buffered)
 		}
 		fh.Lost = int64(side.out) - int64(fh.In)
-		fh.Out = fhDelivered - min(fhDelivered, proxyStats.DroppedByShard[g.ShardID])
-		add(fh.Dropped, "stream_broken", proxyStats.DroppedByShard[g.ShardID])
+		proxyDropped := proxyStats.DroppedByShard[g.ShardID].Total()
+		fh.Out = fhDelivered - min(fhDelivered, proxyDropped)
+		add(fh.Dropped, "stream_broken", proxyDropped)
 
 		nz := Hop{Name: "nozzles", Dropped: map[string]uint64{}}
 		for _, n := range t.Nozzles {
@@ -231,8 +230,8 @@ func (t *Topology) Report() Report {
 			}
 			s := n.Reader.Stats()
 			nz.In += s.Received
-			add(nz.Dropped, "slow_consumer", s.Dropped)
-			add(nz.Dropped, "shutdown", s.Discarded)
+			add(nz.Dropped, "slow_consumer", s.Dropped[nozzle.CauseOverflow])
+			add(nz.Dropped, "shutdown", s.Dropped[nozzle.CauseShutdown])
 			gr.SlowConsumerEpisodes += s.SlowConsumerEpisodes
 			r.Held += uint64(s.Buffered)
 			total, byKind := n.Delivered()

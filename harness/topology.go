@@ -115,6 +115,8 @@ type Topology struct {
 	stopped              map[*Router]bool
 	cancel               context.CancelFunc
 	wg                   sync.WaitGroup
+	telemetryWG          sync.WaitGroup // the routers' emitters
+	ready                chan struct{}  // closed when StartTopology has seen every nozzle subscribed
 }
 
 // StartTopology starts every part and waits until each nozzle is subscribed
@@ -126,7 +128,7 @@ func StartTopology(ctx context.Context, cfg TopologyConfig) (*Topology, error) {
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	t := &Topology{cfg: cfg, Discovery: discovery.NewStatic(), envs: envs, stopped: map[*Router]bool{}, cancel: cancel}
+	t := &Topology{cfg: cfg, Discovery: discovery.NewStatic(), envs: envs, stopped: map[*Router]bool{}, cancel: cancel, ready: make(chan struct{})}
 	if !cfg.Plaintext {
 		_, t.serverTLS, t.clientTLS = mustTLS()
 		if t.serverTLS == nil {
@@ -180,6 +182,7 @@ func StartTopology(ctx context.Context, cfg TopologyConfig) (*Topology, error) {
 	if err := WaitFor(ctx, t.subscribed); err != nil {
 		return fail(fmt.Errorf("harness: nozzles did not subscribe at every router: %w", err))
 	}
+	close(t.ready)
 	return t, nil
 }
 
@@ -204,8 +207,21 @@ func (t *Topology) StartRouter(zone string) (*Router, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		r.onStop = append(r.onStop, cancel)
 		t.wg.Add(1)
+		t.telemetryWG.Add(1)
 		go func() {
 			defer t.wg.Done()
+			defer t.telemetryWG.Done()
+			// Emit only once every nozzle subscribes at this router: an
+			// emission before that would be routed to nobody yet counted
+			// as sent, and the books would not close.
+			select {
+			case <-t.ready:
+			case <-ctx.Done():
+				return
+			}
+			if WaitFor(ctx, t.subscribed) != nil {
+				return
+			}
 			_ = em.Run(ctx)
 		}()
 	}
@@ -326,7 +342,7 @@ func (t *Topology) Load(ctx context.Context, duration time.Duration) uint64 {
 func (t *Topology) Drain(ctx context.Context) error {
 	var errs []error
 	for _, c := range t.Emitters {
-		if err := c.Close(ctx); err != nil && !errors.Is(err, ingress.ErrClientClosed) {
+		if err := c.Shutdown(ctx); err != nil && !errors.Is(err, ingress.ErrClientClosed) {
 			errs = append(errs, err)
 		}
 	}
@@ -359,14 +375,18 @@ func (t *Topology) Drain(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// cancelTelemetry stops the routers' emitters and waits until each has
+// written its final emission into its router's buffer, so that what the
+// Report counts as sent is there to be drained.
 func (t *Topology) cancelTelemetry() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for _, r := range t.Routers {
 		for _, f := range r.onStop {
 			f()
 		}
 	}
+	t.mu.Unlock()
+	t.telemetryWG.Wait()
 }
 
 // quiet reports whether nothing is held anywhere and the counts stand
@@ -381,9 +401,7 @@ func (t *Topology) quiet() bool {
 // Close stops everything at once.
 func (t *Topology) Close() {
 	for _, c := range t.Emitters {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Close(ctx)
-		cancel()
+		_ = c.Close()
 	}
 	for _, a := range t.Agents {
 		a.Close()

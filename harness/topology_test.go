@@ -58,7 +58,15 @@ func TestTopologyRouterCrash(t *testing.T) {
 
 	loaded := make(chan uint64)
 	go func() { loaded <- topo.Load(ctx, 3*time.Second) }()
-	time.Sleep(time.Second)
+	// Stop a router mid-run: once every group has had some delivery.
+	require.Eventually(t, func() bool {
+		for _, g := range topo.Report().Groups {
+			if g.Delivered < 1000 {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, time.Millisecond)
 	topo.StopRouter(topo.Routers[0])
 	atStop := topo.Report()
 	// Delivery resumes through the other router.

@@ -21,14 +21,31 @@ import (
 	"github.com/sluicelog/sluice/internal/backoff"
 	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/internal/wire"
+	"github.com/sluicelog/sluice/stats"
 )
 
-var (
-	// ErrClientClosed is returned by Close when the Client is already
-	// closed. Emit after Close counts the envelope dropped ("closed").
-	ErrClientClosed = errors.New("ingress: client closed")
-	// ErrNoAddress is returned by NewClient when given an empty address.
-	ErrNoAddress = errors.New("ingress: empty address")
+// ErrClientClosed is returned by Shutdown when the Client was already
+// stopped by Close. Emit after Shutdown or Close counts the envelope
+// dropped (CauseClosed).
+var ErrClientClosed = errors.New("ingress: client closed")
+
+// Causes of the drops a Client counts (ClientStats.Dropped).
+const (
+	// CauseOverflow: overwritten in the diode because emitters outran
+	// sending.
+	CauseOverflow = stats.CauseOverflow
+	// CauseSend: its batch failed to send on two streams (or two Send
+	// calls).
+	CauseSend = "send"
+	// CauseClosed: emitted after Shutdown or Close, or still held when
+	// Close stopped the Client.
+	CauseClosed = stats.CauseClosed
+	// CauseMarshal: Emit could not marshal it.
+	CauseMarshal = "marshal"
+	// CauseMalformed: EmitBytes was given bytes that are not an envelope.
+	CauseMalformed = stats.CauseMalformed
+	// CauseShutdown: still unsent when Shutdown's ctx ended.
+	CauseShutdown = stats.CauseShutdown
 )
 
 // Client sends envelopes to a loggregator.v2.Ingress server (a sluice
@@ -42,7 +59,10 @@ type Client struct {
 	policy backoff.Policy
 
 	closed   atomic.Bool
+	abrupt   atomic.Bool  // Close (not Shutdown) stopped the Client
 	emitting atomic.Int64 // Emit calls between their closed check and Set
+	stopOnce sync.Once
+	stopped  chan struct{} // closed once the Client's goroutines have ended
 
 	emitted, sent, confirmed, unconfirmed atomic.Uint64
 	streams, reconnects                   atomic.Uint64
@@ -77,16 +97,20 @@ const confirmAge = 10 * time.Second
 
 // NewClient returns a Client sending to addr (host:port). It connects
 // lazily and keeps reconnecting: a server that is down is not an error
-// here, its envelopes are counted instead.
+// here, its envelopes are counted instead. An empty addr or a bad option
+// gives an error wrapping ErrInvalidConfig.
 func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 	if addr == "" {
-		return nil, ErrNoAddress
+		return nil, fmt.Errorf("%w: empty address", ErrInvalidConfig)
 	}
 	cfg := defaultClientConfig()
 	for _, o := range opts {
 		if o != nil {
 			o.applyClient(&cfg)
 		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	creds := insecure.NewCredentials()
 	if cfg.tls != nil {
@@ -98,22 +122,23 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: grpcbackoff.Config{
 			BaseDelay: cfg.backoffBase, Multiplier: 2, Jitter: 0.2, MaxDelay: cfg.backoffMax,
 		}}),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: cfg.kaTime, Timeout: cfg.kaTime, PermitWithoutStream: true}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: cfg.kaTime, Timeout: cfg.kaTimeout, PermitWithoutStream: true}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("ingress: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	buf, err := diode.NewManyToOne[[]byte](cfg.bufferSize)
 	if err != nil {
 		cc.Close()
-		return nil, fmt.Errorf("ingress: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	c := &Client{
-		cfg:    cfg,
-		cc:     cc,
-		buf:    buf,
-		policy: backoff.Policy{Base: cfg.backoffBase, Max: cfg.backoffMax, Factor: 2},
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		cc:      cc,
+		buf:     buf,
+		policy:  backoff.Policy{Base: cfg.backoffBase, Max: cfg.backoffMax, Factor: 2},
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	c.sendCtx, c.abort = context.WithCancel(context.Background())
 	runCtx, stopRun := context.WithCancel(context.Background())
@@ -123,7 +148,7 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 }
 
 // Emit marshals e and queues it. It never blocks; an envelope that cannot
-// be marshaled, or is emitted after Close, is counted dropped. e may be
+// be marshaled, or is emitted after Shutdown or Close, is counted dropped. e may be
 // reused as soon as Emit returns.
 func (c *Client) Emit(e *envelope.Envelope) {
 	c.emitted.Add(1)
@@ -193,7 +218,7 @@ func (c *Client) flush(envs [][]byte) {
 		}
 		st := c.stream()
 		if st == nil {
-			break // giving up: Close's ctx ended
+			break // giving up: Close, or Shutdown's ctx ended
 		}
 		err := st.cs.SendMsg(&b)
 		if err == nil {
@@ -211,9 +236,12 @@ func (c *Client) flush(envs [][]byte) {
 		c.st = nil
 		c.reconnect = true
 	}
-	if c.sendCtx.Err() != nil {
+	switch {
+	case c.sendCtx.Err() != nil && c.abrupt.Load():
+		c.dClosed.Add(n)
+	case c.sendCtx.Err() != nil:
 		c.dShutdown.Add(n)
-	} else {
+	default:
 		c.dSend.Add(n)
 	}
 }
@@ -233,7 +261,7 @@ func (c *Client) sendAcknowledged(b *wire.Batch, attempt int) bool {
 }
 
 // stream returns the open stream or opens one, backing off between
-// attempts until one opens or Close gives up (nil).
+// attempts until one opens or the Client gives up (nil).
 func (c *Client) stream() *stream {
 	if c.st != nil {
 		return c.st
@@ -267,7 +295,7 @@ func (c *Client) sleep(d time.Duration) bool { return backoff.Sleep(c.sendCtx, d
 
 // finish closes a stream in the background and waits for the server's
 // answer, which confirms every batch written on it; a stream that broke
-// (or is not answered before Close gives up) leaves them unconfirmed.
+// (or is not answered before the Client gives up) leaves them unconfirmed.
 func (c *Client) finish(st *stream) {
 	c.finishing.Add(1)
 	go func() {
@@ -288,31 +316,82 @@ func (c *Client) finish(st *stream) {
 	}()
 }
 
-// Close stops accepting envelopes and flushes what the Client holds: it
-// drains the diode, sends the rest, closes the stream and waits for the
-// server's answer. When ctx ends first it gives up: what is still unsent
-// is counted dropped ("shutdown"), what is sent but unanswered counted
-// unconfirmed, and ctx's error is returned. Calling Close again returns
+// Shutdown stops accepting envelopes and flushes what the Client holds:
+// it drains the diode, sends the rest, closes the stream and waits for the
+// server's answer. When ctx ends first it gives up: what is still unsent is
+// counted dropped (CauseShutdown), what is sent but unanswered counted
+// unconfirmed, and ctx's error is returned. Either way the Client's
+// goroutines have ended when it returns. Calling Shutdown again waits for
+// the first call to finish and returns nil; after Close it returns
 // ErrClientClosed.
-func (c *Client) Close(ctx context.Context) error {
+func (c *Client) Shutdown(ctx context.Context) error {
+	if !c.beginStop() {
+		select {
+		case <-c.stopped:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if c.abrupt.Load() {
+			return ErrClientClosed
+		}
+		return nil
+	}
+	stop := context.AfterFunc(ctx, c.abort)
+	defer stop()
+	c.stop()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.abrupt.Load() {
+		return ErrClientClosed // Close cut this Shutdown short
+	}
+	return nil
+}
+
+// Close stops the Client at once: it refuses new envelopes, cuts the open
+// stream (what was written on it is counted unconfirmed) and counts what it
+// still held dropped (CauseClosed). It returns once the Client's goroutines
+// have ended. Close is idempotent: later calls wait for the stop to
+// finish and return nil. During a Shutdown it cuts the Shutdown short.
+func (c *Client) Close() error {
+	first := c.beginStop()
+	c.abrupt.Store(true)
+	c.abort()
+	if first {
+		c.stop()
+	}
+	<-c.stopped
+	return nil
+}
+
+// beginStop marks the Client closed and waits until every Emit that saw it
+// open has written to the buffer. It reports whether this call is the
+// first.
+func (c *Client) beginStop() bool {
 	if !c.closed.CompareAndSwap(false, true) {
-		return ErrClientClosed
+		return false
 	}
 	for c.emitting.Load() != 0 {
 		runtime.Gosched()
 	}
-	stop := context.AfterFunc(ctx, c.abort)
-	defer stop()
-	c.stopRun()
-	<-c.done
-	c.finishing.Wait()
-	c.abort()
-	c.cc.Close()
-	return ctx.Err()
+	return true
 }
 
-// ClientStats is a snapshot of a Client's counters. Once Close has
-// returned: Emitted == Sent + Dropped.Total(), and Sent == Confirmed +
+// stop ends the run goroutine (which drains the buffer and flushes) and
+// the stream finishers, then releases the connection.
+func (c *Client) stop() {
+	c.stopOnce.Do(func() {
+		defer close(c.stopped)
+		c.stopRun()
+		<-c.done
+		c.finishing.Wait()
+		c.abort()
+		c.cc.Close()
+	})
+}
+
+// ClientStats is a snapshot of a Client's counters. Once Shutdown or Close
+// has returned: Emitted == Sent + Dropped.Total(), and Sent == Confirmed +
 // Unconfirmed. Before that the difference is what the Client holds.
 type ClientStats struct {
 	// Emitted counts calls to Emit and EmitBytes.
@@ -326,8 +405,10 @@ type ClientStats struct {
 	// Unconfirmed counts sent envelopes on a stream that broke or was not
 	// answered: the server may or may not have them.
 	Unconfirmed uint64
-	// Dropped counts envelopes the Client gave up, by cause.
-	Dropped ClientDrops
+	// Dropped counts envelopes the Client gave up, by cause (CauseOverflow,
+	// CauseSend, CauseClosed, CauseMarshal, CauseMalformed,
+	// CauseShutdown): `dropped{direction=ingress}` on the emitting side.
+	Dropped stats.Drops
 	// Retried counts envelopes whose batch was tried a second time after
 	// the first try failed. In acknowledged mode a Send that failed may
 	// still have reached the server (its answer was lost), so up to this
@@ -339,28 +420,6 @@ type ClientStats struct {
 	Reconnects uint64
 }
 
-// ClientDrops counts the envelopes a Client dropped, by cause
-// (`dropped{direction=ingress}` on the emitting side).
-type ClientDrops struct {
-	// Overflow: overwritten in the diode because emitters outran sending.
-	Overflow uint64
-	// Send: its batch failed to send on two streams (or two Send calls).
-	Send uint64
-	// Closed: emitted after Close.
-	Closed uint64
-	// Marshal: Emit could not marshal it.
-	Marshal uint64
-	// Malformed: EmitBytes was given bytes that are not an envelope.
-	Malformed uint64
-	// Shutdown: still unsent when Close's ctx ended.
-	Shutdown uint64
-}
-
-// Total returns the sum over every cause.
-func (d ClientDrops) Total() uint64 {
-	return d.Overflow + d.Send + d.Closed + d.Marshal + d.Malformed + d.Shutdown
-}
-
 // Stats returns a snapshot of the Client's counters.
 func (c *Client) Stats() ClientStats {
 	return ClientStats{
@@ -368,16 +427,20 @@ func (c *Client) Stats() ClientStats {
 		Sent:        c.sent.Load(),
 		Confirmed:   c.confirmed.Load(),
 		Unconfirmed: c.unconfirmed.Load(),
-		Dropped: ClientDrops{
-			Overflow:  c.buf.Stats().Dropped,
-			Send:      c.dSend.Load(),
-			Closed:    c.dClosed.Load(),
-			Marshal:   c.dMarshal.Load(),
-			Malformed: c.dMalformed.Load(),
-			Shutdown:  c.dShutdown.Load(),
-		},
-		Streams:    c.streams.Load(),
-		Reconnects: c.reconnects.Load(),
-		Retried:    c.retried.Load(),
+		Dropped:     c.drops(),
+		Streams:     c.streams.Load(),
+		Reconnects:  c.reconnects.Load(),
+		Retried:     c.retried.Load(),
 	}
+}
+
+func (c *Client) drops() stats.Drops {
+	var d stats.Drops
+	d.Add(CauseOverflow, c.buf.Stats().Dropped)
+	d.Add(CauseSend, c.dSend.Load())
+	d.Add(CauseClosed, c.dClosed.Load())
+	d.Add(CauseMarshal, c.dMarshal.Load())
+	d.Add(CauseMalformed, c.dMalformed.Load())
+	d.Add(CauseShutdown, c.dShutdown.Load())
+	return d
 }

@@ -36,9 +36,9 @@
 // maximum so that the Server itself sees, refuses and counts what is just
 // over; a unary Send more than twice over is refused by grpc before the
 // Server sees it and is not counted (the sender still gets the status).
-// WithKeepalive sets keepalive and its enforcement: the Server pings silent
-// connections every 15 s and drops peers that ping more often than every
-// 5 s.
+// WithKeepalive sets keepalive and WithMinPingInterval its enforcement:
+// the Server pings silent connections every 15 s and drops peers that ping
+// more often than every 5 s.
 //
 // # Client
 //
@@ -49,15 +49,17 @@
 // BatchSender stream. Loggregator's Go client instead blocks Emit when its
 // 100-slot queue is full, and drops a whole batch on a send error. Here a
 // batch whose write fails is written again on a fresh stream (opened with
-// exponential backoff and jitter, WithReconnectBackoff, for as long as it
-// takes) before it is counted dropped; while the Client waits, the diode
-// keeps the newest envelopes and counts what it overwrites. Close(ctx)
-// drains the diode, sends what it holds, closes the stream and waits for
-// the server's answer, giving up when ctx ends.
+// exponential backoff and jitter, WithBackoff, for as long as it takes)
+// before it is counted dropped; while the Client waits, the diode keeps the
+// newest envelopes and counts what it overwrites. Shutdown(ctx) drains the
+// diode, sends what it holds, closes the stream and waits for the server's
+// answer, giving up when ctx ends; Close stops at once, counting what the
+// Client held as dropped ("closed"). Both return once the Client's
+// goroutines have ended.
 //
 // # Accounting
 //
-// Every envelope is counted once Close has returned:
+// Every envelope is counted once Shutdown or Close has returned:
 //
 //	Emitted == Sent + Dropped.Total()    (Dropped by cause: overflow, send, closed, marshal, malformed, shutdown)
 //	Sent    == Confirmed + Unconfirmed
@@ -85,6 +87,14 @@
 // # Telemetry
 //
 // Server.Stats reports Ingress (counter `ingress`), the buffer's Dropped
-// (counter `dropped{direction=ingress}`), rejected messages by cause and
-// open streams; Client.Stats the counts above, streams and reconnects.
+// (counter `dropped{direction=ingress}`, a stats.Drops with the one cause a
+// buffer has, overflow), rejected messages by cause and open streams;
+// Client.Stats the counts above (Dropped as a stats.Drops by the Cause
+// constants), streams and reconnects.
+//
+// # Errors
+//
+// NewServer and NewClient wrap ErrInvalidConfig for any argument or option
+// they cannot use. Serve and Start return ErrServerClosed after the Server
+// stopped; Shutdown returns ErrClientClosed after Close stopped the Client.
 package ingress

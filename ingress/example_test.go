@@ -31,7 +31,7 @@ func Example() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = client.Close(ctx) // flushes and waits for the server's answer
+	_ = client.Shutdown(ctx) // flushes and waits for the server's answer
 
 	st := client.Stats()
 	fmt.Println("emitted", st.Emitted, "confirmed", st.Confirmed, "dropped", st.Dropped.Total())
@@ -52,17 +52,18 @@ func Example() {
 	// app log
 }
 
-// Counting drops without a server: what cannot be delivered before Close's
-// ctx ends is counted "shutdown", and an Emit after Close "closed".
-func ExampleClient_Close() {
-	client, _ := ingress.NewClient("127.0.0.1:1", ingress.WithReconnectBackoff(time.Millisecond, 10*time.Millisecond))
+// Counting drops without a server: what cannot be delivered before
+// Shutdown's ctx ends is counted "shutdown", and an Emit after Shutdown
+// "closed".
+func ExampleClient_Shutdown() {
+	client, _ := ingress.NewClient("127.0.0.1:1", ingress.WithBackoff(time.Millisecond, 10*time.Millisecond))
 	client.Emit(envelope.NewCounter("app", "requests", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	fmt.Println(client.Close(ctx))
+	fmt.Println(client.Shutdown(ctx))
 	client.Emit(envelope.NewCounter("app", "requests", 1))
 	st := client.Stats()
-	fmt.Printf("emitted %d, shutdown %d, closed %d\n", st.Emitted, st.Dropped.Shutdown, st.Dropped.Closed)
+	fmt.Printf("emitted %d, shutdown %d, closed %d\n", st.Emitted, st.Dropped[ingress.CauseShutdown], st.Dropped[ingress.CauseClosed])
 	// Output:
 	// context deadline exceeded
 	// emitted 2, shutdown 1, closed 1

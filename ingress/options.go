@@ -2,27 +2,36 @@ package ingress
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
 
-// ServerOption configures a Server.
+// ErrInvalidConfig wraps every error NewServer and NewClient return for an
+// argument or option they cannot use: errors.Is(err, ErrInvalidConfig).
+var ErrInvalidConfig = errors.New("ingress: invalid configuration")
+
+// ServerOption configures a Server. Options given a zero value keep the
+// default; a negative size or duration makes the constructor fail with
+// ErrInvalidConfig. A nil option is skipped.
 type ServerOption interface {
 	applyServer(*serverConfig)
 }
 
-// ClientOption configures a Client.
+// ClientOption configures a Client, with the same rules as ServerOption.
 type ClientOption interface {
 	applyClient(*clientConfig)
 }
 
-// Option configures a Server or a Client alike (WithTLS, WithLogger).
+// Option configures a Server or a Client alike (WithTLS, WithLogger,
+// WithKeepalive).
 type Option interface {
 	ServerOption
 	ClientOption
 }
 
-// Defaults, Loggregator's (see DESIGN.md).
+// Defaults, Loggregator's where it has one.
 const (
 	// DefaultMaxMessageSize is the largest message a Server accepts: 10 MiB.
 	DefaultMaxMessageSize = 10 << 20
@@ -75,6 +84,7 @@ type clientConfig struct {
 	backoffBase  time.Duration
 	backoffMax   time.Duration
 	kaTime       time.Duration
+	kaTimeout    time.Duration
 	acknowledged bool
 	confirmEvery int
 	sendTimeout  time.Duration
@@ -89,6 +99,7 @@ func defaultClientConfig() clientConfig {
 		backoffBase:  100 * time.Millisecond,
 		backoffMax:   10 * time.Second,
 		kaTime:       DefaultKeepalive,
+		kaTimeout:    DefaultKeepalive,
 		confirmEvery: DefaultConfirmEvery,
 		sendTimeout:  10 * time.Second,
 	}
@@ -139,32 +150,47 @@ func WithLogger(l *slog.Logger) Option {
 // WithMaxMessageSize sets the largest message (a batch, or one envelope on
 // Sender) the Server accepts, in bytes; larger ones are refused with
 // codes.ResourceExhausted and counted as rejected "too_large". The default
-// is DefaultMaxMessageSize; n <= 0 keeps it.
+// is DefaultMaxMessageSize; 0 keeps it.
 func WithMaxMessageSize(n int) ServerOption {
-	return serverOptionFunc(func(c *serverConfig) {
-		if n > 0 {
-			c.maxMsg = n
-		}
-	})
+	return serverOptionFunc(func(c *serverConfig) { setInt(&c.maxMsg, n) })
 }
 
-// WithKeepalive sets the Server's keepalive: it pings a connection silent
-// for interval and closes it when the ping is not answered within timeout;
-// and it disconnects clients that ping more often than minPing. Zero values
-// keep the defaults (DefaultKeepalive, DefaultKeepalive,
-// DefaultMinPingInterval).
-func WithKeepalive(interval, timeout, minPing time.Duration) ServerOption {
-	return serverOptionFunc(func(c *serverConfig) {
-		if interval > 0 {
-			c.kaTime = interval
-		}
-		if timeout > 0 {
-			c.kaTimeout = timeout
-		}
-		if minPing > 0 {
-			c.kaMinPing = minPing
-		}
-	})
+// WithKeepalive sets keepalive for a Server or a Client alike: a
+// connection silent for interval is pinged, and closed when the ping is not
+// answered within timeout. Zero values keep the defaults (DefaultKeepalive
+// for both); negative ones make the constructor fail with ErrInvalidConfig.
+// A Client's interval must stay at or above the server's minimum ping
+// interval (WithMinPingInterval), or grpc disconnects the client; grpc-go
+// raises a Client's interval below 10 s to 10 s.
+func WithKeepalive(interval, timeout time.Duration) Option {
+	return bothOption{
+		server: func(c *serverConfig) { setDuration(&c.kaTime, interval); setDuration(&c.kaTimeout, timeout) },
+		client: func(c *clientConfig) { setDuration(&c.kaTime, interval); setDuration(&c.kaTimeout, timeout) },
+	}
+}
+
+// WithMinPingInterval sets the shortest interval between client pings the
+// Server tolerates (keepalive enforcement, default DefaultMinPingInterval);
+// clients that ping more often are disconnected by grpc with
+// "too_many_pings". Zero keeps the default.
+func WithMinPingInterval(d time.Duration) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { setDuration(&c.kaMinPing, d) })
+}
+
+// setDuration stores d unless it is zero (keep the default); a negative d
+// is stored and refused by validation.
+func setDuration(dst *time.Duration, d time.Duration) {
+	if d != 0 {
+		*dst = d
+	}
+}
+
+// setInt stores n unless it is zero (keep the default); a negative n is
+// stored and refused by validation.
+func setInt(dst *int, n int) {
+	if n != 0 {
+		*dst = n
+	}
 }
 
 // WithBatch sets how many envelopes a Client puts in one batch at most and
@@ -172,49 +198,26 @@ func WithKeepalive(interval, timeout, minPing time.Duration) ServerOption {
 // defaults (DefaultBatchSize, DefaultBatchInterval).
 func WithBatch(size int, interval time.Duration) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) {
-		if size > 0 {
-			c.batchSize = size
-		}
-		if interval > 0 {
-			c.interval = interval
-		}
+		setInt(&c.batchSize, size)
+		setDuration(&c.interval, interval)
 	})
 }
 
 // WithBufferSize sets the size, in envelopes, of the diode between Emit and
 // the sending goroutine (default DefaultBufferSize). When emitters outrun
 // the connection, the oldest unsent envelopes are dropped and counted as
-// "overflow".
+// "overflow". Zero keeps the default.
 func WithBufferSize(n int) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) {
-		if n > 0 {
-			c.bufferSize = n
-		}
-	})
+	return clientOptionFunc(func(c *clientConfig) { setInt(&c.bufferSize, n) })
 }
 
-// WithReconnectBackoff sets the exponential backoff (with jitter) between
+// WithBackoff sets the exponential backoff (with jitter) between
 // attempts to open a stream to the server: from base up to max. Zero values
 // keep the defaults (100 ms, 10 s).
-func WithReconnectBackoff(base, max time.Duration) ClientOption {
+func WithBackoff(base, max time.Duration) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) {
-		if base > 0 {
-			c.backoffBase = base
-		}
-		if max > 0 {
-			c.backoffMax = max
-		}
-	})
-}
-
-// WithClientKeepalive sets how often a Client pings an idle connection
-// (default DefaultKeepalive). Keep it at or above the server's minimum ping
-// interval, or grpc disconnects the client.
-func WithClientKeepalive(interval time.Duration) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) {
-		if interval > 0 {
-			c.kaTime = interval
-		}
+		setDuration(&c.backoffBase, base)
+		setDuration(&c.backoffMax, max)
 	})
 }
 
@@ -223,13 +226,9 @@ func WithClientKeepalive(interval time.Duration) ClientOption {
 // also does so at the first batch after 10 s on one stream). The
 // server's answer to a closed stream confirms every batch on it, so this
 // bounds what can be unconfirmed when a connection breaks (see Accounting
-// in the package doc).
+// in the package doc). Zero keeps the default.
 func WithConfirmEvery(batches int) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) {
-		if batches > 0 {
-			c.confirmEvery = batches
-		}
-	})
+	return clientOptionFunc(func(c *clientConfig) { setInt(&c.confirmEvery, batches) })
 }
 
 // WithAcknowledged makes a Client send each batch with the unary Send call
@@ -241,8 +240,35 @@ func WithConfirmEvery(batches int) ClientOption {
 func WithAcknowledged(timeout time.Duration) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) {
 		c.acknowledged = true
-		if timeout > 0 {
-			c.sendTimeout = timeout
-		}
+		setDuration(&c.sendTimeout, timeout)
 	})
+}
+
+func (c *serverConfig) validate() error {
+	switch {
+	case c.maxMsg < 1:
+		return fmt.Errorf("%w: maximum message size %d", ErrInvalidConfig, c.maxMsg)
+	case c.kaTime <= 0 || c.kaTimeout <= 0 || c.kaMinPing <= 0:
+		return fmt.Errorf("%w: keepalive interval %v, timeout %v, minimum ping interval %v must be positive",
+			ErrInvalidConfig, c.kaTime, c.kaTimeout, c.kaMinPing)
+	}
+	return nil
+}
+
+func (c *clientConfig) validate() error {
+	switch {
+	case c.batchSize < 1 || c.interval <= 0:
+		return fmt.Errorf("%w: batch size %d, interval %v", ErrInvalidConfig, c.batchSize, c.interval)
+	case c.bufferSize < 1:
+		return fmt.Errorf("%w: buffer size %d", ErrInvalidConfig, c.bufferSize)
+	case c.backoffBase <= 0 || c.backoffMax < c.backoffBase:
+		return fmt.Errorf("%w: backoff base %v, max %v", ErrInvalidConfig, c.backoffBase, c.backoffMax)
+	case c.kaTime <= 0 || c.kaTimeout <= 0:
+		return fmt.Errorf("%w: keepalive interval %v, timeout %v must be positive", ErrInvalidConfig, c.kaTime, c.kaTimeout)
+	case c.confirmEvery < 1:
+		return fmt.Errorf("%w: confirm every %d batches", ErrInvalidConfig, c.confirmEvery)
+	case c.sendTimeout <= 0:
+		return fmt.Errorf("%w: send timeout %v", ErrInvalidConfig, c.sendTimeout)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -16,14 +17,11 @@ import (
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/internal/wire"
+	"github.com/sluicelog/sluice/stats"
 )
 
-var (
-	// ErrServerClosed is returned by Serve and Start after Shutdown or Close.
-	ErrServerClosed = errors.New("ingress: server closed")
-	// ErrNilBuffer is returned by NewServer when given no buffer.
-	ErrNilBuffer = errors.New("ingress: nil buffer")
-)
+// ErrServerClosed is returned by Serve and Start after Shutdown or Close.
+var ErrServerClosed = errors.New("ingress: server closed")
 
 // Server serves loggregator.v2.Ingress (Sender, BatchSender and Send) and
 // writes every envelope it accepts, as its wire bytes, into one buffer.
@@ -50,16 +48,20 @@ type Server struct {
 
 // NewServer returns a Server writing into buf. buf is written from one
 // goroutine per open stream: give it a diode.ManyToOne (or a Channel)
-// unless the server will only ever have one stream.
+// unless the server will only ever have one stream. A nil buf or a bad
+// option gives an error wrapping ErrInvalidConfig.
 func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) {
 	if buf == nil {
-		return nil, ErrNilBuffer
+		return nil, fmt.Errorf("%w: nil buffer", ErrInvalidConfig)
 	}
 	cfg := defaultServerConfig()
 	for _, o := range opts {
 		if o != nil {
 			o.applyServer(&cfg)
 		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{})}
 	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions, s.Register)
@@ -216,10 +218,13 @@ type ServerStats struct {
 	// Ingress counts envelopes accepted into the buffer (counter
 	// `ingress`).
 	Ingress uint64
-	// Dropped is the buffer's own drop count, read from its Stats
-	// (counter `dropped{direction=ingress}`). When the buffer is shared
-	// with other writers it includes their drops.
-	Dropped uint64
+	// Dropped is the buffer's own drop count, read from its Stats, under
+	// the one cause a buffer has, stats.CauseOverflow (counter
+	// `dropped{direction=ingress}`). When the buffer is shared with other
+	// writers it includes their drops. Refused messages are not drops of
+	// the Server's: they are counted in Rejected, and the sender learns of
+	// them from the status.
+	Dropped stats.Drops
 	// OriginFilled counts envelopes whose empty source ID was taken from
 	// their origin tag (included in Ingress).
 	OriginFilled uint64
@@ -253,7 +258,7 @@ func (r Rejected) Total() uint64 { return r.Malformed + r.TooLarge + r.Closed }
 func (s *Server) Stats() ServerStats {
 	return ServerStats{
 		Ingress:      s.ingress.Load(),
-		Dropped:      s.buf.Stats().Dropped,
+		Dropped:      overflow(s.buf.Stats().Dropped),
 		OriginFilled: s.originFilled.Load(),
 		Rejected: Rejected{
 			Malformed: s.malformed.Load(),
@@ -262,4 +267,11 @@ func (s *Server) Stats() ServerStats {
 		},
 		OpenStreams: s.open.Load(),
 	}
+}
+
+// overflow returns a buffer's drop count as Drops (nil when zero).
+func overflow(n uint64) stats.Drops {
+	var d stats.Drops
+	d.Add(CauseOverflow, n)
+	return d
 }

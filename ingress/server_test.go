@@ -24,7 +24,21 @@ import (
 
 func TestNewServerValidates(t *testing.T) {
 	_, err := NewServer(nil)
-	require.ErrorIs(t, err, ErrNilBuffer)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	buf := newBuffer(t)
+	for name, o := range map[string]ServerOption{
+		"negative max message":   WithMaxMessageSize(-1),
+		"negative keepalive":     WithKeepalive(-time.Second, 0),
+		"negative timeout":       WithKeepalive(0, -time.Second),
+		"negative min ping time": WithMinPingInterval(-time.Second),
+	} {
+		s, err := NewServer(buf, o)
+		require.ErrorIs(t, err, ErrInvalidConfig, name)
+		assert.Nil(t, s)
+	}
+	s, err := NewServer(buf, nil, WithKeepalive(0, 0), WithMinPingInterval(0))
+	require.NoError(t, err, "nil options are skipped, zero values keep the defaults")
+	assert.Equal(t, DefaultMinPingInterval, s.cfg.kaMinPing)
 }
 
 // All three Ingress methods work over mutual TLS, with sluice's raw client
@@ -84,7 +98,7 @@ func TestServerAllMethodsMTLS(t *testing.T) {
 	}
 	stats := s.Stats()
 	assert.Equal(t, uint64(len(want)+4), stats.Ingress)
-	assert.Zero(t, stats.Dropped)
+	assert.Empty(t, stats.Dropped)
 	assert.Zero(t, stats.Rejected.Total())
 	assert.Equal(t, uint64(len(want)+4), buf.Stats().Read)
 }

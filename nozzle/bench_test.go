@@ -82,7 +82,7 @@ func benchFirehoseRouters(b *testing.B) {
 	wg.Wait()
 	f.Close()
 	st := f.Stats()
-	b.ReportMetric(float64(st.Dropped)/float64(b.N), "dropped/op")
+	b.ReportMetric(float64(st.Dropped[nozzle.CauseOverflow])/float64(b.N), "dropped/op")
 }
 
 func benchFirehoseStandin(b *testing.B) {
@@ -119,5 +119,5 @@ func benchFirehoseStandin(b *testing.B) {
 	f.Close()
 	wg.Wait()
 	st := f.Stats()
-	b.ReportMetric(float64(st.Dropped)/float64(b.N), "dropped/op")
+	b.ReportMetric(float64(st.Dropped[nozzle.CauseOverflow])/float64(b.N), "dropped/op")
 }

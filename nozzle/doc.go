@@ -73,7 +73,7 @@
 // (diode.Channel, default 10,000 envelopes like the reverse log proxy's;
 // WithBufferSize). A consumer slower than the stream never pushes back on a
 // router: when the buffer is full, new envelopes are dropped and counted
-// (Stats.Dropped), and the consumer is told once per episode:
+// (Stats.Dropped[CauseOverflow]), and the consumer is told once per episode:
 //
 //   - WithSlowConsumer's callback runs at once, on the stream goroutine that
 //     found the buffer full, even while the consumer is stuck: log it,
@@ -83,8 +83,9 @@
 //
 // An episode ends when the consumer catches up, that is finds the buffer
 // empty; the next drop starts a new episode (Stats.SlowConsumerEpisodes).
-// Counts are exact: once the streams stop, Received == Delivered + Dropped +
-// Discarded (what Close or an expired Shutdown left in the buffer).
+// Counts are exact: once the streams stop, Received == Delivered +
+// Dropped.Total(), Dropped[CauseShutdown] being what Close or an expired
+// Shutdown left in the buffer.
 //
 // What a Reader cannot see is what its router dropped for it: a subscriber
 // that falls behind the router's per-subscription buffer loses envelopes

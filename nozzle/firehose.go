@@ -53,14 +53,14 @@ type fhStream struct {
 // It reads WithTLS, WithLogger, WithBufferSize, WithBackoff,
 // WithSlowConsumer and WithKeepalive (applied to every router's stream).
 func NewFirehose(src discovery.Source, req *envelope.EgressBatchRequest, opts ...FirehoseOption) (*Firehose, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.applyFirehose(&cfg)
+	cfg, err := buildConfig(opts, FirehoseOption.applyFirehose)
+	if err != nil {
+		return nil, err
 	}
 	if src == nil {
 		return nil, invalid("nil discovery source")
 	}
-	req, err := checkRequest(req)
+	req, err = checkRequest(req)
 	if err != nil {
 		return nil, err
 	}

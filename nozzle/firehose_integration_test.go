@@ -93,16 +93,16 @@ func (r *router) stop() {
 		<-r.runDone
 		st := r.in.Stats()
 		r.ingressN += st.Ingress
-		r.droppedIn += st.Dropped
+		r.droppedIn += st.Dropped.Total()
 		r.in = nil
 	}
 	r.out.Close()
 	r.rt.Close()
 	rs, ss := r.rt.Stats(), r.out.Stats()
 	r.egressN += rs.Egress
-	r.serverDropped += ss.Dropped
+	r.serverDropped += ss.Dropped.Total()
 	for id, s := range rs.Shards {
-		r.shardDropped[id] += s.Dropped
+		r.shardDropped[id] += s.Dropped.Total()
 		r.shardEgress[id] += s.Egress
 	}
 	r.rt = nil
@@ -133,7 +133,7 @@ type agent struct {
 
 func newAgent(t testing.TB, name, addr string, clientTLS *tls.Config) *agent {
 	c, err := ingress.NewClient(addr, ingress.WithTLS(clientTLS), ingress.WithAcknowledged(5*time.Second),
-		ingress.WithBatch(100, 5*time.Millisecond), ingress.WithBufferSize(100000), ingress.WithReconnectBackoff(10*time.Millisecond, 100*time.Millisecond))
+		ingress.WithBatch(100, 5*time.Millisecond), ingress.WithBufferSize(100000), ingress.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
 	require.NoError(t, err)
 	return &agent{name: name, c: c}
 }
@@ -192,7 +192,7 @@ func TestFirehoseAcceptanceTwoRoutersShardGroups(t *testing.T) {
 		a.emit(perAgent)
 	}
 	for _, a := range agents {
-		require.NoError(t, a.c.Close(testCtx(t)))
+		require.NoError(t, a.c.Shutdown(testCtx(t)))
 		st := a.c.Stats()
 		require.Equal(t, uint64(perAgent), st.Confirmed, "acknowledged agent %s: %+v", a.name, st)
 		sent += st.Confirmed
@@ -230,8 +230,8 @@ func TestFirehoseAcceptanceTwoRoutersShardGroups(t *testing.T) {
 	gs1, gs2, ss := g1.Stats(), g2.Stats(), solo.Stats()
 	assert.Equal(t, sent, gs1.Received+gs2.Received)
 	assert.Equal(t, sent, ss.Received)
-	assert.Equal(t, sent, gs1.Delivered+gs2.Delivered+gs1.Dropped+gs2.Dropped)
-	assert.Equal(t, sent, ss.Delivered+ss.Dropped)
+	assert.Equal(t, sent, gs1.Delivered+gs2.Delivered+gs1.Dropped.Total()+gs2.Dropped.Total())
+	assert.Equal(t, sent, ss.Delivered+ss.Dropped.Total())
 	assert.Positive(t, gs1.Delivered, "round robin gives each member a share")
 	assert.Positive(t, gs2.Delivered, "round robin gives each member a share")
 }
@@ -281,11 +281,12 @@ func TestFirehoseAcceptanceRouterStopsMidRun(t *testing.T) {
 	r1.waitSubscriptions(1)
 	r1.startIngress()
 	a2.emit(1000)
-	time.Sleep(50 * time.Millisecond) // let a1 send through the restarted router
+	// a1 sends through the restarted router before it stops emitting.
+	require.Eventually(t, func() bool { in, _, _ := r1.live("g"); return in > 0 }, 20*time.Second, time.Millisecond)
 	close(stopEmit)
 	<-emitting
-	require.NoError(t, a1.c.Close(testCtx(t)))
-	require.NoError(t, a2.c.Close(testCtx(t)))
+	require.NoError(t, a1.c.Shutdown(testCtx(t)))
+	require.NoError(t, a2.c.Shutdown(testCtx(t)))
 	as1, as2 := a1.c.Stats(), a2.c.Stats()
 	require.Equal(t, uint64(3000), as2.Confirmed)
 	require.Zero(t, as1.Unconfirmed+as2.Unconfirmed, "acknowledged mode leaves nothing unconfirmed")
@@ -330,7 +331,7 @@ func TestFirehoseAcceptanceRouterStopsMidRun(t *testing.T) {
 	t.Logf("accepted %d (confirmed %d), nozzle received %d, router discarded %d, server dropped %d, lost in the broken stream %d",
 		accepted, confirmed, fs.Received, r1.shardDropped["s"]+r2.shardDropped["s"], r1.serverDropped+r2.serverDropped, inFlight)
 	assert.LessOrEqual(t, inFlight, uint64(5000), "bounded by what a broken stream can hold")
-	assert.Equal(t, fs.Received, fs.Delivered+fs.Dropped+fs.Discarded)
+	assert.Equal(t, fs.Received, fs.Delivered+fs.Dropped.Total())
 	total := 0
 	for _, n := range got {
 		total += n
@@ -390,8 +391,8 @@ func TestFirehoseAcceptanceSlowConsumer(t *testing.T) {
 	a1, a2 := newAgent(t, "a1", r1.inAddr, clientTLS), newAgent(t, "a2", r2.inAddr, clientTLS)
 	a1.emit(5000)
 	a2.emit(5000)
-	require.NoError(t, a1.c.Close(testCtx(t)))
-	require.NoError(t, a2.c.Close(testCtx(t)))
+	require.NoError(t, a1.c.Shutdown(testCtx(t)))
+	require.NoError(t, a2.c.Shutdown(testCtx(t)))
 	sent := a1.c.Stats().Confirmed + a2.c.Stats().Confirmed
 	require.Equal(t, uint64(10000), sent)
 	require.Eventually(t, func() bool {
@@ -414,15 +415,16 @@ func TestFirehoseAcceptanceSlowConsumer(t *testing.T) {
 	r2.stop()
 
 	ss, fs := slow.Stats(), fast.Stats()
-	assert.Positive(t, ss.Dropped)
+	assert.Positive(t, ss.Dropped[nozzle.CauseOverflow])
 	assert.GreaterOrEqual(t, ss.SlowConsumerEpisodes, uint64(1))
-	assert.Equal(t, sent, ss.Delivered+ss.Dropped+ss.Discarded)
+	assert.Equal(t, sent, ss.Delivered+ss.Dropped.Total())
 	assert.Len(t, gotSlow, int(ss.Delivered))
 	// The slow nozzle never pushed back on the routers: they dropped
 	// nothing for either shard.
 	assert.Zero(t, r1.shardDropped["slow"]+r2.shardDropped["slow"])
 	assert.Zero(t, r1.shardDropped["fast"]+r2.shardDropped["fast"])
 	assert.Equal(t, sent, fs.Delivered)
-	assert.Zero(t, fs.Dropped+fs.Discarded+fs.SlowConsumerEpisodes)
+	assert.Empty(t, fs.Dropped)
+	assert.Zero(t, fs.SlowConsumerEpisodes)
 	assert.Len(t, gotFast, int(sent))
 }

@@ -57,9 +57,9 @@ type GatewayReader struct {
 // It reads WithTLS, WithHTTPClient, WithLogger, WithBufferSize, WithBackoff
 // and WithSlowConsumer.
 func NewGatewayReader(base string, req *envelope.EgressBatchRequest, opts ...GatewayOption) (*GatewayReader, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.applyGateway(&cfg)
+	cfg, err := buildConfig(opts, GatewayOption.applyGateway)
+	if err != nil {
+		return nil, err
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -48,19 +48,47 @@ type GatewayOption interface{ applyGateway(*config) }
 // Option configures any of Reader, Firehose and GatewayReader.
 type Option struct{ f func(*config) }
 
-func (o Option) applyReader(c *config)   { o.f(c) }
-func (o Option) applyFirehose(c *config) { o.f(c) }
-func (o Option) applyGateway(c *config)  { o.f(c) }
+func (o Option) applyReader(c *config)   { o.apply(c) }
+func (o Option) applyFirehose(c *config) { o.apply(c) }
+func (o Option) applyGateway(c *config)  { o.apply(c) }
+
+// apply runs the option; the zero Option does nothing.
+func (o Option) apply(c *config) {
+	if o.f != nil {
+		o.f(c)
+	}
+}
 
 // GRPCOption configures the gRPC consumers, Reader and Firehose.
 type GRPCOption struct{ f func(*config) }
 
-func (o GRPCOption) applyReader(c *config)   { o.f(c) }
-func (o GRPCOption) applyFirehose(c *config) { o.f(c) }
+func (o GRPCOption) applyReader(c *config)   { Option(o).apply(c) }
+func (o GRPCOption) applyFirehose(c *config) { Option(o).apply(c) }
 
 type gatewayOnly struct{ f func(*config) }
 
-func (o gatewayOnly) applyGateway(c *config) { o.f(c) }
+func (o gatewayOnly) applyGateway(c *config) { Option(o).apply(c) }
+
+// buildConfig applies opts over the defaults, skipping nil options, and
+// checks the result: a value no option may take is an error wrapping
+// ErrInvalidConfig.
+func buildConfig[O any](opts []O, apply func(O, *config)) (config, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if any(o) != nil {
+			apply(o, &cfg)
+		}
+	}
+	switch {
+	case cfg.bufferSize < 1:
+		return cfg, invalid("buffer size %d", cfg.bufferSize)
+	case cfg.backoff.Base <= 0 || cfg.backoff.Max < cfg.backoff.Base:
+		return cfg, invalid("backoff base %v, max %v", cfg.backoff.Base, cfg.backoff.Max)
+	case cfg.keepalive < 0 || cfg.kaTimeout < 0:
+		return cfg, invalid("keepalive interval %v, timeout %v", cfg.keepalive, cfg.kaTimeout)
+	}
+	return cfg, nil
+}
 
 // WithTLS makes the consumer connect with TLS using cfg; a cfg with
 // Certificates set gives mutual TLS. The default is plaintext. For a
@@ -82,17 +110,19 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithBufferSize sets how many envelopes the buffer between the streams and
 // the consumer holds (default DefaultBufferSize). When it is full, new
-// envelopes are dropped and counted. Values below 1 are ignored.
+// envelopes are dropped and counted. Zero keeps the default; a negative n
+// makes the constructor fail with ErrInvalidConfig.
 func WithBufferSize(n int) Option {
 	return Option{func(c *config) {
-		if n >= 1 {
+		if n != 0 {
 			c.bufferSize = n
 		}
 	}}
 }
 
 // WithBackoff sets the reconnect delays: the n-th consecutive retry waits
-// between half and all of min(max, base*2^n). The default is 50 ms to 5 s.
+// between half and all of min(max, base*2^n). The default is 50 ms to 5 s;
+// base <= 0 or max < base makes the constructor fail with ErrInvalidConfig.
 func WithBackoff(base, max time.Duration) Option {
 	return Option{func(c *config) { c.backoff = backoff.Policy{Base: base, Max: max, Factor: 2} }}
 }

@@ -240,10 +240,11 @@ func (o *outlet[T]) buffered() int {
 func (o *outlet[T]) fill(st *Stats) {
 	s := o.buf.Stats()
 	st.Delivered = s.Read
-	st.Dropped = s.Dropped
+	st.Dropped = nil
+	st.Dropped.Add(CauseOverflow, s.Dropped)
 	st.SlowConsumerEpisodes = o.episodes.Load()
 	if o.state.Load() == stateClosed {
-		st.Discarded = s.Written - s.Read - s.Dropped
+		st.Dropped.Add(CauseShutdown, s.Written-s.Read-s.Dropped)
 	} else {
 		st.Buffered = int(s.Written - s.Read - s.Dropped)
 	}

@@ -57,8 +57,8 @@ func TestProxyOfFirehoses(t *testing.T) {
 	a1, a2 := newAgent(t, "a1", r1.inAddr, clientTLS), newAgent(t, "a2", r2.inAddr, clientTLS)
 	a1.emit(500)
 	a2.emit(500)
-	require.NoError(t, a1.c.Close(testCtx(t)))
-	require.NoError(t, a2.c.Close(testCtx(t)))
+	require.NoError(t, a1.c.Shutdown(testCtx(t)))
+	require.NoError(t, a2.c.Shutdown(testCtx(t)))
 
 	got := map[string]int{}
 	ctx := testCtx(t)

@@ -31,14 +31,14 @@ type Reader struct {
 // It reads WithTLS, WithLogger, WithBufferSize, WithBackoff,
 // WithSlowConsumer and WithKeepalive.
 func NewReader(addr string, req *envelope.EgressBatchRequest, opts ...ReaderOption) (*Reader, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o.applyReader(&cfg)
+	cfg, err := buildConfig(opts, ReaderOption.applyReader)
+	if err != nil {
+		return nil, err
 	}
 	if addr == "" {
 		return nil, invalid("empty address")
 	}
-	req, err := checkRequest(req)
+	req, err = checkRequest(req)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (r *Reader) Stats() Stats {
 }
 
 // Close stops the stream at once and discards what the buffer holds
-// (counted in Stats.Discarded). It is safe to call more than once.
+// (counted in Stats.Dropped[CauseShutdown]). It is safe to call more than once.
 func (r *Reader) Close() error { return r.out.closeNow() }
 
 // Shutdown stops the stream and lets the consumer drain the buffer: Next

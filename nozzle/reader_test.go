@@ -11,9 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/nozzle"
+	"github.com/sluicelog/sluice/stats"
 )
 
 func TestReaderReceivesInOrderOverMutualTLS(t *testing.T) {
@@ -42,7 +44,8 @@ func TestReaderReceivesInOrderOverMutualTLS(t *testing.T) {
 	st := r.Stats()
 	assert.Equal(t, uint64(1000), st.Received)
 	assert.Equal(t, uint64(1000), st.Delivered)
-	assert.Zero(t, st.Dropped+st.Discarded+st.Malformed)
+	assert.Empty(t, st.Dropped)
+	assert.Zero(t, st.Malformed)
 	assert.Equal(t, "s1", router.reqs[0].GetShardId())
 	require.Len(t, st.Streams, 1)
 	assert.Equal(t, uint64(10), st.Streams[0].Batches)
@@ -113,6 +116,37 @@ func TestReaderRejectsBadInput(t *testing.T) {
 	}
 }
 
+// Bad options fail every constructor with ErrInvalidConfig; nil options
+// (and the zero Option) are skipped.
+func TestConstructorsCheckOptions(t *testing.T) {
+	bad := map[string]nozzle.Option{
+		"negative buffer":        nozzle.WithBufferSize(-1),
+		"zero backoff base":      nozzle.WithBackoff(0, time.Second),
+		"backoff max below base": nozzle.WithBackoff(time.Second, time.Millisecond),
+	}
+	src := discovery.NewStatic()
+	for name, o := range bad {
+		_, err := nozzle.NewReader("127.0.0.1:1", logRequest("s"), o)
+		require.ErrorIs(t, err, nozzle.ErrInvalidConfig, "reader: %s", name)
+		_, err = nozzle.NewFirehose(src, logRequest("s"), o)
+		require.ErrorIs(t, err, nozzle.ErrInvalidConfig, "firehose: %s", name)
+		_, err = nozzle.NewGatewayReader("http://127.0.0.1:1", logRequest("s"), o)
+		require.ErrorIs(t, err, nozzle.ErrInvalidConfig, "gateway reader: %s", name)
+	}
+	_, err := nozzle.NewReader("127.0.0.1:1", logRequest("s"), nozzle.WithKeepalive(-time.Second, 0))
+	require.ErrorIs(t, err, nozzle.ErrInvalidConfig, "negative keepalive")
+
+	r, err := nozzle.NewReader("127.0.0.1:1", logRequest("s"), nil, nozzle.Option{}, nozzle.GRPCOption{}, nozzle.WithBufferSize(0))
+	require.NoError(t, err, "nil and zero options are skipped")
+	require.NoError(t, r.Close())
+	f, err := nozzle.NewFirehose(src, logRequest("s"), nil)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	g, err := nozzle.NewGatewayReader("http://127.0.0.1:1", logRequest("s"), nil)
+	require.NoError(t, err)
+	require.NoError(t, g.Close())
+}
+
 // A consumer that does not keep up: the stream is never pushed back on, the
 // overflow is dropped and counted, and the episode is reported once (both
 // to the callback, at once, and in the iterator, where the consumer is).
@@ -131,7 +165,7 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 	for i := range 10 {
 		router.publish(seqBatch(t, "a", i*10, 10)) // 100, consumer asleep
 	}
-	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 100 && st.Dropped == 90 }, 20*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 100 && st.Dropped[nozzle.CauseOverflow] == 90 }, 20*time.Second, time.Millisecond)
 	sig := waitSignal(t, signals)
 	assert.Equal(t, uint64(1), sig.Episode)
 	assert.GreaterOrEqual(t, sig.Dropped, uint64(1))
@@ -161,7 +195,7 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 	st := r.Stats()
 	assert.Equal(t, uint64(100), st.Received)
 	assert.Equal(t, uint64(10), st.Delivered)
-	assert.Equal(t, uint64(90), st.Dropped)
+	assert.Equal(t, stats.Drops{nozzle.CauseOverflow: 90}, st.Dropped)
 	assert.Equal(t, uint64(1), st.SlowConsumerEpisodes)
 	select {
 	case s := <-signals:
@@ -172,15 +206,15 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 	for i := range 3 {
 		router.publish(seqBatch(t, "a", 100+i*10, 10))
 	}
-	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 130 && st.Dropped == 110 }, 20*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 130 && st.Dropped[nozzle.CauseOverflow] == 110 }, 20*time.Second, time.Millisecond)
 	sig = waitSignal(t, signals)
 	assert.Equal(t, uint64(2), sig.Episode)
 	assert.Equal(t, uint64(10), sig.Dropped) // reported with the batch that first overflowed
 	require.NoError(t, r.Close())
 	st = r.Stats()
 	assert.Equal(t, uint64(2), st.SlowConsumerEpisodes)
-	assert.Equal(t, st.Received, st.Delivered+st.Dropped+st.Discarded)
-	assert.Equal(t, uint64(10), st.Discarded)
+	assert.Equal(t, st.Received, st.Delivered+st.Dropped.Total())
+	assert.Equal(t, uint64(10), st.Dropped[nozzle.CauseShutdown])
 }
 
 func TestReaderLifecycle(t *testing.T) {
@@ -215,7 +249,7 @@ func TestReaderLifecycle(t *testing.T) {
 	assert.False(t, ok)
 	st := r.Stats()
 	assert.Equal(t, uint64(3), st.Delivered)
-	assert.Zero(t, st.Discarded)
+	assert.Zero(t, st.Dropped[nozzle.CauseShutdown])
 	router.waitSubs(0)
 
 	// Shutdown with nobody reading gives up when its ctx ends and counts
@@ -228,7 +262,7 @@ func TestReaderLifecycle(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, r2.Shutdown(short), context.DeadlineExceeded)
-	assert.Equal(t, uint64(4), r2.Stats().Discarded)
+	assert.Equal(t, uint64(4), r2.Stats().Dropped[nozzle.CauseShutdown])
 
 	// The iterator yields ctx.Err() when its context ends.
 	r3, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS))

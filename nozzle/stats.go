@@ -3,15 +3,25 @@ package nozzle
 import (
 	"sync"
 	"time"
+
+	"github.com/sluicelog/sluice/stats"
+)
+
+// Causes of the drops a consumer counts (Stats.Dropped).
+const (
+	// CauseOverflow: the buffer was full (a slow consumer).
+	CauseOverflow = stats.CauseOverflow
+	// CauseShutdown: still buffered when the consumer was closed.
+	CauseShutdown = stats.CauseShutdown
 )
 
 // Stats is a snapshot of a consumer's counters. Once the streams have
 // stopped (Close or Shutdown):
 //
-//	Received == Delivered + Dropped + Discarded
+//	Received == Delivered + Dropped.Total()
 //
-// and while they run, Received == Delivered + Dropped + Buffered (up to the
-// envelopes of the batch being handed over at that moment).
+// and while they run, Received == Delivered + Dropped.Total() + Buffered (up
+// to the envelopes of the batch being handed over at that moment).
 type Stats struct {
 	// Received counts envelopes that arrived in well-formed batches
 	// (telemetry: counter "ingress" of the nozzle).
@@ -19,13 +29,12 @@ type Stats struct {
 	// Delivered counts envelopes handed to the consumer by Next, TryNext or
 	// the iterator (telemetry: counter "egress").
 	Delivered uint64
-	// Dropped counts envelopes refused because the buffer was full: the
-	// consumer was too slow (telemetry: counter "dropped",
-	// direction=egress, with the shard ID).
-	Dropped uint64
-	// Discarded counts envelopes still buffered when Close, or Shutdown's
-	// deadline, ended the consumer (also "dropped"; cause: shutdown).
-	Discarded uint64
+	// Dropped counts envelopes the consumer never got, by cause
+	// (telemetry: counter "dropped", direction=egress, with the shard ID):
+	// CauseOverflow, refused because the buffer was full (the consumer was
+	// too slow), and CauseShutdown, still buffered when Close, or
+	// Shutdown's deadline, ended the consumer.
+	Dropped stats.Drops
 	// Buffered is how many envelopes wait for the consumer now.
 	Buffered int
 	// Malformed counts batches dropped because they did not parse (their

@@ -20,7 +20,22 @@ const (
 )
 
 // Drops counts dropped envelopes by cause. A nil Drops counts nothing.
+// Components' Stats snapshots list only causes with a non-zero count (nil
+// when nothing was dropped), so two snapshots compare equal exactly when
+// their counts do.
 type Drops map[string]uint64
+
+// Add adds n envelopes dropped for cause, making the map when d is nil. An
+// n of 0 changes nothing (no zero entry is added).
+func (d *Drops) Add(cause string, n uint64) {
+	if n == 0 {
+		return
+	}
+	if *d == nil {
+		*d = make(Drops)
+	}
+	(*d)[cause] += n
+}
 
 // Total returns the sum over every cause.
 func (d Drops) Total() uint64 {

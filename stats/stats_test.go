@@ -23,6 +23,16 @@ func TestDrops(t *testing.T) {
 	assert.Equal(t, uint64(3), d["overflow"], "a clone shares nothing")
 }
 
+func TestDropsAdd(t *testing.T) {
+	var d stats.Drops
+	d.Add("overflow", 0)
+	assert.Nil(t, d, "adding zero makes no map")
+	d.Add("overflow", 2)
+	d.Add("overflow", 3)
+	d.Add("closed", 0)
+	assert.Equal(t, stats.Drops{"overflow": 5}, d)
+}
+
 func TestReportDrops(t *testing.T) {
 	var got []stats.Metric
 	stats.ReportDrops(func(m stats.Metric) { got = append(got, m) }, "dropped", "h",

@@ -8,6 +8,7 @@ import (
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/nozzle"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // The adapters below map each component's Stats onto Loggregator's metric
@@ -16,6 +17,15 @@ import (
 
 func counter(name string, v uint64, tags ...string) Metric {
 	return Metric{Name: name, Kind: Counter, Value: float64(v), Tags: tagMap(tags)}
+}
+
+// drops appends one dropped counter per cause of d (in cause order), tagged
+// with the extra tags given.
+func drops(dst []Metric, d stats.Drops, tags ...string) []Metric {
+	for _, cause := range d.Causes() {
+		dst = append(dst, counter("dropped", d[cause], append(tags[:len(tags):len(tags)], "cause", cause)...))
+	}
+	return dst
 }
 
 func gauge(name string, v float64, tags ...string) Metric {
@@ -49,9 +59,9 @@ func tagMap(kv []string) map[string]string {
 func IngressServer(s *ingress.Server) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := s.Stats()
+		dst = append(dst, counter("ingress", st.Ingress))
+		dst = drops(dst, st.Dropped, "direction", "ingress")
 		return append(dst,
-			counter("ingress", st.Ingress),
-			counter("dropped", st.Dropped, "direction", "ingress", "cause", "buffer_overflow"),
 			counter("rejected", st.Rejected.Malformed, "cause", "malformed"),
 			counter("rejected", st.Rejected.TooLarge, "cause", "too_large"),
 			counter("rejected", st.Rejected.Closed, "cause", "closed"),
@@ -64,17 +74,11 @@ func IngressServer(s *ingress.Server) Source {
 func IngressClient(c *ingress.Client) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := c.Stats()
-		d := st.Dropped
-		return append(dst,
+		dst = append(dst,
 			counter("egress", st.Sent),
 			counter("unconfirmed", st.Unconfirmed),
-			counter("dropped", d.Overflow, "direction", "ingress", "cause", "overflow"),
-			counter("dropped", d.Send, "direction", "ingress", "cause", "send"),
-			counter("dropped", d.Closed, "direction", "ingress", "cause", "closed"),
-			counter("dropped", d.Marshal, "direction", "ingress", "cause", "marshal"),
-			counter("dropped", d.Malformed, "direction", "ingress", "cause", "malformed"),
-			counter("dropped", d.Shutdown, "direction", "ingress", "cause", "shutdown"),
 		)
+		return drops(dst, st.Dropped, "direction", "ingress")
 	})
 }
 
@@ -130,11 +134,8 @@ func Router(r *serve.Router) Source {
 		)
 		for _, shard := range keys(st.Shards) {
 			s := st.Shards[shard]
-			dst = append(dst,
-				counter("dropped", s.Dropped-min(s.Dropped, s.Discarded), "direction", "egress", "shard_id", shard, "cause", "subscription_overflow"),
-				counter("dropped", s.Discarded, "direction", "egress", "shard_id", shard, "cause", "shutdown"),
-				gauge("subscriptions_by_shard", float64(s.Subscriptions), "shard_id", shard),
-			)
+			dst = drops(dst, s.Dropped, "direction", "egress", "shard_id", shard)
+			dst = append(dst, gauge("subscriptions_by_shard", float64(s.Subscriptions), "shard_id", shard))
 		}
 		return dst
 	})
@@ -152,7 +153,7 @@ func EgressServer(s *serve.Server) Source {
 			gauge("streams", float64(st.Streams)),
 		)
 		for _, shard := range keys(st.DroppedByShard) {
-			dst = append(dst, counter("dropped", st.DroppedByShard[shard], "direction", "egress", "shard_id", shard, "cause", "stream_broken"))
+			dst = drops(dst, st.DroppedByShard[shard], "direction", "egress", "shard_id", shard)
 		}
 		return dst
 	})
@@ -164,12 +165,12 @@ func EgressServer(s *serve.Server) Source {
 func Gateway(g *serve.Gateway) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := g.Stats()
-		return append(dst,
+		dst = append(dst,
 			counter("egress", st.Egress),
-			counter("dropped", st.Dropped, "direction", "egress", "cause", "client_gone"),
 			counter("rejected_streams", st.RejectedStreams),
 			gauge("streams", float64(st.Streams)),
 		)
+		return drops(dst, st.Dropped, "direction", "egress")
 	})
 }
 
@@ -179,11 +180,10 @@ func Gateway(g *serve.Gateway) Source {
 func Nozzle(stats func() nozzle.Stats, shardID string) Source {
 	return SourceFunc(func(dst []Metric) []Metric {
 		st := stats()
+		dst = drops(dst, st.Dropped, "direction", "egress", "shard_id", shardID)
 		return append(dst,
 			counter("ingress", st.Received),
 			counter("egress", st.Delivered),
-			counter("dropped", st.Dropped, "direction", "egress", "shard_id", shardID, "cause", "slow_consumer"),
-			counter("dropped", st.Discarded, "direction", "egress", "shard_id", shardID, "cause", "shutdown"),
 			counter("slow_consumer", st.SlowConsumerEpisodes),
 			gauge("doppler_connections", float64(st.Connected)),
 			counter("reconnects", st.Reconnects),

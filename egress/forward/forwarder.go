@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // Forwarder errors.
@@ -22,7 +23,7 @@ var (
 // CauseShutdown is the drop cause of batches the forwarder could
 // not hand to its destination within the drain timeout after Run's context
 // ended.
-const CauseShutdown = "shutdown"
+const CauseShutdown = stats.CauseShutdown
 
 // ForwarderDestination is where a Forwarder writes batches; *Pool is one.
 // Write follows Pool.Write's contract: when it returns nil, done is called
@@ -35,7 +36,7 @@ type ForwarderDestination interface {
 var _ ForwarderDestination = (*Pool)(nil)
 
 // ForwarderStats is a snapshot of a Forwarder's counters, in envelopes.
-// After Run returns, Read == Egress + the sum of Dropped.
+// After Run returns, Read == Egress + Dropped.Total().
 type ForwarderStats struct {
 	// Read counts the envelopes read from the buffer.
 	Read uint64
@@ -43,10 +44,10 @@ type ForwarderStats struct {
 	// that a router confirmed): the telemetry counter egress.
 	Egress uint64
 	// Dropped counts the envelopes dropped after they were read, by cause
-	// (the Pool's PoolCause*, CauseShutdown): the telemetry counter
+	// (the Pool's Cause constants, CauseShutdown): the telemetry counter
 	// dropped{direction=egress}. Drops in the buffer itself are the buffer's
 	// (diode.Stats.Dropped).
-	Dropped map[string]uint64
+	Dropped stats.Drops
 	// Pending counts the envelopes handed to the destination that have no
 	// outcome yet.
 	Pending uint64
@@ -59,7 +60,7 @@ type ForwarderStats struct {
 // counts every envelope it read as egress or as dropped with the cause the
 // destination reported, so the agent's accounting stays exact:
 //
-//	written to the buffer == buffer drops + Egress + sum(Dropped)
+//	written to the buffer == buffer drops + Egress + Dropped.Total()
 //
 // once Run has returned.
 type Forwarder struct {
@@ -71,7 +72,7 @@ type Forwarder struct {
 	read, egress, batches, pendingEnv atomic.Uint64
 	pending                           sync.WaitGroup
 	mu                                sync.Mutex
-	dropped                           map[string]uint64
+	dropped                           stats.Drops
 	free                              chan [][]byte
 	done                              PoolDoneFunc
 }
@@ -90,7 +91,7 @@ func NewForwarder(buf diode.Buffer[[]byte], dst ForwarderDestination, opts ...Fo
 	if cfg.batch.Size < 0 || cfg.batch.Interval < 0 || cfg.drain <= 0 {
 		return nil, fmt.Errorf("%w: negative batch size or interval, or drain timeout <= 0", ErrInvalidConfig)
 	}
-	f := &Forwarder{buf: buf, dst: dst, cfg: cfg, dropped: make(map[string]uint64), free: make(chan [][]byte, 64)}
+	f := &Forwarder{buf: buf, dst: dst, cfg: cfg, free: make(chan [][]byte, 64)}
 	f.done = f.onResult
 	return f, nil
 }
@@ -157,7 +158,7 @@ func (f *Forwarder) onResult(r PoolResult) {
 		f.egress.Add(n)
 	} else {
 		f.mu.Lock()
-		f.dropped[r.Cause] += n
+		f.dropped.Add(r.Cause, n)
 		f.mu.Unlock()
 	}
 	f.pendingEnv.Add(^(n - 1))
@@ -174,10 +175,7 @@ func (f *Forwarder) onResult(r PoolResult) {
 // Stats returns a snapshot of the counters.
 func (f *Forwarder) Stats() ForwarderStats {
 	f.mu.Lock()
-	d := make(map[string]uint64, len(f.dropped))
-	for k, v := range f.dropped {
-		d[k] = v
-	}
+	d := f.dropped.Clone()
 	f.mu.Unlock()
 	return ForwarderStats{
 		Read: f.read.Load(), Egress: f.egress.Load(), Dropped: d,

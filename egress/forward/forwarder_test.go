@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // forwarderTestDst is a ForwarderDestination whose outcomes the test
@@ -77,7 +78,7 @@ func TestForwarderDestinationClosed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.NoError(t, f.Run(ctx))
-	assert.Equal(t, map[string]uint64{CauseClosed: 10}, f.Stats().Dropped)
+	assert.Equal(t, stats.Drops{CauseClosed: 10}, f.Stats().Dropped)
 }
 
 func TestForwarderConfig(t *testing.T) {

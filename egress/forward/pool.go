@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,14 +16,13 @@ import (
 
 	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/internal/wire"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // Pool errors.
 var (
 	// ErrPoolClosed is returned by Write after Shutdown or Close.
 	ErrPoolClosed = errors.New("forward: pool closed")
-	// ErrPoolNoSource is returned by NewPool without a discovery source.
-	ErrPoolNoSource = errors.New("forward: pool needs a discovery source")
 	// ErrInvalidConfig wraps every invalid argument or option given to
 	// NewPool, NewForwarder and NewFanout.
 	ErrInvalidConfig = errors.New("forward: invalid configuration")
@@ -39,9 +39,9 @@ const (
 	CauseSendFailed = "send_failed"
 	// CauseClosed: the pool was closed (Close, or Shutdown whose
 	// context ended) while it held the batch.
-	CauseClosed = "closed"
+	CauseClosed = stats.CauseClosed
 	// CauseTooLarge: the batch is larger than WithMaxMessageSize.
-	CauseTooLarge = "too_large"
+	CauseTooLarge = stats.CauseTooLarge
 )
 
 // PoolResult is the outcome of one batch given to Pool.Write. Every accepted
@@ -53,7 +53,8 @@ type PoolResult struct {
 	// Sent reports success: in streaming mode the batch was written to a
 	// stream, in acknowledged mode a router confirmed it.
 	Sent bool
-	// Cause says why the batch was dropped when Sent is false (PoolCause*).
+	// Cause says why the batch was dropped when Sent is false (one of the
+	// Cause constants).
 	Cause string
 	// Retried reports that the batch failed once and was tried on another
 	// stream.
@@ -89,9 +90,9 @@ type PoolStats struct {
 	Failures uint64
 	// Retries counts batches tried again on another stream after a failure.
 	Retries uint64
-	// Dropped counts dropped envelopes by cause (PoolCause*): the telemetry
-	// counter dropped{direction=egress}.
-	Dropped map[string]uint64
+	// Dropped counts dropped envelopes by cause (the Cause constants): the
+	// telemetry counter dropped{direction=egress}.
+	Dropped stats.Drops
 	// Unconfirmed counts, in streaming mode, the envelopes written to a
 	// stream shortly before it broke: those whose batches lie within the
 	// last WithUnconfirmedBound bytes the stream carried. They are
@@ -216,7 +217,7 @@ type Pool struct {
 	noRouters bool
 	seen      bool
 	downSince time.Time // when the last stream went down (or the pool started)
-	drops     map[string]uint64
+	drops     stats.Drops
 
 	rr                              atomic.Uint64
 	writes, sent, failures, retries atomic.Uint64
@@ -253,7 +254,7 @@ type poolRouter struct {
 // in the background: Write may be called at once.
 func NewPool(src discovery.Source, opts ...PoolOption) (*Pool, error) {
 	if src == nil {
-		return nil, ErrPoolNoSource
+		return nil, fmt.Errorf("%w: nil discovery source", ErrInvalidConfig)
 	}
 	cfg := poolDefaults()
 	for _, o := range opts {
@@ -288,7 +289,6 @@ func NewPool(src discovery.Source, opts ...PoolOption) (*Pool, error) {
 		routers:   make(map[string]*poolRouter),
 		upCh:      make(chan struct{}),
 		changedCh: make(chan struct{}),
-		drops:     make(map[string]uint64),
 		noRouters: true,
 		downSince: time.Now(),
 	}
@@ -427,7 +427,7 @@ func (p *Pool) finish(it *poolItem, sent bool, cause string) {
 		p.sent.Add(n)
 	} else {
 		p.mu.Lock()
-		p.drops[cause] += n
+		p.drops.Add(cause, n)
 		p.mu.Unlock()
 	}
 	if it.done != nil {
@@ -487,7 +487,7 @@ func (p *Pool) Stats() PoolStats {
 		StreamsByRouter: make(map[string]int),
 		StreamsByZone:   make(map[string]int),
 		NoRouters:       p.noRouters,
-		Dropped:         make(map[string]uint64, len(p.drops)),
+		Dropped:         p.drops.Clone(),
 		Writes:          p.writes.Load(),
 		Sent:            p.sent.Load(),
 		Failures:        p.failures.Load(),
@@ -506,9 +506,6 @@ func (p *Pool) Stats() PoolStats {
 			st.StreamsByRouter[s.router.ep.Addr]++
 			st.StreamsByZone[s.router.ep.Zone]++
 		}
-	}
-	for k, v := range p.drops {
-		st.Dropped[k] = v
 	}
 	return st
 }

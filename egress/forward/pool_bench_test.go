@@ -64,7 +64,7 @@ func BenchmarkPool(b *testing.B) {
 			delivered := r.envs.Load() - base
 			b.ReportMetric(float64(delivered)/elapsed.Seconds(), "env/s")
 			st := fwd.Stats()
-			b.ReportMetric(float64(poolDroppedSum(st.Dropped)+buf.Stats().Dropped), "dropped")
+			b.ReportMetric(float64(st.Dropped.Total()+buf.Stats().Dropped), "dropped")
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // ErrGatewayClosed is reported (as 503) to requests after Shutdown or Close.
@@ -39,11 +40,12 @@ type Gateway struct {
 	handlers sync.WaitGroup
 	rejected uint64
 	egress   uint64
-	dropped  uint64
+	dropped  stats.Drops
 }
 
 type gatewayStream struct {
 	stop context.CancelFunc
+	rc   *http.ResponseController // to cut a write blocked on a client that does not read
 	sub  Subscription
 }
 
@@ -58,9 +60,10 @@ type GatewayStats struct {
 	// Egress (`egress`) counts envelopes written to clients.
 	Egress uint64
 	// Dropped (`dropped{direction=egress}`) counts envelopes read from a
-	// subscription but not written: the client went away mid-frame, or the
-	// envelope could not be decoded.
-	Dropped uint64
+	// subscription but not written, by cause: CauseClientGone (the client
+	// went away mid-frame) and CauseMalformed (the envelope could not be
+	// decoded).
+	Dropped stats.Drops
 }
 
 // NewGateway returns a Gateway that subscribes through s.
@@ -138,7 +141,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, stop := context.WithTimeout(r.Context(), g.cfg.timeout)
 	defer stop()
-	st := &gatewayStream{stop: stop}
+	st := &gatewayStream{stop: stop, rc: rc}
 	g.mu.Lock()
 	if g.draining {
 		g.mu.Unlock()
@@ -191,7 +194,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	frame := &envelope.Batch{}
 	flush := func(raw [][]byte) {
 		if sw.err != nil {
-			g.count(0, len(raw))
+			g.count(0, len(raw), 0)
 			return
 		}
 		clear(frame.Batch)
@@ -206,7 +209,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			frame.Batch = append(frame.Batch, e)
 		}
 		if len(frame.Batch) == 0 {
-			g.count(0, bad)
+			g.count(0, 0, bad)
 			return
 		}
 		data, err := marshal.Marshal(frame)
@@ -214,12 +217,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = sw.frame("", data)
 		}
 		if err != nil {
-			g.count(0, len(raw))
+			g.count(0, len(frame.Batch), bad)
 			_ = sub.Close()
 			stop()
 			return
 		}
-		g.count(len(frame.Batch), bad)
+		g.count(len(frame.Batch), 0, bad)
 	}
 	reader := &gatewayReader{sub: sub, w: sw, every: g.cfg.heartbeat}
 	_ = batch.Run(ctx, reader, batch.Config{Size: g.cfg.batchSize, Interval: g.cfg.interval}, flush)
@@ -232,10 +235,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (g *Gateway) count(sent, dropped int) {
+// count adds envelopes written, lost to a client that went away, and
+// malformed.
+func (g *Gateway) count(sent, gone, malformed int) {
 	g.mu.Lock()
 	g.egress += uint64(sent)
-	g.dropped += uint64(dropped)
+	g.dropped.Add(CauseClientGone, uint64(gone))
+	g.dropped.Add(CauseMalformed, uint64(malformed))
 	g.mu.Unlock()
 }
 
@@ -417,18 +423,23 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 // Close refuses new requests and ends every stream at once, closing its
-// subscription (what it held is discarded and counted by the Subscriber).
-// It does not wait for the handlers. Safe to call twice.
+// subscription (what it held is discarded and counted by the Subscriber)
+// and cutting a write blocked on a client that does not read (through the
+// connection's write deadline). It returns once every handler has
+// returned. Safe to call more than once, and during Shutdown, which it
+// cuts short.
 func (g *Gateway) Close() error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.draining = true
 	for st := range g.streams {
 		st.stop()
 		if st.sub != nil {
 			_ = st.sub.Close()
 		}
+		_ = st.rc.SetWriteDeadline(time.Now()) // ErrNotSupported by some writers: they do not block
 	}
+	g.mu.Unlock()
+	g.handlers.Wait()
 	return nil
 }
 
@@ -436,7 +447,7 @@ func (g *Gateway) Close() error {
 func (g *Gateway) Stats() GatewayStats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped}
+	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped.Clone()}
 }
 
 func (e gatewayError) Error() string { return fmt.Sprintf("serve: %s: %s", e.Code, e.Message) }

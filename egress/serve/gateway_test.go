@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,4 +302,59 @@ func TestGatewayQueryMapping(t *testing.T) {
 	req, _, _ := gatewayRequest(q)
 	assert.Equal(t, "s", req.GetShardId())
 	assert.Equal(t, "d", req.GetDeterministicName())
+}
+
+// gatewayTestStuck is a subscription whose Next ignores its context and
+// Close, and returns only once release is closed: a handler reading it is
+// stuck until then.
+type gatewayTestStuck struct {
+	release chan struct{}
+	reading chan struct{} // closed when Next is first called
+	once    sync.Once
+	freed   sync.Once
+}
+
+func (s *gatewayTestStuck) free() { s.freed.Do(func() { close(s.release) }) }
+
+func (s *gatewayTestStuck) Next(context.Context) ([]byte, error) {
+	s.once.Do(func() { close(s.reading) })
+	<-s.release
+	return nil, ErrSubscriptionClosed
+}
+func (s *gatewayTestStuck) TryNext() ([]byte, bool) { return nil, false }
+func (s *gatewayTestStuck) Close() error            { return nil }
+
+// Close returns only once every handler has returned, and is idempotent.
+func TestGatewayCloseWaitsForHandlers(t *testing.T) {
+	stuck := &gatewayTestStuck{release: make(chan struct{}), reading: make(chan struct{})}
+	gw, ts := gatewayTestStart(t, SubscriberFunc(func(context.Context, *envelope.EgressBatchRequest) (Subscription, error) {
+		return stuck, nil
+	}))
+	t.Cleanup(stuck.free) // before the test server's Close, which waits for handlers
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gatewayTestGet(t, ctx, ts.URL+"/v2/read?log")
+	select {
+	case <-stuck.reading:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handler never read its subscription")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- gw.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a handler was still running")
+	case <-time.After(100 * time.Millisecond): // bounds a negative check, orders nothing
+	}
+	stuck.free()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return once the handler could")
+	}
+	assert.Zero(t, gw.Stats().Streams, "the handler has returned")
+	require.NoError(t, gw.Close(), "twice")
+	resp := gatewayTestGet(t, context.Background(), ts.URL+"/v2/read?log")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "after Close")
 }

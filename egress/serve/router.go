@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // ErrRouterClosed is returned by a Router's methods after Close or Shutdown.
@@ -64,10 +65,11 @@ type RouterStats struct {
 	// buffers: one per subscription that an envelope was routed to.
 	Egress uint64
 	// Dropped (`dropped{direction=egress}`) counts envelope copies handed to
-	// subscriptions that their subscribers will never read: buffer overflow,
-	// and what a subscription held when it closed. Shards has the split by
+	// subscriptions that their subscribers will never read, by cause:
+	// CauseOverflow (the subscription's buffer overflowed) and CauseClosed
+	// (what a subscription held when it closed). Shards has the split by
 	// shard ID.
-	Dropped uint64
+	Dropped stats.Drops
 	// Subscriptions (`subscriptions`, a gauge) is the number of open
 	// subscriptions.
 	Subscriptions int
@@ -86,11 +88,8 @@ type ShardStats struct {
 	// Egress (`egress`) counts envelope copies handed to these subscriptions.
 	Egress uint64
 	// Dropped (`dropped{direction=egress,shard_id=...}`) counts copies their
-	// subscribers never read (overflow plus Discarded).
-	Dropped uint64
-	// Discarded is the part of Dropped that subscriptions still held when
-	// they closed.
-	Discarded uint64
+	// subscribers never read, by cause (CauseOverflow, CauseClosed).
+	Dropped stats.Drops
 }
 
 // NewRouter returns a Router.
@@ -363,10 +362,11 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 	read := s.read.Load()
 	s.readMu.Unlock()
 	unread := st.Written - min(read, st.Written)
+	overflowed := min(st.Dropped, unread)
 	f := r.folded[s.shardID]
 	f.Egress += st.Written
-	f.Dropped += unread
-	f.Discarded += unread - min(st.Dropped, unread)
+	f.Dropped.Add(CauseOverflow, overflowed)
+	f.Dropped.Add(CauseClosed, unread-overflowed)
 	r.folded[s.shardID] = f
 }
 
@@ -381,6 +381,7 @@ func (r *Router) Stats() RouterStats {
 	}
 	for id, f := range r.folded {
 		f.Subscriptions = 0
+		f.Dropped = f.Dropped.Clone()
 		st.Shards[id] = f
 	}
 	for s := range r.subs {
@@ -388,12 +389,14 @@ func (r *Router) Stats() RouterStats {
 		sh := st.Shards[s.shardID]
 		sh.Subscriptions++
 		sh.Egress += b.Written
-		sh.Dropped += b.Dropped
+		sh.Dropped.Add(CauseOverflow, b.Dropped)
 		st.Shards[s.shardID] = sh
 	}
 	for _, sh := range st.Shards {
 		st.Egress += sh.Egress
-		st.Dropped += sh.Dropped
+		for cause, n := range sh.Dropped {
+			st.Dropped.Add(cause, n)
+		}
 	}
 	r.pubMu.Lock()
 	st.Ingress, st.Malformed = r.ingress, r.malformed

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/internal/wire"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // ErrServerClosed is returned by Serve and Start after Shutdown or Close.
@@ -39,7 +40,7 @@ type Server struct {
 	handlers sync.WaitGroup
 	rejected uint64
 	egress   uint64
-	dropped  map[string]uint64 // by shard ID
+	dropped  map[string]uint64 // CauseStreamBroken, by shard ID
 }
 
 type serverStream struct {
@@ -58,11 +59,12 @@ type ServerStats struct {
 	// Egress (`egress`) counts envelopes sent to clients.
 	Egress uint64
 	// Dropped (`dropped{direction=egress}`) counts envelopes read from a
-	// subscription that could not be sent because the stream broke.
-	// DroppedByShard splits it by shard ID. (Drops inside the subscriptions
-	// are counted by the Subscriber, e.g. RouterStats.)
-	Dropped        uint64
-	DroppedByShard map[string]uint64
+	// subscription that could not be sent, by cause: CauseStreamBroken, the
+	// stream broke. DroppedByShard splits it by shard ID ("" for
+	// subscriptions without one). (Drops inside the subscriptions are
+	// counted by the Subscriber, e.g. RouterStats.)
+	Dropped        stats.Drops
+	DroppedByShard map[string]stats.Drops
 }
 
 var _ wire.EgressHandler = serverHandler{}
@@ -194,11 +196,13 @@ func (s *Server) Stats() ServerStats {
 		Streams:         len(s.streams),
 		RejectedStreams: s.rejected,
 		Egress:          s.egress,
-		DroppedByShard:  make(map[string]uint64, len(s.dropped)),
+		DroppedByShard:  make(map[string]stats.Drops, len(s.dropped)),
 	}
 	for id, n := range s.dropped {
-		st.DroppedByShard[id] = n
-		st.Dropped += n
+		var d stats.Drops
+		d.Add(CauseStreamBroken, n)
+		st.DroppedByShard[id] = d
+		st.Dropped.Add(CauseStreamBroken, n)
 	}
 	return st
 }

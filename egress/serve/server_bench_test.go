@@ -79,7 +79,7 @@ func BenchmarkEgressServer(b *testing.B) {
 	}()
 	<-done
 	// Wait until every envelope is received or counted as dropped.
-	for uint64(received.Load())+r.Stats().Shards[""].Dropped < uint64(b.N) {
+	for uint64(received.Load())+r.Stats().Shards[""].Dropped.Total() < uint64(b.N) {
 		time.Sleep(100 * time.Microsecond)
 	}
 	elapsed := time.Since(start)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/stats"
 )
 
 var (
@@ -16,6 +17,25 @@ var (
 	// subscription has been closed (by Close, by the end of the context it
 	// was made with, or by its Router closing).
 	ErrSubscriptionClosed = errors.New("serve: subscription closed")
+)
+
+// Causes of the drops a Router, Server or Gateway counts (the keys of their
+// Stats' Dropped).
+const (
+	// CauseOverflow: a subscription's buffer overflowed (its subscriber
+	// fell behind).
+	CauseOverflow = stats.CauseOverflow
+	// CauseClosed: a subscription still held the envelope when it closed.
+	CauseClosed = stats.CauseClosed
+	// CauseStreamBroken: a Server read the envelope from a subscription but
+	// could not send it because the gRPC stream broke.
+	CauseStreamBroken = "stream_broken"
+	// CauseClientGone: a Gateway read the envelope from a subscription but
+	// could not write it because the HTTP client went away.
+	CauseClientGone = "client_gone"
+	// CauseMalformed: a Gateway could not decode the envelope to write it
+	// as JSON.
+	CauseMalformed = stats.CauseMalformed
 )
 
 // Subscription is one subscriber's stream of envelope wire bytes. A Router

@@ -117,15 +117,12 @@ loop:
 
 	fctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	flushErr := c.Close(fctx)
+	flushErr := c.Shutdown(fctx)
 	st := c.Stats()
 	sum := Summary{
 		Emitted: st.Emitted, Sent: st.Sent, Confirmed: st.Confirmed, Unconfirmed: st.Unconfirmed,
-		Dropped: map[string]uint64{
-			"overflow": st.Dropped.Overflow, "send": st.Dropped.Send, "closed": st.Dropped.Closed,
-			"marshal": st.Dropped.Marshal, "malformed": st.Dropped.Malformed, "shutdown": st.Dropped.Shutdown,
-		},
-		Kinds: g.kinds, Streams: st.Streams, Reconnects: st.Reconnects,
+		Dropped: st.Dropped,
+		Kinds:   g.kinds, Streams: st.Streams, Reconnects: st.Reconnects,
 		Seconds: elapsed.Seconds(), Rate: float64(st.Emitted) / elapsed.Seconds(),
 	}
 	if flushErr != nil {

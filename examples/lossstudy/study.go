@@ -117,7 +117,7 @@ func runStep(ctx context.Context, cfg Config, rate int, envs [][]byte) (Step, er
 	n := harness.Pace(ctx, rate, cfg.Step, func(i int) { client.EmitBytes(envs[i%len(envs)]) })
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
-	_ = client.Close(cctx)
+	_ = client.Shutdown(cctx)
 	cs := client.Stats()
 
 	// Drain: the router routes what it holds; the slow subscriber stops
@@ -130,8 +130,8 @@ func runStep(ctx context.Context, cfg Config, rate int, envs [][]byte) (Step, er
 		ss := rs.Shards["slow"]
 		fr := fast.Stats()
 		return b.Written == b.Read+b.Dropped &&
-			fs.Egress == fr.Received+fs.Dropped && fr.Delivered == fastGot.Load() && fr.Buffered == 0 &&
-			ss.Egress == slowGot.Load()+ss.Dropped
+			fs.Egress == fr.Received+fs.Dropped.Total() && fr.Delivered == fastGot.Load() && fr.Buffered == 0 &&
+			ss.Egress == slowGot.Load()+ss.Dropped.Total()
 	}
 	if err := harness.WaitFor(cctx, settled); err != nil {
 		return st, fmt.Errorf("lossstudy: rate %d did not settle", rate)
@@ -143,10 +143,10 @@ func runStep(ctx context.Context, cfg Config, rate int, envs [][]byte) (Step, er
 	st.RouterIngress = rt.Ingress.Stats().Ingress
 	st.RouterBufferDropped = b.Dropped
 	st.FastDelivered = fastGot.Load()
-	st.FastRouterDropped = rs.Shards["fast"].Dropped
-	st.FastNozzleDropped = fast.Stats().Dropped
+	st.FastRouterDropped = rs.Shards["fast"].Dropped.Total()
+	st.FastNozzleDropped = fast.Stats().Dropped.Total()
 	st.SlowDelivered = slowGot.Load()
-	st.SlowRouterDropped = rs.Shards["slow"].Dropped
+	st.SlowRouterDropped = rs.Shards["slow"].Dropped.Total()
 	scancel()
 	<-slowDone
 	return st, nil

@@ -123,7 +123,7 @@ func run(args []string) int {
 	<-done
 
 	st := r.Stats()
-	sum.Received, sum.Delivered, sum.Dropped, sum.Discarded = st.Received, st.Delivered, st.Dropped, st.Discarded
+	sum.Received, sum.Delivered, sum.Dropped, sum.Discarded = st.Received, st.Delivered, st.Dropped[nozzle.CauseOverflow], st.Dropped[nozzle.CauseShutdown]
 	sum.MalformedBatches, sum.Reconnects, sum.SlowConsumerEpisodes = st.Malformed, st.Reconnects, st.SlowConsumerEpisodes
 	sum.Seconds = time.Since(start).Seconds()
 	if st.LastError != nil {

@@ -48,8 +48,9 @@ func Proxy(p *harness.Proxy) telemetry.Source {
 			sum := byShard[s.ShardID]
 			sum.Received += st.Received
 			sum.Delivered += st.Delivered
-			sum.Dropped += st.Dropped
-			sum.Discarded += st.Discarded
+			for cause, n := range st.Dropped {
+				sum.Dropped.Add(cause, n)
+			}
 			sum.Reconnects += st.Reconnects
 			sum.Connected += st.Connected
 			sum.SlowConsumerEpisodes += st.SlowConsumerEpisodes
