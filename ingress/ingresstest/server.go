@@ -70,7 +70,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	if s.cfg.stalled {
 		s.gate.Stall()
 	}
-	h, err := testserver.Start(s.cfg.addr, testserver.ServerOptions(s.cfg.tls, s.cfg.grpcOpts...),
+	h, err := testserver.Start(s.cfg.addr, ErrClosed, testserver.ServerOptions(s.cfg.tls, s.cfg.grpcOpts...),
 		func(gs *grpc.Server) { wire.RegisterIngress(gs, handler{s}) })
 	if err != nil {
 		return nil, fmt.Errorf("ingresstest: %w", err)
@@ -140,15 +140,7 @@ func (s *Server) Resume() { s.gate.Resume() }
 func (s *Server) Crash() { s.host.Crash() }
 
 // Restart serves again on the same address after Crash.
-func (s *Server) Restart() error {
-	if err := s.host.Restart(); err != nil {
-		if errors.Is(err, testserver.ErrClosed) {
-			return ErrClosed
-		}
-		return err
-	}
-	return nil
-}
+func (s *Server) Restart() error { return s.host.Restart() }
 
 // ResetConnections resets every TCP connection, as a network fault would;
 // the server goes on serving.

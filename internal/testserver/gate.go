@@ -55,12 +55,17 @@ func (g *Gate) Resume() {
 	g.mu.Unlock()
 }
 
+// Resumed returns nil when not stalled, else a channel that Resume closes.
+func (g *Gate) Resumed() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stall
+}
+
 // Pass returns nil at once unless stalled; while stalled it waits for
 // Resume, or returns ctx's error when ctx ends first.
 func (g *Gate) Pass(ctx context.Context) error {
-	g.mu.Lock()
-	ch := g.stall
-	g.mu.Unlock()
+	ch := g.Resumed()
 	if ch == nil {
 		return nil
 	}

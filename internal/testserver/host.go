@@ -2,7 +2,6 @@ package testserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -11,14 +10,12 @@ import (
 	"google.golang.org/grpc"
 )
 
-// ErrClosed is returned by Restart after Close or Shutdown.
-var ErrClosed = errors.New("testserver: closed")
-
 // Host serves one grpc.Server at a time on a fixed loopback address. Crash
 // and Restart replace the grpc.Server; register fills each new one.
 type Host struct {
-	opts     []grpc.ServerOption
-	register func(*grpc.Server)
+	opts      []grpc.ServerOption
+	register  func(*grpc.Server)
+	errClosed error
 
 	mu      sync.Mutex
 	addr    string
@@ -30,9 +27,11 @@ type Host struct {
 
 // Start serves on addr ("127.0.0.1:0" picks a free port) with a grpc.Server
 // made from opts (plus grpc.WaitForHandlers, so that stopping it waits for
-// the handlers) and filled by register.
-func Start(addr string, opts []grpc.ServerOption, register func(*grpc.Server)) (*Host, error) {
-	h := &Host{opts: append(append([]grpc.ServerOption(nil), opts...), grpc.WaitForHandlers(true)), register: register, addr: addr}
+// the handlers) and filled by register. errClosed is what Restart returns
+// after Close or Shutdown.
+func Start(addr string, errClosed error, opts []grpc.ServerOption, register func(*grpc.Server)) (*Host, error) {
+	h := &Host{opts: append(append([]grpc.ServerOption(nil), opts...), grpc.WaitForHandlers(true)),
+		register: register, errClosed: errClosed, addr: addr}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -80,7 +79,7 @@ func (h *Host) Restart() error {
 	closed, up, addr := h.closed, h.gs != nil, h.addr
 	h.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return h.errClosed
 	}
 	if up {
 		return nil
