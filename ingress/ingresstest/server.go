@@ -123,7 +123,7 @@ func (s *Server) WaitFor(ctx context.Context, n uint64) error {
 }
 
 // Refuse makes the server answer every new call, and every open stream at
-// its next message, with err (a status error, or any error, which grpc
+// its next message or its end, with err (a status error, or any error, which grpc
 // answers as Unknown). Refuse(nil) accepts again.
 func (s *Server) Refuse(err error) { s.gate.Refuse(err) }
 
@@ -201,7 +201,7 @@ func (h handler) Sender(st grpc.ServerStream) error {
 		}
 		var e wire.Envelope
 		if err := st.RecvMsg(&e); err != nil {
-			return h.end(st, err, &envelope.IngressResponse{})
+			return h.end(st, sender, err, &envelope.IngressResponse{})
 		}
 		if err := refusal(&s.gate, func() error { _, err := envelope.ReadRoute(e.Raw); return err }); err != nil {
 			s.update(func(c *Counts) { c.Sender.Messages++ }, nil)
@@ -223,7 +223,7 @@ func (h handler) BatchSender(st grpc.ServerStream) error {
 		}
 		var b wire.Batch
 		if err := st.RecvMsg(&b); err != nil {
-			return h.end(st, err, &envelope.BatchSenderResponse{})
+			return h.end(st, batchSender, err, &envelope.BatchSenderResponse{})
 		}
 		if err := refusal(&s.gate, b.Split); err != nil {
 			s.update(func(c *Counts) { c.BatchSender.Messages++ }, nil)
@@ -250,9 +250,12 @@ func refusal(g *testserver.Gate, check func() error) error {
 
 // end answers the end of a client stream: OK, or Loggregator's Unknown
 // "EOF" (its handlers return io.EOF, which grpc sends as Unknown).
-func (h handler) end(st grpc.ServerStream, err error, ok any) error {
+func (h handler) end(st grpc.ServerStream, m func(c *Counts) *Method, err error, ok any) error {
 	if err != io.EOF {
 		return err // the stream broke; nobody hears an answer
+	}
+	if err := h.s.gate.Refusal(); err != nil {
+		return h.s.refuse(m, err)
 	}
 	if h.s.cfg.loggregator {
 		return io.EOF

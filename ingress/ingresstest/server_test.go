@@ -195,6 +195,17 @@ func TestRefuse(t *testing.T) {
 	assert.Equal(t, uint64(3), s.Count())
 	assert.Equal(t, uint64(1), s.Counts().BatchSender.Refused)
 	assert.Equal(t, uint64(1), s.Counts().Send.Refused)
+
+	// ... and at its end: what it carried arrived, but is not confirmed.
+	s.Refuse(nil)
+	bs, err = client.BatchSender(ctx)
+	require.NoError(t, err)
+	require.NoError(t, bs.Send(&envelope.Batch{Batch: logs(2, "d")}))
+	require.NoError(t, s.WaitFor(ctx, 5))
+	s.Refuse(status.Error(codes.Internal, "lost it"))
+	_, err = bs.CloseAndRecv()
+	assert.Equal(t, codes.Internal, status.Code(err))
+	assert.Equal(t, uint64(2), s.Counts().BatchSender.Refused)
 }
 
 // A stalled server reads nothing until Resume; the client's sends block
