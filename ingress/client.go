@@ -301,11 +301,12 @@ func (c *Client) finish(st *stream) {
 	go func() {
 		defer c.finishing.Done()
 		defer st.cancel()
+		// The answer confirms the stream: OK, or Loggregator's Unknown "EOF".
 		err := st.cs.CloseSend()
 		if err == nil {
 			err = st.cs.RecvMsg(&envelope.BatchSenderResponse{})
 		}
-		if err != nil {
+		if !wire.Confirmed(err) {
 			c.unconfirmed.Add(st.envs)
 			if st.envs > 0 {
 				c.cfg.logger.Warn("ingress: stream ended without confirmation", "envelopes", st.envs, "err", err)

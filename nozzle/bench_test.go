@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/egress/egresstest"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/nozzle"
@@ -92,15 +93,14 @@ func benchFirehoseStandin(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r1.waitSubs(1)
-	r2.waitSubs(1)
+	waitSubs(b, r1, 1)
+	waitSubs(b, r2, 1)
 	batch := seqBatch(b, "bench", 0, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, r := range []*fakeRouter{r1, r2} {
+	for _, r := range []*egresstest.Server{r1, r2} {
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				r.publish(batch)
+			for r.PublishBytes(ctx, batch) == nil {
 			}
 		})
 	}

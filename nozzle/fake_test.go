@@ -4,154 +4,42 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluicelog/sluice/egress/egresstest"
 	"github.com/sluicelog/sluice/envelope"
-	"github.com/sluicelog/sluice/internal/wire"
 )
 
-// fakeRouter is a stand-in Egress server: every BatchedReceiver subscriber
-// gets every published batch, with blocking sends, so nothing is lost at the
-// router and tests can count exactly.
-type fakeRouter struct {
-	t    testing.TB
-	addr string
-	tls  *tls.Config
-
-	mu   sync.Mutex
-	gs   *grpc.Server
-	subs map[*fakeSub]struct{}
-	reqs []*envelope.EgressBatchRequest
-	cond chan struct{} // closed and replaced on every change of subs
-}
-
-type fakeSub struct {
-	ch   chan [][]byte
-	done chan struct{}
-}
-
-func startFakeRouter(t testing.TB, serverTLS *tls.Config) *fakeRouter {
-	r := &fakeRouter{t: t, tls: serverTLS, subs: map[*fakeSub]struct{}{}, cond: make(chan struct{})}
-	r.start("127.0.0.1:0")
-	t.Cleanup(r.stop)
+// startFakeRouter starts a stand-in router: an egresstest server that plays
+// what the test publishes to its BatchedReceiver subscribers, closed when
+// the test ends.
+func startFakeRouter(t testing.TB, serverTLS *tls.Config) *egresstest.Server {
+	t.Helper()
+	r, err := egresstest.NewServer(egresstest.WithTLS(serverTLS))
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
-func (r *fakeRouter) start(addr string) {
-	var lis net.Listener
-	var err error
-	for i := 0; i < 100; i++ { // the old socket may linger a moment after a stop
-		if lis, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	require.NoError(r.t, err)
-	opts := []grpc.ServerOption{wire.ServerOption()}
-	if r.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(r.tls)))
-	}
-	gs := grpc.NewServer(opts...)
-	wire.RegisterEgress(gs, r)
-	r.mu.Lock()
-	r.gs, r.addr = gs, lis.Addr().String()
-	r.mu.Unlock()
-	go gs.Serve(lis)
+// waitSubs waits until r has n subscribers.
+func waitSubs(t testing.TB, r *egresstest.Server, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, r.WaitSubscribers(ctx, n), r.Addr())
 }
 
-// stop ends the server abruptly (connections closed, streams broken).
-func (r *fakeRouter) stop() {
-	r.mu.Lock()
-	gs := r.gs
-	r.gs = nil
-	r.mu.Unlock()
-	if gs != nil {
-		gs.Stop()
-	}
-}
-
-func (r *fakeRouter) restart() { r.start(r.addr) }
-
-func (r *fakeRouter) changed() {
-	close(r.cond)
-	r.cond = make(chan struct{})
-}
-
-func (r *fakeRouter) Receiver(*envelope.EgressRequest, grpc.ServerStream) error {
-	return status.Error(codes.Unimplemented, "fake: use BatchedReceiver")
-}
-
-func (r *fakeRouter) BatchedReceiver(req *envelope.EgressBatchRequest, st grpc.ServerStream) error {
-	if _, err := envelope.RequestSelectors(req); err != nil {
-		return status.Error(codes.InvalidArgument, err.Error())
-	}
-	s := &fakeSub{ch: make(chan [][]byte), done: make(chan struct{})}
-	r.mu.Lock()
-	r.subs[s] = struct{}{}
-	r.reqs = append(r.reqs, req)
-	r.changed()
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.subs, s)
-		close(s.done)
-		r.changed()
-		r.mu.Unlock()
-	}()
-	for {
-		select {
-		case <-st.Context().Done():
-			return st.Context().Err()
-		case b := <-s.ch:
-			if err := st.SendMsg(&wire.Batch{Envelopes: b}); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// waitSubs waits until the router has n subscribers.
-func (r *fakeRouter) waitSubs(n int) {
-	r.t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		r.mu.Lock()
-		got, cond := len(r.subs), r.cond
-		r.mu.Unlock()
-		if got == n {
-			return
-		}
-		select {
-		case <-cond:
-		case <-deadline:
-			r.t.Fatalf("router %s: %d subscribers, want %d", r.addr, got, n)
-		}
-	}
-}
-
-// publish sends b to every subscriber, waiting until each has taken it.
-func (r *fakeRouter) publish(b [][]byte) {
-	r.mu.Lock()
-	subs := make([]*fakeSub, 0, len(r.subs))
-	for s := range r.subs {
-		subs = append(subs, s)
-	}
-	r.mu.Unlock()
-	for _, s := range subs {
-		select {
-		case s.ch <- b:
-		case <-s.done:
-		}
+// publish sends b to every subscriber of r as one batch, waiting until each
+// has taken it. It may be called from any goroutine.
+func publish(t testing.TB, r *egresstest.Server, b [][]byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.PublishBytes(ctx, b); err != nil {
+		t.Errorf("publish to %s: %v", r.Addr(), err)
 	}
 }
 

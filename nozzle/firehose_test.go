@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/egress/egresstest"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/nozzle"
@@ -69,7 +70,9 @@ func (p *pushSource) Subscribe(ctx context.Context) <-chan discovery.State {
 	return out
 }
 
-func ep(r *fakeRouter) discovery.Endpoint { return discovery.Endpoint{ID: r.addr, Addr: r.addr} }
+func ep(r *egresstest.Server) discovery.Endpoint {
+	return discovery.Endpoint{ID: r.Addr(), Addr: r.Addr()}
+}
 
 // payloads collects n envelopes from next, by source ID, in arrival order.
 func collect(t *testing.T, next func(context.Context) ([]byte, error), n int) map[string][]string {
@@ -101,23 +104,23 @@ func TestFirehoseMergesEveryRouterOverMutualTLS(t *testing.T) {
 	f, err := nozzle.NewFirehose(src, logRequest("shard"), nozzle.WithTLS(clientTLS))
 	require.NoError(t, err)
 	defer f.Close()
-	r1.waitSubs(1)
-	r2.waitSubs(1)
+	waitSubs(t, r1, 1)
+	waitSubs(t, r2, 1)
 	go func() {
 		for i := range 5 {
-			r1.publish(seqBatch(t, "r1", i*100, 100))
+			publish(t, r1, seqBatch(t, "r1", i*100, 100))
 		}
 	}()
 	go func() {
 		for i := range 5 {
-			r2.publish(seqBatch(t, "r2", i*100, 100))
+			publish(t, r2, seqBatch(t, "r2", i*100, 100))
 		}
 	}()
 	got := collect(t, f.Next, 1000)
 	assert.Equal(t, seqStrings(0, 500), got["r1"]) // each router's order is kept
 	assert.Equal(t, seqStrings(0, 500), got["r2"])
-	assert.Equal(t, "shard", r1.reqs[0].GetShardId())
-	assert.Equal(t, "shard", r2.reqs[0].GetShardId())
+	assert.Equal(t, "shard", r1.Requests()[0].GetShardId())
+	assert.Equal(t, "shard", r2.Requests()[0].GetShardId())
 
 	require.NoError(t, f.Shutdown(testCtx(t)))
 	st := f.Stats()
@@ -139,19 +142,19 @@ func TestFirehoseFollowsDiscovery(t *testing.T) {
 	f, err := nozzle.NewFirehose(src, logRequest("s"), nozzle.WithTLS(clientTLS))
 	require.NoError(t, err)
 	defer f.Close()
-	r1.waitSubs(1)
-	r1.publish(seqBatch(t, "r1", 0, 10))
+	waitSubs(t, r1, 1)
+	publish(t, r1, seqBatch(t, "r1", 0, 10))
 
 	// A router that appears is subscribed.
 	src.push(discovery.State{Endpoints: []discovery.Endpoint{ep(r1), ep(r2)}, Confirmed: time.Now()})
-	r2.waitSubs(1)
-	r2.publish(seqBatch(t, "r2", 0, 10))
+	waitSubs(t, r2, 1)
+	publish(t, r2, seqBatch(t, "r2", 0, 10))
 
 	// An outage (error, empty set) keeps every stream.
 	src.push(discovery.State{Err: errors.New("registry down")})
 	src.push(discovery.State{Err: discovery.ErrNoEndpoints})
-	r1.publish(seqBatch(t, "r1", 10, 10))
-	r2.publish(seqBatch(t, "r2", 10, 10))
+	publish(t, r1, seqBatch(t, "r1", 10, 10))
+	publish(t, r2, seqBatch(t, "r2", 10, 10))
 	got := collect(t, f.Next, 40)
 	assert.Equal(t, seqStrings(0, 20), got["r1"])
 	assert.Equal(t, seqStrings(0, 20), got["r2"])
@@ -161,11 +164,11 @@ func TestFirehoseFollowsDiscovery(t *testing.T) {
 	// A router that goes away (from a good state) is dropped; its counts
 	// stay in the totals.
 	src.push(discovery.State{Endpoints: []discovery.Endpoint{ep(r2)}, Confirmed: time.Now()})
-	r1.waitSubs(0)
-	r2.waitSubs(1)
+	waitSubs(t, r1, 0)
+	waitSubs(t, r2, 1)
 	st := f.Stats()
 	require.Len(t, st.Streams, 1)
-	assert.Equal(t, r2.addr, st.Streams[0].Addr)
+	assert.Equal(t, r2.Addr(), st.Streams[0].Addr)
 	assert.Equal(t, uint64(40), st.Received)
 	assert.Equal(t, 1, st.Connected)
 }
@@ -179,18 +182,18 @@ func TestFirehoseSurvivesRouterRestart(t *testing.T) {
 		nozzle.WithTLS(clientTLS), nozzle.WithBackoff(10*time.Millisecond, 200*time.Millisecond))
 	require.NoError(t, err)
 	defer f.Close()
-	r1.waitSubs(1)
-	r2.waitSubs(1)
+	waitSubs(t, r1, 1)
+	waitSubs(t, r2, 1)
 
-	r1.stop()
-	r2.publish(seqBatch(t, "r2", 0, 50))
+	r1.Crash()
+	publish(t, r2, seqBatch(t, "r2", 0, 50))
 	got := collect(t, f.Next, 50)
 	assert.Equal(t, seqStrings(0, 50), got["r2"])
 	require.Eventually(t, func() bool { return f.Stats().Connected == 1 }, 20*time.Second, time.Millisecond)
 
-	r1.restart()
-	r1.waitSubs(1)
-	r1.publish(seqBatch(t, "r1", 0, 50))
+	require.NoError(t, r1.Restart())
+	waitSubs(t, r1, 1)
+	publish(t, r1, seqBatch(t, "r1", 0, 50))
 	got = collect(t, f.Next, 50)
 	assert.Equal(t, seqStrings(0, 50), got["r1"])
 	st := f.Stats()
@@ -213,15 +216,15 @@ func TestFirehoseSubscriberClosesWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sub, err := subscribe(ctx, logRequest("proxy"))
 	require.NoError(t, err)
-	r1.waitSubs(1)
-	r1.publish(seqBatch(t, "a", 0, 1))
+	waitSubs(t, r1, 1)
+	publish(t, r1, seqBatch(t, "a", 0, 1))
 	b, err := sub.Next(testCtx(t))
 	require.NoError(t, err)
 	e, err := decodeEnv(b)
 	require.NoError(t, err)
 	assert.Equal(t, "a", e.GetSourceId())
 	cancel() // the downstream stream ended
-	r1.waitSubs(0)
+	waitSubs(t, r1, 0)
 	_, err = sub.Next(testCtx(t))
 	require.ErrorIs(t, err, nozzle.ErrClosed)
 	require.NoError(t, sub.Close())

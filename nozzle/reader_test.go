@@ -21,13 +21,13 @@ import (
 func TestReaderReceivesInOrderOverMutualTLS(t *testing.T) {
 	_, serverTLS, clientTLS := testtls.Must(t)
 	router := startFakeRouter(t, serverTLS)
-	r, err := nozzle.NewReader(router.addr, logRequest("s1"), nozzle.WithTLS(clientTLS))
+	r, err := nozzle.NewReader(router.Addr(), logRequest("s1"), nozzle.WithTLS(clientTLS))
 	require.NoError(t, err)
 	defer r.Close()
-	router.waitSubs(1)
+	waitSubs(t, router, 1)
 	go func() {
 		for i := range 10 {
-			router.publish(seqBatch(t, "app", i*100, 100))
+			publish(t, router, seqBatch(t, "app", i*100, 100))
 		}
 	}()
 	ctx := testCtx(t)
@@ -46,7 +46,7 @@ func TestReaderReceivesInOrderOverMutualTLS(t *testing.T) {
 	assert.Equal(t, uint64(1000), st.Delivered)
 	assert.Empty(t, st.Dropped)
 	assert.Zero(t, st.Malformed)
-	assert.Equal(t, "s1", router.reqs[0].GetShardId())
+	assert.Equal(t, "s1", router.Requests()[0].GetShardId())
 	require.Len(t, st.Streams, 1)
 	assert.Equal(t, uint64(10), st.Streams[0].Batches)
 }
@@ -54,7 +54,7 @@ func TestReaderReceivesInOrderOverMutualTLS(t *testing.T) {
 func TestReaderRefusesPlaintextToMutualTLS(t *testing.T) {
 	_, serverTLS, _ := testtls.Must(t)
 	router := startFakeRouter(t, serverTLS)
-	r, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithBackoff(time.Millisecond, 10*time.Millisecond))
+	r, err := nozzle.NewReader(router.Addr(), logRequest("s"), nozzle.WithBackoff(time.Millisecond, 10*time.Millisecond))
 	require.NoError(t, err)
 	defer r.Close()
 	require.Eventually(t, func() bool { return r.Stats().LastError != nil && r.Stats().Reconnects >= 2 },
@@ -65,23 +65,23 @@ func TestReaderRefusesPlaintextToMutualTLS(t *testing.T) {
 func TestReaderReconnectsAfterRouterRestart(t *testing.T) {
 	_, serverTLS, clientTLS := testtls.Must(t)
 	router := startFakeRouter(t, serverTLS)
-	r, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS),
+	r, err := nozzle.NewReader(router.Addr(), logRequest("s"), nozzle.WithTLS(clientTLS),
 		nozzle.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
 	require.NoError(t, err)
 	defer r.Close()
 	ctx := testCtx(t)
 
-	router.waitSubs(1)
-	router.publish(seqBatch(t, "a", 0, 5))
+	waitSubs(t, router, 1)
+	publish(t, router, seqBatch(t, "a", 0, 5))
 	for range 5 {
 		_, err := r.Next(ctx)
 		require.NoError(t, err)
 	}
-	router.stop()
+	router.Crash()
 	require.Eventually(t, func() bool { return r.Stats().LastError != nil }, 20*time.Second, 10*time.Millisecond)
-	router.restart()
-	router.waitSubs(1)
-	router.publish(seqBatch(t, "a", 5, 5))
+	require.NoError(t, router.Restart())
+	waitSubs(t, router, 1)
+	publish(t, router, seqBatch(t, "a", 5, 5))
 	for i := range 5 {
 		b, err := r.Next(ctx)
 		require.NoError(t, err)
@@ -155,15 +155,15 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 	_, serverTLS, clientTLS := testtls.Must(t)
 	router := startFakeRouter(t, serverTLS)
 	signals := make(chan *nozzle.SlowConsumerError, 10)
-	r, err := nozzle.NewReader(router.addr, logRequest("slow"), nozzle.WithTLS(clientTLS), nozzle.WithBufferSize(10),
+	r, err := nozzle.NewReader(router.Addr(), logRequest("slow"), nozzle.WithTLS(clientTLS), nozzle.WithBufferSize(10),
 		nozzle.WithSlowConsumer(func(e *nozzle.SlowConsumerError) { signals <- e }))
 	require.NoError(t, err)
 	defer r.Close()
-	router.waitSubs(1)
+	waitSubs(t, router, 1)
 	ctx := testCtx(t)
 
 	for i := range 10 {
-		router.publish(seqBatch(t, "a", i*10, 10)) // 100, consumer asleep
+		publish(t, router, seqBatch(t, "a", i*10, 10)) // 100, consumer asleep
 	}
 	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 100 && st.Dropped[nozzle.CauseOverflow] == 90 }, 20*time.Second, time.Millisecond)
 	sig := waitSignal(t, signals)
@@ -204,7 +204,7 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 	}
 
 	for i := range 3 {
-		router.publish(seqBatch(t, "a", 100+i*10, 10))
+		publish(t, router, seqBatch(t, "a", 100+i*10, 10))
 	}
 	require.Eventually(t, func() bool { st := r.Stats(); return st.Received == 130 && st.Dropped[nozzle.CauseOverflow] == 110 }, 20*time.Second, time.Millisecond)
 	sig = waitSignal(t, signals)
@@ -220,10 +220,10 @@ func TestReaderSlowConsumerEpisodes(t *testing.T) {
 func TestReaderLifecycle(t *testing.T) {
 	_, serverTLS, clientTLS := testtls.Must(t)
 	router := startFakeRouter(t, serverTLS)
-	r, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS))
+	r, err := nozzle.NewReader(router.Addr(), logRequest("s"), nozzle.WithTLS(clientTLS))
 	require.NoError(t, err)
-	router.waitSubs(1)
-	router.publish(seqBatch(t, "a", 0, 3))
+	waitSubs(t, router, 1)
+	publish(t, router, seqBatch(t, "a", 0, 3))
 	require.Eventually(t, func() bool { return r.Stats().Received == 3 }, 20*time.Second, time.Millisecond)
 
 	// A consumer blocked in Next gets the buffered envelopes, then ErrClosed.
@@ -250,14 +250,14 @@ func TestReaderLifecycle(t *testing.T) {
 	st := r.Stats()
 	assert.Equal(t, uint64(3), st.Delivered)
 	assert.Zero(t, st.Dropped[nozzle.CauseShutdown])
-	router.waitSubs(0)
+	waitSubs(t, router, 0)
 
 	// Shutdown with nobody reading gives up when its ctx ends and counts
 	// the rest as discarded.
-	r2, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS))
+	r2, err := nozzle.NewReader(router.Addr(), logRequest("s"), nozzle.WithTLS(clientTLS))
 	require.NoError(t, err)
-	router.waitSubs(1)
-	router.publish(seqBatch(t, "a", 0, 4))
+	waitSubs(t, router, 1)
+	publish(t, router, seqBatch(t, "a", 0, 4))
 	require.Eventually(t, func() bool { return r2.Stats().Received == 4 }, 20*time.Second, time.Millisecond)
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
@@ -265,7 +265,7 @@ func TestReaderLifecycle(t *testing.T) {
 	assert.Equal(t, uint64(4), r2.Stats().Dropped[nozzle.CauseShutdown])
 
 	// The iterator yields ctx.Err() when its context ends.
-	r3, err := nozzle.NewReader(router.addr, logRequest("s"), nozzle.WithTLS(clientTLS))
+	r3, err := nozzle.NewReader(router.Addr(), logRequest("s"), nozzle.WithTLS(clientTLS))
 	require.NoError(t, err)
 	defer r3.Close()
 	cctx, ccancel := context.WithCancel(ctx)

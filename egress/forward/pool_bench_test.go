@@ -36,7 +36,7 @@ func BenchmarkPool(b *testing.B) {
 				time.Sleep(time.Millisecond)
 			}
 			env := poolTestEnvelope(b, 1)
-			base := r.envs.Load()
+			base := r.Count()
 
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -61,7 +61,7 @@ func BenchmarkPool(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 
-			delivered := r.envs.Load() - base
+			delivered := r.Count() - base
 			b.ReportMetric(float64(delivered)/elapsed.Seconds(), "env/s")
 			st := fwd.Stats()
 			b.ReportMetric(float64(st.Dropped.Total()+buf.Stats().Dropped), "dropped")

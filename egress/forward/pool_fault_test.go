@@ -29,16 +29,16 @@ func TestPoolZonePreference(t *testing.T) {
 	assert.Equal(t, 2, len(st.StreamsByRouter), "both z1 routers carry streams")
 
 	for _, r := range z1 {
-		r.stop()
+		r.Crash()
 	}
 	require.Eventually(t, func() bool { return h.pool.Stats().StreamsByZone["z2"] == 5 }, 20*time.Second, 10*time.Millisecond)
 	mark := poolRouterEnvs(z2...)
 	require.Eventually(t, func() bool { return poolRouterEnvs(z2...) > mark+2000 }, 20*time.Second, 10*time.Millisecond)
 
-	z1[0].start() // same address
+	require.NoError(t, z1[0].Restart()) // same address
 	require.Eventually(t, func() bool { return h.pool.Stats().StreamsByZone["z1"] == 5 }, 20*time.Second, 10*time.Millisecond)
-	mark = z1[0].envs.Load()
-	require.Eventually(t, func() bool { return z1[0].envs.Load() > mark+2000 }, 20*time.Second, 10*time.Millisecond)
+	mark = z1[0].Count()
+	require.Eventually(t, func() bool { return z1[0].Count() > mark+2000 }, 20*time.Second, 10*time.Millisecond)
 
 	fs, ps := h.finish()
 	unique, dups := poolUnique(all...)
@@ -67,7 +67,7 @@ func TestPoolBalance(t *testing.T) {
 	require.Eventually(t, func() bool { return poolRouterEnvs(rs...) >= 30000 }, 30*time.Second, 10*time.Millisecond)
 	total := float64(poolRouterEnvs(rs...))
 	for i, r := range rs {
-		share := float64(r.envs.Load()) / total
+		share := float64(r.Count()) / total
 		assert.True(t, share >= 0.10 && share <= 0.30, "router %d got %.1f%%", i, 100*share)
 	}
 
@@ -77,7 +77,7 @@ func TestPoolBalance(t *testing.T) {
 	src.Set(poolEndpoints(append(rs, sixth)...)...)
 	// At once means within seconds (the bound only stops a hang), far below
 	// the recycle interval.
-	require.Eventually(t, func() bool { return sixth.envs.Load() > 0 }, 20*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return sixth.Count() > 0 }, 20*time.Second, 5*time.Millisecond,
 		"the router added through discovery got no stream")
 	require.Eventually(t, func() bool { return h.pool.Stats().Recycles == recyclesBefore+1 }, 20*time.Second, 5*time.Millisecond,
 		"one stream moved for the new router")
@@ -99,9 +99,9 @@ func TestPoolConnectionReset(t *testing.T) {
 			h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(rs...)...), poolTestOptions(clientTLS, WithMode(mode))...)
 			h.startSending(100, 2*time.Millisecond)
 			for i := range 5 {
-				mark := rs[0].envs.Load()
-				require.Eventually(t, func() bool { return rs[0].envs.Load() > mark+1000 }, 20*time.Second, 5*time.Millisecond, "reset %d", i)
-				rs[0].reset()
+				mark := rs[0].Count()
+				require.Eventually(t, func() bool { return rs[0].Count() > mark+1000 }, 20*time.Second, 5*time.Millisecond, "reset %d", i)
+				rs[0].ResetConnections()
 			}
 			require.Eventually(t, func() bool { return h.pool.Stats().Connects > 5 }, 20*time.Second, 5*time.Millisecond)
 			fs, ps := h.finish()
@@ -135,8 +135,8 @@ func TestPoolRouterClosedAbruptly(t *testing.T) {
 			r := poolStartRouter(t, "", serverTLS, true)
 			h := poolNewHarness(t, discovery.NewStatic(r.endpoint()), poolTestOptions(clientTLS, WithMode(mode), WithWait(100*time.Millisecond))...)
 			h.startSending(100, 2*time.Millisecond)
-			require.Eventually(t, func() bool { return r.envs.Load() > 5000 }, 20*time.Second, 5*time.Millisecond)
-			r.stop()
+			require.Eventually(t, func() bool { return r.Count() > 5000 }, 20*time.Second, 5*time.Millisecond)
+			r.Crash()
 			require.Eventually(t, func() bool { return h.pool.Stats().Dropped[CauseUnreachable] > 1000 }, 20*time.Second, 5*time.Millisecond)
 			assert.Zero(t, h.pool.Stats().Streams)
 			fs, ps := h.finish()

@@ -4,199 +4,63 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/envelope"
-	"github.com/sluicelog/sluice/internal/wire"
+	"github.com/sluicelog/sluice/ingress/ingresstest"
 )
 
-// poolTestRouter is a router stand-in: a raw Ingress handler that counts
-// (and optionally keeps) what it receives, over real gRPC with TLS. It can be
-// stopped abruptly, started again on the same address, and can reset its
-// connections while its gRPC server stays up.
+// poolTestRouter is a router stand-in: an ingresstest server over real
+// gRPC with TLS that counts (and optionally keeps) what it receives, in a
+// zone. It can crash and come back on the same address, and reset its
+// connections while it stays up.
 type poolTestRouter struct {
-	t    testing.TB
+	*ingresstest.Server
 	zone string
-	tls  *tls.Config
-	keep bool
-
-	mu   sync.Mutex
-	addr string
-	gs   *grpc.Server
-	lis  *poolResetListener
-	got  map[string]int
-
-	envs, batches atomic.Int64
 }
 
 func poolStartRouter(t testing.TB, zone string, serverTLS *tls.Config, keep bool) *poolTestRouter {
 	t.Helper()
-	r := &poolTestRouter{t: t, zone: zone, tls: serverTLS, keep: keep, addr: "127.0.0.1:0", got: map[string]int{}}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *poolTestRouter) start() {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var l net.Listener
-	var err error
-	for range 50 { // the old socket of a restarted router may linger briefly
-		if l, err = net.Listen("tcp", r.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	require.NoError(r.t, err)
-	r.addr = l.Addr().String()
-	r.lis = &poolResetListener{Listener: l}
-	opts := []grpc.ServerOption{
-		wire.ServerOption(),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
+	opts := []ingresstest.Option{
+		ingresstest.WithTLS(serverTLS),
 		// A fixed 64 KiB window (no BDP growth): what WithUnconfirmedBound assumes.
-		grpc.InitialWindowSize(64 << 10),
-		grpc.InitialConnWindowSize(64 << 10),
+		ingresstest.WithServerOptions(grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10)),
 	}
-	if r.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(r.tls)))
+	if !keep {
+		opts = append(opts, ingresstest.WithCountOnly())
 	}
-	gs := grpc.NewServer(opts...)
-	wire.RegisterIngress(gs, r)
-	r.gs = gs
-	lis := r.lis
-	go func() { _ = gs.Serve(lis) }()
-}
-
-// stop closes the router abruptly (every connection at once).
-func (r *poolTestRouter) stop() {
-	r.mu.Lock()
-	gs := r.gs
-	r.gs = nil
-	r.mu.Unlock()
-	if gs != nil {
-		gs.Stop()
-	}
-}
-
-// reset closes the router's TCP connections; its gRPC server stays up.
-func (r *poolTestRouter) reset() {
-	r.mu.Lock()
-	lis := r.lis
-	r.mu.Unlock()
-	lis.resetAll()
+	s, err := ingresstest.NewServer(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return &poolTestRouter{Server: s, zone: zone}
 }
 
 func (r *poolTestRouter) endpoint() discovery.Endpoint {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return discovery.Endpoint{Addr: r.addr, Zone: r.zone}
+	return discovery.Endpoint{Addr: r.Addr(), Zone: r.zone}
 }
-
-func (r *poolTestRouter) record(b *wire.Batch) error {
-	if err := b.Split(); err != nil {
-		return err
-	}
-	if r.keep {
-		r.mu.Lock()
-		for _, e := range b.Envelopes {
-			r.got[string(e)]++
-		}
-		r.mu.Unlock()
-	}
-	r.envs.Add(int64(len(b.Envelopes)))
-	r.batches.Add(1)
-	return nil
-}
-
-func (r *poolTestRouter) Sender(s grpc.ServerStream) error {
-	for {
-		var e wire.Envelope
-		if err := s.RecvMsg(&e); err != nil {
-			if err == io.EOF {
-				return s.SendMsg(&envelope.IngressResponse{})
-			}
-			return err
-		}
-	}
-}
-
-func (r *poolTestRouter) BatchSender(s grpc.ServerStream) error {
-	for {
-		var b wire.Batch
-		if err := s.RecvMsg(&b); err != nil {
-			if err == io.EOF {
-				return s.SendMsg(&envelope.BatchSenderResponse{})
-			}
-			return err
-		}
-		if err := r.record(&b); err != nil {
-			return err
-		}
-	}
-}
-
-func (r *poolTestRouter) Send(_ context.Context, b *wire.Batch) error { return r.record(b) }
 
 // poolUnique merges what routers kept: distinct envelopes and duplicates.
 func poolUnique(rs ...*poolTestRouter) (unique, dups int) {
 	all := map[string]int{}
 	for _, r := range rs {
-		r.mu.Lock()
-		for k, v := range r.got {
-			all[k] += v
+		for _, e := range r.Raw() {
+			all[string(e)]++
 		}
-		r.mu.Unlock()
 	}
 	for _, v := range all {
 		unique++
 		dups += v - 1
 	}
 	return unique, dups
-}
-
-type poolResetListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (l *poolResetListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns = append(l.conns, c)
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-func (l *poolResetListener) resetAll() {
-	l.mu.Lock()
-	conns := l.conns
-	l.conns = nil
-	l.mu.Unlock()
-	for _, c := range conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // RST, as a network fault would
-		}
-		_ = c.Close()
-	}
 }
 
 // poolTestEnvelope is the envelope: a log with a 100-byte payload,
@@ -230,10 +94,10 @@ func poolTestOptions(clientTLS *tls.Config, more ...PoolOption) []PoolOption {
 	}, more...)
 }
 
-func poolRouterEnvs(rs ...*poolTestRouter) int64 {
-	var n int64
+func poolRouterEnvs(rs ...*poolTestRouter) uint64 {
+	var n uint64
 	for _, r := range rs {
-		n += r.envs.Load()
+		n += r.Count()
 	}
 	return n
 }

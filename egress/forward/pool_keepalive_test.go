@@ -110,7 +110,7 @@ func TestPoolKeepaliveDetectsSilentRouter(t *testing.T) {
 		s := h.pool.Stats().StreamsByRouter
 		return s[healthy.endpoint().Addr] == 1 && s[hole.addr()] == 1
 	}, 10*time.Second, 10*time.Millisecond, "one stream per router")
-	require.Eventually(t, func() bool { return doomed.envs.Load() > 0 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return doomed.Count() > 0 }, 10*time.Second, 10*time.Millisecond)
 
 	hole.dead.Store(true)
 	died := time.Now()
@@ -121,10 +121,10 @@ func TestPoolKeepaliveDetectsSilentRouter(t *testing.T) {
 	t.Logf("silent router detected after %v", detected)
 	assert.Less(t, detected, 15*time.Second, "10 s keepalive time + 2 s timeout, with slack for a loaded machine")
 
-	before := healthy.envs.Load()
-	require.Eventually(t, func() bool { return healthy.envs.Load() > before+1000 }, 10*time.Second, 10*time.Millisecond, "delivery goes on")
+	before := healthy.Count()
+	require.Eventually(t, func() bool { return healthy.Count() > before+1000 }, 10*time.Second, 10*time.Millisecond, "delivery goes on")
 	fs, ps := h.finish()
-	delivered := uint64(healthy.envs.Load() + doomed.envs.Load())
+	delivered := uint64(healthy.Count() + doomed.Count())
 	// Streaming mode: what the dead streams swallowed is not delivered and
 	// not dropped, but it is within what the pool counted unconfirmed.
 	lost := fs.Egress - delivered

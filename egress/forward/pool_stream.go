@@ -181,7 +181,8 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter) bool {
 				drained = true
 			}
 		}
-		if err := cs.CloseSend(); err == nil {
+		// The answer confirms the stream: OK, or Loggregator's Unknown "EOF".
+		if err = cs.CloseSend(); err == nil {
 			t := time.NewTimer(p.cfg.sendTimeout)
 			defer t.Stop()
 			select {
@@ -192,7 +193,7 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter) bool {
 				err = p.ctx.Err()
 			}
 		}
-		if err != nil {
+		if !wire.Confirmed(err) {
 			p.unconfirmed.Add(s.recent.estimate(p.cfg.inflightBytes))
 			return false
 		}

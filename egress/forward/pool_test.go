@@ -50,7 +50,7 @@ func TestPoolWithoutTrustedCertificate(t *testing.T) {
 	h.startSending(10, 10*time.Millisecond)
 	require.Eventually(t, func() bool { return h.sent.Load() >= 100 }, 10*time.Second, 10*time.Millisecond)
 	fs, ps := h.finish()
-	assert.Zero(t, r.envs.Load())
+	assert.Zero(t, r.Count())
 	assert.Zero(t, fs.Egress)
 	assert.Equal(t, fs.Read, fs.Dropped[CauseUnreachable])
 	assert.Zero(t, ps.Streams)
@@ -80,7 +80,7 @@ func TestPoolNoRouters(t *testing.T) {
 	require.NoError(t, p.Write(context.Background(), [][]byte{poolTestEnvelope(t, 2)}, func(r PoolResult) { res <- r }))
 	assert.True(t, (<-res).Sent)
 	require.NoError(t, p.Shutdown(context.Background()))
-	assert.Equal(t, int64(1), r.envs.Load())
+	assert.Equal(t, uint64(1), r.Count())
 }
 
 // poolTestSource is a discovery.Source whose states the test pushes.
@@ -118,7 +118,7 @@ func TestPoolKeepsStreamsOnDiscoveryFailure(t *testing.T) {
 	r1 := poolStartRouter(t, "", serverTLS, false)
 	r2 := poolStartRouter(t, "", serverTLS, false)
 	r3 := poolStartRouter(t, "", serverTLS, false)
-	r3.stop() // known but down: no stream on it
+	r3.Crash() // known but down: no stream on it
 	src := &poolTestSource{ch: make(chan discovery.State), state: discovery.State{Endpoints: poolEndpoints(r1, r2, r3), Confirmed: time.Now()}}
 	p, err := NewPool(src, poolTestOptions(clientTLS)...)
 	require.NoError(t, err)

@@ -2,8 +2,11 @@ package wire
 
 import (
 	"context"
+	"io"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluicelog/sluice/envelope"
 )
@@ -118,6 +121,18 @@ var (
 // with CloseSend and RecvMsg(&envelope.BatchSenderResponse{}).
 func OpenBatchSender(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	return cc.NewStream(ctx, &batchSenderStream, MethodBatchSender, append(opts, CallOption())...)
+}
+
+// Confirmed reports whether err, the answer to a Sender or BatchSender
+// stream after a completed CloseSend, confirms that the server read the
+// whole stream: OK, or Loggregator's status Unknown with message "EOF" (its
+// handlers return io.EOF after reading everything).
+func Confirmed(err error) bool {
+	if err == nil {
+		return true
+	}
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Unknown && st.Message() == io.EOF.Error()
 }
 
 // OpenSender opens a Sender stream; send *Envelope on it.

@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/envelope"
@@ -174,4 +176,12 @@ func TestSplitRejectsMalformedEnvelope(t *testing.T) {
 	assert.Contains(t, err.Error(), "envelope 1 of batch")
 	assert.Equal(t, envelope.AppendBatch(nil, [][]byte{good}), envelope.AppendBatch(nil, b.Envelopes[:1]))
 	assert.Equal(t, len(b.Raw), (&wire.Batch{Envelopes: b.Envelopes}).Size())
+}
+
+func TestConfirmed(t *testing.T) {
+	assert.True(t, wire.Confirmed(nil))
+	assert.True(t, wire.Confirmed(status.Error(codes.Unknown, "EOF")), "Loggregator's answer")
+	assert.False(t, wire.Confirmed(status.Error(codes.Unknown, "boom")))
+	assert.False(t, wire.Confirmed(status.Error(codes.Unavailable, "EOF")))
+	assert.False(t, wire.Confirmed(io.EOF), "a broken stream, not an answer")
 }
