@@ -22,7 +22,7 @@ type Option interface {
 	ClientOption
 }
 
-// Defaults, Loggregator's (see DESIGN.md).
+// Defaults, Loggregator's (see "Buffer semantics" in docs/architecture.md).
 const (
 	// DefaultMaxMessageSize is the largest message a Server accepts: 10 MiB.
 	DefaultMaxMessageSize = 10 << 20

@@ -2,15 +2,23 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"flag"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/discovery/discoverytest"
 	"github.com/sluicelog/sluice/internal/testtls"
 )
 
@@ -92,4 +100,66 @@ func TestParse(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = Parse(newFS(), []string{"-addr", "x"})
 	assert.True(t, ok)
+}
+
+func TestRoutersSource(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	for _, bad := range []Routers{
+		{},
+		{List: "127.0.0.1:8082", DNS: "routers.test:8082"},
+		{DNS: "routers.test:8082", Etcd: Etcd{Endpoints: "http://127.0.0.1:2379"}},
+		{List: "127.0.0.1:8082", DNSServer: "127.0.0.1:53"},
+		{DNS: "routers.test"}, // no port
+	} {
+		_, _, err := bad.Source(logger)
+		assert.Error(t, err, "%+v", bad)
+	}
+
+	src, release, err := (&Routers{List: "127.0.0.1:8082@z1"}).Source(logger)
+	require.NoError(t, err)
+	assert.Equal(t, []discovery.Endpoint{{Addr: "127.0.0.1:8082", Zone: "z1"}}, src.State().Endpoints)
+	release()
+
+	dns := discoverytest.StartDNS(t)
+	dns.SetA("routers.sluice.test", "127.0.0.1")
+	src, release, err = (&Routers{DNS: "routers.sluice.test:8082", DNSServer: dns.Addr()}).Source(logger)
+	require.NoError(t, err)
+	defer release()
+	require.Eventually(t, func() bool { return len(src.State().Endpoints) == 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "127.0.0.1:8082", src.State().Endpoints[0].Addr)
+}
+
+func TestServeHTTP(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "read") })
+	for _, tc := range []struct {
+		name   string
+		server *tls.Config
+		scheme string
+	}{{"plaintext", nil, "http://"}, {"tls", serverTLS, "https://"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ServeHTTP("127.0.0.1:0", "/v2/read", h, tc.server)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(s.URL(), tc.scheme), s.URL())
+			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}}
+			defer hc.CloseIdleConnections()
+			resp, err := hc.Get(s.URL() + "/v2/read")
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, "read", string(body))
+			resp, err = hc.Get(s.URL() + "/other")
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, "only the path given is served")
+			require.NoError(t, s.Shutdown(context.Background()))
+			_, err = hc.Get(s.URL() + "/v2/read")
+			assert.Error(t, err, "stopped")
+		})
+	}
+	var none *HTTPServer
+	assert.Empty(t, none.URL())
+	assert.NoError(t, none.Shutdown(context.Background()))
+	assert.NoError(t, none.Close())
 }
