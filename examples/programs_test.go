@@ -152,8 +152,11 @@ func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []
 	clientTLS := []string{"-tls-ca", ca, "-tls-cert", clientCert, "-tls-key", clientKey}
 	routerTLS := []string{"-router-tls-ca", ca, "-router-tls-cert", clientCert, "-router-tls-key", clientKey}
 
-	router := startProgram(t, bin, "router", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, registerArgs, serverTLS)...)
-	proxy := startProgram(t, bin, "proxy", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, routersArgs(router), serverTLS, routerTLS)...)
+	gateway := []string{"-gateway-addr", "127.0.0.1:0"}
+	router := startProgram(t, bin, "router", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, gateway, registerArgs, serverTLS)...)
+	proxy := startProgram(t, bin, "proxy", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, gateway, routersArgs(router), serverTLS, routerTLS)...)
+	checkGateway(t, router, tlsDir)
+	checkGateway(t, proxy, tlsDir)
 	shards := []string{"billing", "audit"}
 	nozzles := make([]*program, len(shards))
 	for i, shard := range shards {
@@ -263,6 +266,7 @@ type program struct {
 	cmd        *exec.Cmd
 	addr       string // first word of the first line
 	metricsURL string
+	gatewayURL string
 	stdout     *syncBuffer
 	stderr     *syncBuffer
 	done       chan struct{}
@@ -306,11 +310,36 @@ func startProgram(t *testing.T, bin, name string, args ...string) *program {
 			if u, ok := strings.CutPrefix(f, "metrics="); ok {
 				p.metricsURL = u
 			}
+			if u, ok := strings.CutPrefix(f, "gateway="); ok {
+				p.gatewayURL = u
+			}
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("%s printed no address within 20s; stderr: %s", name, p.stderr.String())
 	}
 	return p
+}
+
+// checkGateway asks the program's /v2/read gateway, over mutual TLS, for
+// nothing: a gateway that is served answers 400 with a JSON error.
+func checkGateway(t *testing.T, p *program, tlsDir string) {
+	t.Helper()
+	require.True(t, strings.HasPrefix(p.gatewayURL, "https://"), "%s gateway URL %q", p.name, p.gatewayURL)
+	pair, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "client.pem"), filepath.Join(tlsDir, "client-key.pem"))
+	require.NoError(t, err)
+	caPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.pem"))
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(caPEM))
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(p.gatewayURL + "/v2/read")
+	require.NoError(t, err, "%s gateway", p.name)
+	defer resp.Body.Close()
+	var body struct{ Error, Message string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s gateway: %+v", p.name, body)
+	assert.NotEmpty(t, body.Error, "%s gateway", p.name)
 }
 
 // stop sends SIGTERM, waits for a clean exit and returns the stdout.
