@@ -13,7 +13,7 @@ import (
 )
 
 // describe renders a message's fields as "name=number:type[:oneof]" lines so
-// the whole wire contract of DESIGN.md can be checked as text.
+// the whole wire contract of docs/architecture.md can be checked as text.
 func describe(md protoreflect.MessageDescriptor) string {
 	var lines []string
 	fields := md.Fields()

@@ -1,7 +1,9 @@
 // Package examples holds sluice's runnable programs, one folder each:
 // firehose (the all-in-one demo, `go run ./examples/firehose`), and the
 // programs that talk over the network: agent, router, proxy, nozzle and
-// loadgen; lossstudy charts where drops start as load grows. Its test
-// builds the network programs and carries envelopes through them as real
-// processes. Nothing imports this package.
+// loadgen, with etcd (an embedded etcd for their -etcd flags) and devcerts
+// (certificates for their TLS flags); lossstudy charts where drops start as
+// load grows. The router, agent and proxy compose sluice's packages in
+// their own main.go. Its test builds the network programs and carries
+// envelopes through them as real processes. Nothing imports this package.
 package examples

@@ -3,9 +3,12 @@ package examples_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,7 +25,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sluicelog/sluice/discovery/discoverytest"
-	"github.com/sluicelog/sluice/internal/testtls"
 )
 
 // loadgenSummary and nozzleSummary are the parts of the programs' JSON
@@ -42,17 +44,18 @@ type nozzleSummary struct {
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var programs = []string{"router", "agent", "proxy", "nozzle", "loadgen"}
+var programs = []string{"router", "agent", "proxy", "nozzle", "loadgen", "etcd", "devcerts"}
 
 // TestProgramsCarryEnvelopesEndToEnd builds the example programs, starts them
-// as processes over loopback with mutual TLS on every hop, and sends
-// envelopes from loadgen through agent, router and proxy to two nozzles with
-// different shard IDs: each must account for every envelope loadgen sent,
-// as received or as a drop some program counted.
+// as processes over loopback with mutual TLS on every hop (certificates made
+// by devcerts), and sends envelopes from loadgen through agent, router and
+// proxy to two nozzles with different shard IDs: each must account for every
+// envelope loadgen sent, as received or as a drop some program counted.
 //
-// It runs twice: with the routers given to agent and proxy by -routers, and
-// with the router registering itself in etcd (-etcd) where agent and proxy
-// find it.
+// It runs three times, with agent and proxy finding the router three ways:
+// given by -routers; by -dns, a name whose A record a test DNS server
+// answers; and in etcd (-etcd), run by the etcd program, where the router
+// registers itself.
 func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the example programs as processes")
@@ -64,20 +67,78 @@ func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
 		out, err := exec.Command(filepath.Join(bin, p), "-h").CombinedOutput()
 		require.NoError(t, err, "%s -h must exit 0", p)
 		assert.Contains(t, string(out), "Example:", "%s -h", p)
-		assert.Contains(t, string(out), "-log-level", "%s -h", p)
+		if p != "devcerts" {
+			assert.Contains(t, string(out), "-log-level", "%s -h", p)
+		}
 	}
-	tlsDir := writeTLSFiles(t)
+	tlsDir := makeCerts(t, bin)
 	t.Run("routers", func(t *testing.T) {
 		runPipeline(t, bin, tlsDir, func(router *program) []string {
 			return []string{"-routers", router.addr + "@z1"}
 		}, nil)
 	})
-	t.Run("etcd", func(t *testing.T) {
-		etcd := strings.Join(discoverytest.StartEtcd(t).Endpoints(), ",")
-		runPipeline(t, bin, tlsDir, func(*program) []string {
-			return []string{"-etcd", etcd}
-		}, []string{"-etcd", etcd, "-ttl", "3s"})
+	t.Run("dns", func(t *testing.T) {
+		dns := discoverytest.StartDNS(t)
+		dns.SetA("routers.sluice.test", "127.0.0.1")
+		runPipeline(t, bin, tlsDir, func(router *program) []string {
+			_, port, err := net.SplitHostPort(router.addr)
+			require.NoError(t, err)
+			return []string{"-dns", "routers.sluice.test:" + port, "-dns-server", dns.Addr()}
+		}, nil)
 	})
+	t.Run("etcd", func(t *testing.T) {
+		etcd := startProgram(t, bin, "etcd", "-addr", "127.0.0.1:0", "-peer-addr", "127.0.0.1:0")
+		runPipeline(t, bin, tlsDir, func(*program) []string {
+			return []string{"-etcd", etcd.addr}
+		}, []string{"-etcd", etcd.addr, "-ttl", "3s"})
+		etcd.stop(t)
+	})
+}
+
+// makeCerts runs devcerts into a temporary directory and checks what it
+// wrote: a CA, and server and client pairs that verify against it for
+// loopback. It returns the directory.
+func makeCerts(t *testing.T, bin string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "certs")
+	out, err := exec.Command(filepath.Join(bin, "devcerts"), "-dir", dir, "-hosts", "router.sluice.test,10.0.0.5").CombinedOutput()
+	require.NoError(t, err, "devcerts: %s", out)
+	names := []string{"ca.pem", "server.pem", "server-key.pem", "client.pem", "client-key.pem"}
+	var want []string
+	for _, n := range names {
+		want = append(want, filepath.Join(dir, n))
+	}
+	assert.Equal(t, want, strings.Fields(string(out)), "devcerts prints the files it wrote")
+	info, err := os.Stat(filepath.Join(dir, "server-key.pem"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "keys are private")
+
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(caPEM))
+	leaf := func(name string) *x509.Certificate {
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem"))
+		require.NoError(t, err, name)
+		c, err := x509.ParseCertificate(pair.Certificate[0])
+		require.NoError(t, err)
+		return c
+	}
+	server, client := leaf("server"), leaf("client")
+	for _, host := range []string{"localhost", "127.0.0.1", "::1", "router.sluice.test", "10.0.0.5"} {
+		_, err := server.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+		assert.NoError(t, err, "server certificate for %s", host)
+	}
+	_, err = server.Verify(x509.VerifyOptions{DNSName: "example.com", Roots: roots})
+	assert.Error(t, err, "server certificate only for the names asked")
+	_, err = client.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	assert.NoError(t, err, "client certificate")
+	_, err = client.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	assert.Error(t, err, "the client certificate is not a server's")
+
+	out, err = exec.Command(filepath.Join(bin, "devcerts"), "-dir", dir).CombinedOutput()
+	assert.Error(t, err, "devcerts does not overwrite without -force: %s", out)
+	return dir
 }
 
 // runPipeline runs router, proxy, two nozzles, agent and loadgen and checks
@@ -85,13 +146,17 @@ func TestProgramsCarryEnvelopesEndToEnd(t *testing.T) {
 // registerArgs are the router's discovery flags.
 func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []string, registerArgs []string) {
 	start := time.Now()
-	ca, cert, key := filepath.Join(tlsDir, "ca.pem"), filepath.Join(tlsDir, "cert.pem"), filepath.Join(tlsDir, "key.pem")
-	serverTLS := []string{"-tls-cert", cert, "-tls-key", key, "-tls-ca", ca}
-	clientTLS := []string{"-tls-ca", ca, "-tls-cert", cert, "-tls-key", key}
-	routerTLS := []string{"-router-tls-ca", ca, "-router-tls-cert", cert, "-router-tls-key", key}
+	file := func(name string) string { return filepath.Join(tlsDir, name) }
+	ca, clientCert, clientKey := file("ca.pem"), file("client.pem"), file("client-key.pem")
+	serverTLS := []string{"-tls-cert", file("server.pem"), "-tls-key", file("server-key.pem"), "-tls-ca", ca}
+	clientTLS := []string{"-tls-ca", ca, "-tls-cert", clientCert, "-tls-key", clientKey}
+	routerTLS := []string{"-router-tls-ca", ca, "-router-tls-cert", clientCert, "-router-tls-key", clientKey}
 
-	router := startProgram(t, bin, "router", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, registerArgs, serverTLS)...)
-	proxy := startProgram(t, bin, "proxy", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, routersArgs(router), serverTLS, routerTLS)...)
+	gateway := []string{"-gateway-addr", "127.0.0.1:0"}
+	router := startProgram(t, bin, "router", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, gateway, registerArgs, serverTLS)...)
+	proxy := startProgram(t, bin, "proxy", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, gateway, routersArgs(router), serverTLS, routerTLS)...)
+	checkGateway(t, router, tlsDir)
+	checkGateway(t, proxy, tlsDir)
 	shards := []string{"billing", "audit"}
 	nozzles := make([]*program, len(shards))
 	for i, shard := range shards {
@@ -182,7 +247,7 @@ func buildPrograms(t *testing.T) string {
 	require.NoError(t, err)
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
 	bin := t.TempDir()
-	// No symbol table or DWARF: linking five gRPC programs is most of the
+	// No symbol table or DWARF: linking the gRPC programs is most of the
 	// build time.
 	args := []string{"build", "-ldflags=-s -w", "-o", bin + string(filepath.Separator)}
 	for _, p := range programs {
@@ -195,27 +260,13 @@ func buildPrograms(t *testing.T) string {
 	return bin
 }
 
-// writeTLSFiles writes a CA and one certificate (valid for loopback, for
-// servers and clients alike) as PEM files.
-func writeTLSFiles(t *testing.T) string {
-	t.Helper()
-	ca, err := testtls.NewCA("sluice-e2e")
-	require.NoError(t, err)
-	_, certPEM, keyPEM, err := ca.Issue("sluice-e2e")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	for name, b := range map[string][]byte{"ca.pem": ca.PEM(), "cert.pem": certPEM, "key.pem": keyPEM} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o600))
-	}
-	return dir
-}
-
 // program is a running example program.
 type program struct {
 	name       string
 	cmd        *exec.Cmd
 	addr       string // first word of the first line
 	metricsURL string
+	gatewayURL string
 	stdout     *syncBuffer
 	stderr     *syncBuffer
 	done       chan struct{}
@@ -259,11 +310,36 @@ func startProgram(t *testing.T, bin, name string, args ...string) *program {
 			if u, ok := strings.CutPrefix(f, "metrics="); ok {
 				p.metricsURL = u
 			}
+			if u, ok := strings.CutPrefix(f, "gateway="); ok {
+				p.gatewayURL = u
+			}
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("%s printed no address within 20s; stderr: %s", name, p.stderr.String())
 	}
 	return p
+}
+
+// checkGateway asks the program's /v2/read gateway, over mutual TLS, for
+// nothing: a gateway that is served answers 400 with a JSON error.
+func checkGateway(t *testing.T, p *program, tlsDir string) {
+	t.Helper()
+	require.True(t, strings.HasPrefix(p.gatewayURL, "https://"), "%s gateway URL %q", p.name, p.gatewayURL)
+	pair, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "client.pem"), filepath.Join(tlsDir, "client-key.pem"))
+	require.NoError(t, err)
+	caPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.pem"))
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(caPEM))
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(p.gatewayURL + "/v2/read")
+	require.NoError(t, err, "%s gateway", p.name)
+	defer resp.Body.Close()
+	var body struct{ Error, Message string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s gateway: %+v", p.name, body)
+	assert.NotEmpty(t, body.Error, "%s gateway", p.name)
 }
 
 // stop sends SIGTERM, waits for a clean exit and returns the stdout.

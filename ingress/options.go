@@ -31,7 +31,7 @@ type Option interface {
 	ClientOption
 }
 
-// Defaults, Loggregator's where it has one.
+// Defaults, Loggregator's (see "Buffer semantics" in docs/architecture.md).
 const (
 	// DefaultMaxMessageSize is the largest message a Server accepts: 10 MiB.
 	DefaultMaxMessageSize = 10 << 20

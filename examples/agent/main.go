@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 
+	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
-	"github.com/sluicelog/sluice/harness"
+	"github.com/sluicelog/sluice/ingress"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -42,7 +46,12 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "agent: %v\n", err)
 		return 2
 	}
-	if *mode != "stream" && *mode != "ack" {
+	sendMode := forward.Streaming
+	switch *mode {
+	case "stream":
+	case "ack":
+		sendMode = forward.Acknowledged
+	default:
 		fmt.Fprintf(os.Stderr, "agent: -mode must be stream or ack, not %q\n", *mode)
 		return 2
 	}
@@ -54,25 +63,83 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
-	src, release, err := routers.Source(logger)
+
+	// The envelope path: ingress.Server -> diode -> forward.Forwarder ->
+	// forward.Pool -> routers.
+	//
+	// 1. Where the routers are: -routers (static), -dns or -etcd.
+	routerSource, releaseSource, err := routers.Source(logger)
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
-	defer release()
-	a, err := harness.StartAgent(src, harness.AgentConfig{
-		Zone: *zone, Addr: common.Addr, ServerTLS: serverTLS, RouterTLS: routerTLS,
-		Acknowledged: *mode == "ack", Streams: *streams, BufferSize: *bufferSize, Logger: logger,
-	})
+	defer releaseSource()
+
+	// 2. The pool: -streams streams to routers picked among those of the
+	//    agent's zone (others only while none of its zone is reachable),
+	//    batches spread over them round robin, streams recycled on time.
+	pool, err := forward.NewPool(routerSource, forward.WithZone(*zone), forward.WithStreams(*streams),
+		forward.WithMode(sendMode), forward.WithTLS(routerTLS), forward.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
-	defer a.Close()
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Agent(a), map[string]string{"component": "agent", "zone": *zone})
+	defer pool.Close()
+
+	// 3. The ingress buffer: every emitter's stream writes into one
+	//    many-to-one diode, which never blocks them.
+	buf, err := diode.NewManyToOne[[]byte](*bufferSize)
+	if err != nil {
+		return cli.Fatal("agent", err)
+	}
+
+	// 4. The forwarder: reads the diode, batches (100 envelopes or 100 ms)
+	//    and writes the batches to the pool. When its context ends it hands
+	//    the rest of the diode to the pool, then returns.
+	forwarder, err := forward.NewForwarder(buf, pool, forward.WithLogger(logger))
+	if err != nil {
+		return cli.Fatal("agent", err)
+	}
+	forwardCtx, stopForwarding := context.WithCancel(context.Background())
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		_ = forwarder.Run(forwardCtx)
+	}()
+	defer func() { stopForwarding(); <-forwarded }()
+
+	// 5. The Ingress server for the emitters, writing into the diode.
+	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger))
+	if err != nil {
+		return cli.Fatal("agent", err)
+	}
+	defer in.Close()
+	addr, err := in.Start(common.Addr)
+	if err != nil {
+		return cli.Fatal("agent", err)
+	}
+
+	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Agent(in, forwarder, pool),
+		map[string]string{"component": "agent", "zone": *zone})
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
 	defer ms.Close()
-	cli.Listening(os.Stdout, a.Addr(), "metrics", ms.URL())
+	cli.Listening(os.Stdout, addr.String(), "metrics", ms.URL())
 
-	return common.WaitThenShutdown("agent", a.Shutdown)
+	return common.WaitThenShutdown("agent", func(ctx context.Context) error {
+		// 1. Stop ingress: refuse new streams, let open ones finish; what
+		//    they sent is in the diode.
+		err := in.Shutdown(ctx)
+		// 2. Drain: the forwarder batches what the diode holds into the pool
+		//    (what it cannot hand over in time is counted dropped).
+		stopForwarding()
+		select {
+		case <-forwarded:
+		case <-ctx.Done():
+			err = errors.Join(err, ctx.Err())
+			<-forwarded
+		}
+		// 3. Stop egress: the pool sends what its streams hold, closes them
+		//    and stops.
+		return errors.Join(err, pool.Shutdown(ctx))
+	})
 }

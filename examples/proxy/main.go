@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
-	"github.com/sluicelog/sluice/harness"
+	"github.com/sluicelog/sluice/nozzle"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -18,11 +21,11 @@ func run(args []string) int {
 	cli.Usage(fs, "proxy: a sluice reverse log proxy: nozzles subscribe to its Egress address (or its /v2/read\n"+
 		"gateway) and it subscribes to every router on their behalf with the same shard ID. It prints the\n"+
 		"address it listens on as its first line and stops gracefully on SIGINT or SIGTERM.",
-		"proxy -addr 127.0.0.1:8084 -gateway-addr 127.0.0.1:8088 -etcd 127.0.0.1:2379 -metrics-addr 127.0.0.1:9104")
+		"proxy -addr 127.0.0.1:8084 -gateway-addr 127.0.0.1:8088 -etcd http://127.0.0.1:2379 -metrics-addr 127.0.0.1:9104")
 	var (
 		common      cli.Common
 		gatewayAddr = fs.String("gateway-addr", "", "HTTP listen address of the /v2/read gateway (empty: no gateway)")
-		bufferSize  = fs.Int("buffer", 10000, "each subscriber's Firehose buffer (envelopes)")
+		bufferSize  = fs.Int("buffer", nozzle.DefaultBufferSize, "each subscriber's Firehose buffer (envelopes)")
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
@@ -48,24 +51,68 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
-	src, release, err := routers.Source(logger)
+
+	// The envelope path: routers -> nozzle.Firehose (one per subscriber) ->
+	// serve.Server (and serve.Gateway) -> nozzles.
+	//
+	// 1. Where the routers are: -routers (static), -dns or -etcd. Firehoses
+	//    follow routers that appear; a router is dropped when its stream
+	//    ends, not when discovery stops listing it.
+	routerSource, releaseSource, err := routers.Source(logger)
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
-	defer release()
-	p, err := harness.StartProxy(src, harness.ProxyConfig{
-		Addr: common.Addr, GatewayAddr: *gatewayAddr, ServerTLS: serverTLS, RouterTLS: routerTLS, BufferSize: *bufferSize, Logger: logger,
-	})
+	defer releaseSource()
+
+	// 2. The subscriber: each downstream stream gets its own Firehose,
+	//    subscribed at every router with the stream's shard ID and
+	//    selectors, closed when the stream ends. Firehoses keeps them for
+	//    /metrics.
+	var firehoses metrics.Firehoses
+	subscriber := firehoses.Record(nozzle.FirehoseSubscriber(routerSource,
+		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger)))
+
+	// 3. The Egress server on -addr.
+	egress, err := serve.NewServer(subscriber, serve.WithTLS(serverTLS), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
-	defer p.Close()
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Proxy(p), map[string]string{"component": "proxy"})
+	defer egress.Close()
+	addr, err := egress.Start(common.Addr)
+	if err != nil {
+		return cli.Fatal("proxy", err)
+	}
+
+	// 4. The gateway (optional): the same subscriber over HTTP/SSE.
+	var gateway *serve.Gateway
+	var gatewayHTTP *cli.HTTPServer
+	if *gatewayAddr != "" {
+		if gateway, err = serve.NewGateway(subscriber, serve.WithLogger(logger)); err != nil {
+			return cli.Fatal("proxy", err)
+		}
+		defer gateway.Close()
+		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS); err != nil {
+			return cli.Fatal("proxy", err)
+		}
+		defer gatewayHTTP.Close()
+	}
+
+	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Proxy(&firehoses, egress, gateway),
+		map[string]string{"component": "proxy"})
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
 	defer ms.Close()
-	cli.Listening(os.Stdout, p.Addr(), "gateway", p.GatewayURL(), "metrics", ms.URL())
+	cli.Listening(os.Stdout, addr.String(), "gateway", gatewayHTTP.URL(), "metrics", ms.URL())
 
-	return common.WaitThenShutdown("proxy", p.Shutdown)
+	return common.WaitThenShutdown("proxy", func(ctx context.Context) error {
+		// Every stream sends what its Firehose holds and ends (the Firehose
+		// closes with it); then the servers stop.
+		var errs []error
+		if gateway != nil {
+			errs = append(errs, gateway.Shutdown(ctx), gatewayHTTP.Shutdown(ctx))
+		}
+		errs = append(errs, egress.Shutdown(ctx))
+		return errors.Join(errs...)
+	})
 }

@@ -2,15 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
+	"google.golang.org/grpc"
+
+	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/discovery"
+	etcdreg "github.com/sluicelog/sluice/discovery/etcd"
+	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
-	"github.com/sluicelog/sluice/harness"
+	"github.com/sluicelog/sluice/ingress"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -19,7 +27,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("router", flag.ContinueOnError)
 	cli.Usage(fs, "router: a sluice router serving loggregator.v2 Ingress and Egress on one gRPC address.\n"+
 		"It prints the address it listens on as its first line and stops gracefully on SIGINT or SIGTERM.",
-		"router -addr 127.0.0.1:8082 -gateway-addr 127.0.0.1:8083 -metrics-addr 127.0.0.1:9102 -etcd 127.0.0.1:2379 -zone z1 -id r1")
+		"router -addr 127.0.0.1:8082 -gateway-addr 127.0.0.1:8083 -metrics-addr 127.0.0.1:9102 -etcd http://127.0.0.1:2379 -zone z1 -id r1")
 	var (
 		common      cli.Common
 		gatewayAddr = fs.String("gateway-addr", "", "HTTP listen address of the /v2/read gateway (empty: no gateway)")
@@ -28,7 +36,7 @@ func run(args []string) int {
 		ttl         = fs.Duration("ttl", 10*time.Second, "etcd registration lease TTL")
 		advertise   = fs.String("advertise-addr", "", "address registered in etcd for others to dial (default: the listen address)")
 		bufferSize  = fs.Int("buffer", 10000, "ingress diode size (envelopes)")
-		subBuffer   = fs.Int("subscription-buffer", 1000, "per-subscription diode size (envelopes)")
+		subBuffer   = fs.Int("subscription-buffer", serve.DefaultSubscriptionBuffer, "per-subscription diode size (envelopes)")
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
 	)
@@ -48,39 +56,147 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
-	r, err := harness.StartRouter(harness.RouterConfig{
-		ID: *id, Zone: *zone, Addr: common.Addr, GatewayAddr: *gatewayAddr, TLS: serverTLS,
-		BufferSize: *bufferSize, SubscriptionBuffer: *subBuffer, Logger: logger,
-	})
+
+	// The envelope path: ingress.Server -> diode -> serve.Router ->
+	// subscriptions -> serve.Server (and serve.Gateway).
+	//
+	// 1. The ingress buffer: every Ingress stream writes the envelopes' wire
+	//    bytes into one many-to-one diode, which never blocks them; when the
+	//    router falls a whole ring behind, what it missed is counted dropped.
+	buf, err := diode.NewManyToOne[[]byte](*bufferSize)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
-	defer r.Close()
-	if r.ID == "" {
-		r.ID = r.Addr()
+	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger))
+	if err != nil {
+		return cli.Fatal("router", err)
 	}
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Router(r), map[string]string{"component": "router", "router_id": r.ID})
+	defer in.Close()
+
+	// 2. The subscription router: each shard ID gets its copy of every
+	//    envelope its selectors match, the members of a shard group share it.
+	router, err := serve.NewRouter(serve.WithSubscriptionDiode(*subBuffer), serve.WithLogger(logger))
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	defer router.Close()
+
+	// 3. The Egress server: one subscription at the router per stream.
+	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithLogger(logger))
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	defer egress.Close()
+
+	// 4. Ingress and Egress share one gRPC server on -addr. Ingress's options
+	//    carry the wire codec, TLS, message limit and keepalive for both.
+	lis, err := net.Listen("tcp", common.Addr)
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	gs := grpc.NewServer(in.GRPCServerOptions()...)
+	in.Register(gs)
+	egress.Register(gs)
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	addr := lis.Addr().String()
+
+	// 5. Route: Run moves envelopes from the diode to the subscriptions until
+	//    its context ends, then routes what the diode still holds.
+	routeCtx, stopRouting := context.WithCancel(context.Background())
+	routed := make(chan struct{})
+	go func() {
+		defer close(routed)
+		_ = router.Run(routeCtx, buf)
+	}()
+	defer func() { stopRouting(); <-routed }()
+
+	// 6. The gateway (optional): the same subscriptions over HTTP/SSE.
+	var gateway *serve.Gateway
+	var gatewayHTTP *cli.HTTPServer
+	if *gatewayAddr != "" {
+		if gateway, err = serve.NewGateway(router, serve.WithLogger(logger)); err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer gateway.Close()
+		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS); err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer gatewayHTTP.Close()
+	}
+
+	if *id == "" {
+		*id = addr
+	}
+	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Router(in, router, egress, gateway),
+		map[string]string{"component": "router", "router_id": *id})
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
 	defer ms.Close()
-	deregister := func(context.Context) error { return nil }
+
+	// 7. Registration in etcd (optional): a key under the prefix, kept alive
+	//    with a lease and put back if etcd loses it. Agents and proxies that
+	//    watch the prefix find the router there.
+	var registrar *etcdreg.Registrar
 	if etcd.Enabled() {
-		ep := r.Endpoint()
+		client, err := etcd.Client()
+		if err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer etcd.Close()
+		ep := discovery.Endpoint{ID: *id, Addr: addr, Zone: *zone}
 		if *advertise != "" {
 			ep.Addr = *advertise
 		}
-		if deregister, err = etcd.Register(ep, *ttl, logger); err != nil {
+		registrar, err = etcdreg.NewRegistrar(client, ep,
+			etcdreg.WithPrefix(etcd.Prefix), etcdreg.WithTTL(*ttl), etcdreg.WithLogger(logger))
+		if err != nil {
 			return cli.Fatal("router", err)
 		}
+		defer registrar.Close()
 	}
-	cli.Listening(os.Stdout, r.Addr(), "gateway", r.GatewayURL(), "metrics", ms.URL())
+
+	cli.Listening(os.Stdout, addr, "gateway", gatewayHTTP.URL(), "metrics", ms.URL())
 
 	return common.WaitThenShutdown("router", func(ctx context.Context) error {
-		// Leave discovery first, so agents move away before the router stops.
-		if err := deregister(ctx); err != nil {
-			fmt.Fprintf(os.Stderr, "router: deregister: %v\n", err)
+		var errs []error
+		// 1. Leave discovery first, so agents move to other routers and
+		//    proxies stop expecting this one.
+		if registrar != nil {
+			errs = append(errs, registrar.Shutdown(ctx))
 		}
-		return r.Shutdown(ctx)
+		// 2. Stop ingress: refuse new streams, let open ones finish; what
+		//    they sent is in the diode.
+		errs = append(errs, in.Shutdown(ctx))
+		// 3. Drain: Run routes what the diode holds, then returns.
+		stopRouting()
+		<-routed
+		// 4. Stop egress: every stream (gRPC and gateway) sends what its
+		//    subscription holds and ends; then the router closes.
+		if gateway != nil {
+			errs = append(errs, gateway.Shutdown(ctx), gatewayHTTP.Shutdown(ctx))
+		}
+		errs = append(errs, egress.Shutdown(ctx), router.Shutdown(ctx))
+		// 5. Stop the gRPC server; its handlers have all returned.
+		errs = append(errs, gracefulStop(ctx, gs))
+		return errors.Join(errs...)
 	})
+}
+
+// gracefulStop stops gs gracefully, or at once when ctx ends first.
+func gracefulStop(ctx context.Context, gs *grpc.Server) error {
+	stopped := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		gs.Stop()
+		<-stopped
+		return ctx.Err()
+	}
 }

@@ -2,9 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"flag"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -77,4 +82,39 @@ func TestParse(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = Parse(newFS(), []string{"-addr", "x"})
 	assert.True(t, ok)
+}
+
+func TestServeHTTP(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "read") })
+	for _, tc := range []struct {
+		name   string
+		server *tls.Config
+		scheme string
+	}{{"plaintext", nil, "http://"}, {"tls", serverTLS, "https://"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ServeHTTP("127.0.0.1:0", "/v2/read", h, tc.server)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(s.URL(), tc.scheme), s.URL())
+			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}}
+			defer hc.CloseIdleConnections()
+			resp, err := hc.Get(s.URL() + "/v2/read")
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, "read", string(body))
+			resp, err = hc.Get(s.URL() + "/other")
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, "only the path given is served")
+			require.NoError(t, s.Shutdown(context.Background()))
+			_, err = hc.Get(s.URL() + "/v2/read")
+			assert.Error(t, err, "stopped")
+		})
+	}
+	var none *HTTPServer
+	assert.Empty(t, none.URL())
+	assert.NoError(t, none.Shutdown(context.Background()))
+	assert.NoError(t, none.Close())
 }

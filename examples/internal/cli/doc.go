@@ -1,6 +1,6 @@
 // Package cli holds what the example programs share: TLS files turned into
 // *tls.Config, signal handling, the first line every listening program
-// prints, the JSON summary and the /metrics server. It keeps each program's
-// main.go about its own job. The flags for finding routers are in package
-// discoveryflag.
+// prints, the JSON summary, and the HTTP listeners of the gateway and
+// /metrics. It keeps each program's main.go about its own composition. The
+// flags for finding routers are in package discoveryflag.
 package cli

@@ -1,14 +1,12 @@
 package discoveryflag
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -75,30 +73,53 @@ func (e *Etcd) Close() error {
 	return e.client.Close()
 }
 
-// Routers is the -routers / -etcd pair of a program that finds routers.
+// Routers is the -routers / -dns / -etcd choice of a program that finds
+// routers.
 type Routers struct {
-	List string
-	Etcd Etcd
+	List      string
+	DNS       string
+	DNSServer string
+	Etcd      Etcd
 }
 
-// Flags registers -routers, -etcd and -etcd-prefix.
+// Flags registers -routers, -dns, -dns-server, -etcd and -etcd-prefix.
 func (r *Routers) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&r.List, "routers", "", "comma-separated router addresses addr[@zone] (or use -etcd)")
+	fs.StringVar(&r.List, "routers", "", "comma-separated router addresses addr[@zone] (or use -dns or -etcd)")
+	fs.StringVar(&r.DNS, "dns", "", "name:port whose A/AAAA records are the routers, looked up every 10s (instead of -routers)")
+	fs.StringVar(&r.DNSServer, "dns-server", "", "host:port of the DNS server -dns asks (default: the system's resolver)")
 	r.Etcd.Flags(fs, "to watch for router registrations (instead of -routers)")
 }
 
 // Source returns the discovery source of the flags and a function that
 // releases it.
 func (r *Routers) Source(logger *slog.Logger) (discovery.Source, func(), error) {
+	given := 0
+	for _, set := range []bool{r.List != "", r.DNS != "", r.Etcd.Enabled()} {
+		if set {
+			given++
+		}
+	}
 	switch {
-	case r.List != "" && r.Etcd.Enabled():
-		return nil, nil, errors.New("give -routers or -etcd, not both")
+	case given > 1:
+		return nil, nil, errors.New("give one of -routers, -dns and -etcd")
+	case r.DNSServer != "" && r.DNS == "":
+		return nil, nil, errors.New("-dns-server needs -dns")
 	case r.List != "":
 		eps, err := ParseRouters(r.List)
 		if err != nil {
 			return nil, nil, err
 		}
 		return discovery.NewStatic(eps...), func() {}, nil
+	case r.DNS != "":
+		opts := []discovery.Option{discovery.WithLogger(logger)}
+		if r.DNSServer != "" {
+			opts = append(opts, discovery.WithResolverAddr(r.DNSServer))
+		}
+		d, err := discovery.NewDNS(r.DNS, opts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, func() { d.Close() }, nil
 	case r.Etcd.Enabled():
 		c, err := r.Etcd.Client()
 		if err != nil {
@@ -111,23 +132,6 @@ func (r *Routers) Source(logger *slog.Logger) (discovery.Source, func(), error) 
 		}
 		return w, func() { w.Close(); r.Etcd.Close() }, nil
 	default:
-		return nil, nil, errors.New("-routers or -etcd is required")
+		return nil, nil, errors.New("-routers, -dns or -etcd is required")
 	}
-}
-
-// Register registers ep in etcd with ttl and returns a function that
-// deregisters it (revoking the lease) within ctx.
-func (e *Etcd) Register(ep discovery.Endpoint, ttl time.Duration, logger *slog.Logger) (func(context.Context) error, error) {
-	c, err := e.Client()
-	if err != nil {
-		return nil, err
-	}
-	reg, err := etcd.NewRegistrar(c, ep, etcd.WithPrefix(e.Prefix), etcd.WithTTL(ttl), etcd.WithLogger(logger))
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context) error {
-		err := reg.Shutdown(ctx)
-		return errors.Join(err, e.Close())
-	}, nil
 }
