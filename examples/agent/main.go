@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 
 	"github.com/sluicelog/sluice/examples/internal/cli"
-	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/harness"
 )
 
@@ -66,12 +67,14 @@ func run(args []string) int {
 		return cli.Fatal("agent", err)
 	}
 	defer a.Close()
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Agent(a), map[string]string{"component": "agent", "zone": *zone})
+	tel, err := common.StartTelemetry("metron", map[string]string{"job": "agent", "zone": *zone}, logger, a.Components())
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
-	defer ms.Close()
-	cli.Listening(os.Stdout, a.Addr(), "metrics", ms.URL())
+	defer tel.Close()
+	cli.Listening(os.Stdout, a.Addr(), "metrics", tel.URL())
 
-	return common.WaitThenShutdown("agent", a.Shutdown)
+	return common.WaitThenShutdown("agent", func(ctx context.Context) error {
+		return errors.Join(a.Shutdown(ctx), tel.Shutdown(ctx))
+	})
 }

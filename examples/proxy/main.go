@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 
 	"github.com/sluicelog/sluice/examples/internal/cli"
-	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/harness"
 )
 
@@ -59,12 +60,14 @@ func run(args []string) int {
 		return cli.Fatal("proxy", err)
 	}
 	defer p.Close()
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Proxy(p), map[string]string{"component": "proxy"})
+	tel, err := common.StartTelemetry("reverse_log_proxy", map[string]string{"job": "proxy"}, logger, p.Components())
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
-	defer ms.Close()
-	cli.Listening(os.Stdout, p.Addr(), "gateway", p.GatewayURL(), "metrics", ms.URL())
+	defer tel.Close()
+	cli.Listening(os.Stdout, p.Addr(), "gateway", p.GatewayURL(), "metrics", tel.URL())
 
-	return common.WaitThenShutdown("proxy", p.Shutdown)
+	return common.WaitThenShutdown("proxy", func(ctx context.Context) error {
+		return errors.Join(p.Shutdown(ctx), tel.Shutdown(ctx))
+	})
 }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/sluicelog/sluice/examples/internal/cli"
-	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/harness"
 )
 
@@ -58,11 +58,11 @@ func run(args []string) int {
 	if r.ID == "" {
 		r.ID = r.Addr()
 	}
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Router(r), map[string]string{"component": "router", "router_id": r.ID})
+	tel, err := common.StartTelemetry("doppler", map[string]string{"job": "router", "router_id": r.ID}, logger, r.Components())
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
-	defer ms.Close()
+	defer tel.Close()
 	deregister := func(context.Context) error { return nil }
 	if etcd.Enabled() {
 		ep := r.Endpoint()
@@ -73,13 +73,14 @@ func run(args []string) int {
 			return cli.Fatal("router", err)
 		}
 	}
-	cli.Listening(os.Stdout, r.Addr(), "gateway", r.GatewayURL(), "metrics", ms.URL())
+	cli.Listening(os.Stdout, r.Addr(), "gateway", r.GatewayURL(), "metrics", tel.URL())
 
 	return common.WaitThenShutdown("router", func(ctx context.Context) error {
 		// Leave discovery first, so agents move away before the router stops.
 		if err := deregister(ctx); err != nil {
 			fmt.Fprintf(os.Stderr, "router: deregister: %v\n", err)
 		}
-		return r.Shutdown(ctx)
+		// Stop telemetry last, so its final envelopes carry final totals.
+		return errors.Join(r.Shutdown(ctx), tel.Shutdown(ctx))
 	})
 }

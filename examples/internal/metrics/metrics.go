@@ -1,80 +1,152 @@
 package metrics
 
 import (
-	"sort"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
 
-	"github.com/sluicelog/sluice/harness"
-	"github.com/sluicelog/sluice/nozzle"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
-func part(name string, src telemetry.Source) telemetry.Source {
-	return telemetry.WithTags(src, map[string]string{"part": name})
+// Config says where a program's telemetry goes.
+type Config struct {
+	// MetricsAddr is the HTTP listen address of /metrics ("" serves none).
+	MetricsAddr string
+	// AgentAddr is the Ingress address of the agent that envelopes go to
+	// ("" emits none); AgentTLS dials it (nil: plaintext).
+	AgentAddr string
+	AgentTLS  *tls.Config
+	// SourceID stamps the envelopes: "doppler" for a router, "metron" for
+	// an agent, "reverse_log_proxy" for a proxy (Loggregator's).
+	SourceID string
+	// Labels go on every series and envelope (job, router_id, zone...).
+	Labels map[string]string
+	// Interval is the time between emissions (0: telemetry's default).
+	Interval time.Duration
+	Logger   *slog.Logger
 }
 
-// Router reports a harness.Router: its ingress server, the subscription
-// router (egress and drops per shard ID, subscriptions), its egress server
-// and its gateway.
-func Router(r *harness.Router) telemetry.Source {
-	srcs := []telemetry.Source{
-		part("ingress_server", telemetry.IngressServer(r.Ingress)),
-		part("router", telemetry.Router(r.Router)),
-		part("egress_server", telemetry.EgressServer(r.Egress)),
+// Telemetry serves /metrics and emits to an agent until Shutdown or Close.
+// A nil *Telemetry (from Start with neither address) does nothing.
+type Telemetry struct {
+	srv    *http.Server
+	url    string
+	client *ingress.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+	err    error
+}
+
+// Start serves cs at cfg.MetricsAddr/metrics and emits them to
+// cfg.AgentAddr. It returns nil when both addresses are empty.
+func Start(cfg Config, cs []telemetry.Component) (*Telemetry, error) {
+	if cfg.MetricsAddr == "" && cfg.AgentAddr == "" {
+		return nil, nil
 	}
-	if r.Gateway != nil {
-		srcs = append(srcs, part("gateway", telemetry.Gateway(r.Gateway)))
+	t := &Telemetry{}
+	if cfg.MetricsAddr != "" {
+		c, err := telemetry.NewCollector(cs, telemetry.WithLabels(cfg.Labels), telemetry.WithLogger(cfg.Logger))
+		if err != nil {
+			return nil, err
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		lis, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		t.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		t.url = "http://" + lis.Addr().String() + "/metrics"
+		go func() { _ = t.srv.Serve(lis) }()
 	}
-	return telemetry.Sources(srcs...)
+	if cfg.AgentAddr != "" {
+		if err := t.emit(cfg, cs); err != nil {
+			if t.srv != nil {
+				_ = t.srv.Close()
+			}
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
-// Agent reports a harness.Agent: its ingress server, the forwarder (egress
-// and drops by cause) and the pool (doppler_connections, unconfirmed).
-func Agent(a *harness.Agent) telemetry.Source {
-	return telemetry.Sources(
-		part("ingress_server", telemetry.IngressServer(a.Ingress)),
-		part("forwarder", telemetry.Forwarder(a.Forwarder)),
-		part("pool", telemetry.Pool(a.Pool)),
-	)
+func (t *Telemetry) emit(cfg Config, cs []telemetry.Component) error {
+	client, err := ingress.NewClient(cfg.AgentAddr, ingress.WithTLS(cfg.AgentTLS), ingress.WithLogger(cfg.Logger))
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	em, err := telemetry.NewEmitter(cfg.SourceID, telemetry.SinkFunc(client.EmitBytes), cs,
+		telemetry.WithLabels(cfg.Labels), telemetry.WithInterval(cfg.Interval), telemetry.WithLogger(cfg.Logger))
+	if err != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = client.Close(ctx)
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.client, t.cancel, t.done = client, cancel, make(chan struct{})
+	go func() {
+		defer close(t.done)
+		_ = em.Run(ctx) // emits once more when ctx ends: the final totals
+	}()
+	return nil
 }
 
-// Proxy reports a harness.Proxy: its subscribers' Firehoses, summed per
-// shard ID (closed ones included, so counters never go back), and its egress
-// server.
-func Proxy(p *harness.Proxy) telemetry.Source {
-	fh := telemetry.SourceFunc(func(dst []telemetry.Metric) []telemetry.Metric {
-		byShard := map[string]nozzle.Stats{}
-		for _, s := range p.Firehoses() {
-			st := s.Firehose.Stats()
-			sum := byShard[s.ShardID]
-			sum.Received += st.Received
-			sum.Delivered += st.Delivered
-			sum.Dropped += st.Dropped
-			sum.Discarded += st.Discarded
-			sum.Reconnects += st.Reconnects
-			sum.Connected += st.Connected
-			sum.SlowConsumerEpisodes += st.SlowConsumerEpisodes
-			byShard[s.ShardID] = sum
+// URL is the /metrics URL ("" when none is served).
+func (t *Telemetry) URL() string {
+	if t == nil {
+		return ""
+	}
+	return t.url
+}
+
+// Shutdown emits the final totals, sends what the client holds to the
+// agent, and stops serving /metrics, giving up when ctx ends. Call it after
+// the components have stopped, so the totals are final.
+func (t *Telemetry) Shutdown(ctx context.Context) error { return t.stop(ctx, false) }
+
+// Close stops at once: what the client has not sent is dropped, open
+// /metrics requests are cut. It is safe to call after Shutdown.
+func (t *Telemetry) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return t.stop(ctx, true)
+}
+
+func (t *Telemetry) stop(ctx context.Context, now bool) error {
+	if t == nil {
+		return nil
+	}
+	t.once.Do(func() {
+		if t.client != nil {
+			t.cancel()
+			<-t.done
+			if err := t.client.Close(ctx); !now {
+				t.err = err
+			}
 		}
-		shards := make([]string, 0, len(byShard))
-		for shard := range byShard {
-			shards = append(shards, shard)
+		if t.srv == nil {
+			return
 		}
-		sort.Strings(shards)
-		for _, shard := range shards {
-			st := byShard[shard]
-			src := telemetry.WithTags(telemetry.Nozzle(func() nozzle.Stats { return st }, shard), map[string]string{"shard_id": shard})
-			dst = src.Metrics(dst)
+		if now {
+			t.err = errors.Join(t.err, t.srv.Close())
+		} else {
+			t.err = errors.Join(t.err, t.srv.Shutdown(ctx))
 		}
-		return dst
 	})
-	srcs := []telemetry.Source{part("firehose", fh), part("egress_server", telemetry.EgressServer(p.Egress))}
-	if p.Gateway != nil {
-		srcs = append(srcs, part("gateway", telemetry.Gateway(p.Gateway)))
-	}
-	return telemetry.Sources(srcs...)
-}
-
-// Reader reports a nozzle.Reader subscribed with shardID.
-func Reader(r *nozzle.Reader, shardID string) telemetry.Source {
-	return part("reader", telemetry.Nozzle(r.Stats, shardID))
+	return t.err
 }

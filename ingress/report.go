@@ -1,0 +1,56 @@
+package ingress
+
+import "github.com/sluicelog/sluice/stats"
+
+var (
+	_ stats.Reporter = (*Server)(nil)
+	_ stats.Reporter = (*Client)(nil)
+)
+
+// Report describes the Server's counters under Loggregator's names:
+// ingress (envelopes accepted), dropped{direction=ingress,cause=overflow}
+// (its buffer's drops), rejected{cause} (messages refused) and the gauge
+// streams.
+func (s *Server) Report(emit func(stats.Metric)) {
+	st := s.Stats()
+	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
+	stats.ReportDropped(emit, stats.DirectionIngress, stats.CauseOverflow, st.Dropped)
+	for _, r := range []struct {
+		cause string
+		n     uint64
+	}{
+		{stats.CauseMalformed, st.Rejected.Malformed},
+		{stats.CauseTooLarge, st.Rejected.TooLarge},
+		{stats.CauseClosed, st.Rejected.Closed},
+	} {
+		emit(stats.CounterOf("rejected", "Messages (batches or single envelopes) the Ingress server refused whole, by cause.",
+			r.n, stats.Tag{Key: stats.TagCause, Value: r.cause}))
+	}
+	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.OpenStreams)))
+}
+
+// Report describes the Client's counters: ingress (envelopes handed to
+// Emit and EmitBytes), egress (sent), dropped{direction=ingress,cause}
+// (every cause, zeros included), unconfirmed, retried and reconnects.
+func (c *Client) Report(emit func(stats.Metric)) {
+	st := c.Stats()
+	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Emitted))
+	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Sent))
+	d := st.Dropped
+	for _, r := range []struct {
+		cause string
+		n     uint64
+	}{
+		{stats.CauseOverflow, d.Overflow},
+		{"send_failed", d.Send},
+		{stats.CauseClosed, d.Closed},
+		{"marshal", d.Marshal},
+		{stats.CauseMalformed, d.Malformed},
+		{stats.CauseShutdown, d.Shutdown},
+	} {
+		stats.ReportDropped(emit, stats.DirectionIngress, r.cause, r.n)
+	}
+	emit(stats.CounterOf(stats.Unconfirmed, stats.HelpUnconfirmed, st.Unconfirmed))
+	emit(stats.CounterOf("retried", "Envelopes whose batch was tried a second time.", st.Retried))
+	emit(stats.CounterOf(stats.Reconnects, stats.HelpReconnects, st.Reconnects))
+}
