@@ -14,7 +14,7 @@ var (
 func (s *Server) Report(emit func(stats.Metric)) {
 	st := s.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
-	stats.ReportDropped(emit, stats.DirectionIngress, stats.CauseOverflow, st.Dropped)
+	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseOverflow: st.Dropped}, []string{stats.CauseOverflow})
 	for _, r := range []struct {
 		cause string
 		n     uint64
@@ -31,25 +31,16 @@ func (s *Server) Report(emit func(stats.Metric)) {
 
 // Report describes the Client's counters: ingress (envelopes handed to
 // Emit and EmitBytes), egress (sent), dropped{direction=ingress,cause}
-// (every cause, zeros included), unconfirmed, retried and reconnects.
+// (overflow always, other causes once they occur), unconfirmed, retried and reconnects.
 func (c *Client) Report(emit func(stats.Metric)) {
 	st := c.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Emitted))
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Sent))
 	d := st.Dropped
-	for _, r := range []struct {
-		cause string
-		n     uint64
-	}{
-		{stats.CauseOverflow, d.Overflow},
-		{"send_failed", d.Send},
-		{stats.CauseClosed, d.Closed},
-		{"marshal", d.Marshal},
-		{stats.CauseMalformed, d.Malformed},
-		{stats.CauseShutdown, d.Shutdown},
-	} {
-		stats.ReportDropped(emit, stats.DirectionIngress, r.cause, r.n)
-	}
+	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{
+		stats.CauseOverflow: d.Overflow, "send": d.Send, stats.CauseClosed: d.Closed,
+		"marshal": d.Marshal, stats.CauseMalformed: d.Malformed, stats.CauseShutdown: d.Shutdown,
+	}, []string{stats.CauseOverflow})
 	emit(stats.CounterOf(stats.Unconfirmed, stats.HelpUnconfirmed, st.Unconfirmed))
 	emit(stats.CounterOf("retried", "Envelopes whose batch was tried a second time.", st.Retried))
 	emit(stats.CounterOf(stats.Reconnects, stats.HelpReconnects, st.Reconnects))

@@ -36,8 +36,8 @@ func (st Stats) report(emit func(stats.Metric), shardID string) {
 	shard := stats.Tag{Key: stats.TagShardID, Value: shardID}
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Received))
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Delivered))
-	stats.ReportDropped(emit, stats.DirectionEgress, stats.CauseOverflow, st.Dropped, shard)
-	stats.ReportDropped(emit, stats.DirectionEgress, stats.CauseShutdown, st.Discarded, shard)
+	stats.ReportDropped(emit, stats.DirectionEgress, stats.Drops{stats.CauseOverflow: st.Dropped, stats.CauseShutdown: st.Discarded},
+		[]string{stats.CauseOverflow}, shard)
 	emit(stats.CounterOf(stats.SlowConsumer, stats.HelpSlowConsumer, st.SlowConsumerEpisodes))
 	emit(stats.CounterOf(stats.Reconnects, stats.HelpReconnects, st.Reconnects))
 	emit(stats.CounterOf("malformed_batches", "Batches dropped because they did not parse (their envelopes are not in ingress).", st.Malformed))

@@ -1,5 +1,7 @@
 package stats
 
+import "slices"
+
 // Loggregator's metric names, which operators' dashboards and alerts already
 // query, and the help text every component reports them with. One name keeps
 // one help text and one Kind across components, so that a Prometheus
@@ -74,13 +76,24 @@ func GaugeOf(name, help string, v float64, tags ...Tag) Metric {
 	return Metric{Name: name, Kind: Gauge, Help: help, Tags: tags, Value: v}
 }
 
-// ReportDropped emits one dropped counter tagged with direction and cause
-// (plus the extra tags given) even when n is 0, for causes that a
-// dashboard should see from the start.
-func ReportDropped(emit func(Metric), direction, cause string, n uint64, tags ...Tag) {
-	t := make([]Tag, 0, len(tags)+2)
-	t = append(t, Tag{TagDirection, direction})
-	t = append(t, tags...)
-	t = append(t, Tag{TagCause, cause})
-	emit(CounterOf(Dropped, HelpDropped, n, t...))
+// ReportDropped emits one dropped counter per cause tagged with direction,
+// the extra tags given (shard_id...) and cause, in cause order: every cause
+// of d with a non-zero count, and each cause of always even at 0 (the
+// causes a dashboard should see from the start).
+func ReportDropped(emit func(Metric), direction string, d Drops, always []string, tags ...Tag) {
+	causes := d.Causes()
+	for _, c := range always {
+		if d[c] == 0 {
+			causes = append(causes, c)
+		}
+	}
+	slices.Sort(causes)
+	causes = slices.Compact(causes)
+	for _, c := range causes {
+		t := make([]Tag, 0, len(tags)+2)
+		t = append(t, Tag{TagDirection, direction})
+		t = append(t, tags...)
+		t = append(t, Tag{TagCause, c})
+		emit(CounterOf(Dropped, HelpDropped, d[c], t...))
+	}
 }

@@ -15,7 +15,7 @@ import (
 func Buffer(b interface{ Stats() diode.Stats }, direction string) stats.Reporter {
 	return stats.ReporterFunc(func(emit func(stats.Metric)) {
 		st := b.Stats()
-		stats.ReportDropped(emit, direction, stats.CauseOverflow, st.Dropped)
+		stats.ReportDropped(emit, direction, stats.Drops{stats.CauseOverflow: st.Dropped}, []string{stats.CauseOverflow})
 		emit(stats.CounterOf("collisions", "Writes that met another writer in their slot of a many-to-one diode.", st.Collisions))
 		emit(stats.GaugeOf(stats.Buffered, stats.HelpBuffered, float64(st.Written-min(st.Written, st.Read+st.Dropped))))
 	})

@@ -24,7 +24,7 @@ var (
 func (p *Pool) Report(emit func(stats.Metric)) {
 	st := p.Stats()
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Sent))
-	stats.ReportDrops(emit, stats.Dropped, stats.HelpDropped, st.Dropped, stats.Tag{Key: stats.TagDirection, Value: stats.DirectionEgress})
+	stats.ReportDropped(emit, stats.DirectionEgress, st.Dropped, nil)
 	emit(stats.CounterOf(stats.Unconfirmed, stats.HelpUnconfirmed, st.Unconfirmed))
 	emit(stats.CounterOf("retries", "Batches tried again on another stream after a failure.", st.Retries))
 	emit(stats.CounterOf("recycles", "Streams to routers closed on purpose (age, rebalancing, back to the local zone).", st.Recycles))
@@ -48,7 +48,7 @@ func (f *Forwarder) Report(emit func(stats.Metric)) {
 	st := f.Stats()
 	emit(stats.CounterOf("read", helpRead, st.Read))
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
-	stats.ReportDrops(emit, stats.Dropped, stats.HelpDropped, st.Dropped, stats.Tag{Key: stats.TagDirection, Value: stats.DirectionEgress})
+	stats.ReportDropped(emit, stats.DirectionEgress, st.Dropped, nil)
 	emit(stats.CounterOf("batches", "Batches handed to the destination.", st.Batches))
 	emit(stats.GaugeOf("pending", "Envelopes handed to the destination that have no outcome yet.", float64(st.Pending)))
 }
@@ -63,6 +63,6 @@ func (f *Fanout) Report(emit func(stats.Metric)) {
 		d := st.Destinations[name]
 		dst := stats.Tag{Key: "destination", Value: name}
 		emit(stats.CounterOf(stats.Egress, stats.HelpEgress, d.Written, dst))
-		stats.ReportDropped(emit, stats.DirectionEgress, stats.CauseOverflow, d.Dropped, dst)
+		stats.ReportDropped(emit, stats.DirectionEgress, stats.Drops{stats.CauseOverflow: d.Dropped}, []string{stats.CauseOverflow}, dst)
 	}
 }

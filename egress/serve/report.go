@@ -25,14 +25,14 @@ func (r *Router) Report(emit func(stats.Metric)) {
 	st := r.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
-	stats.ReportDropped(emit, stats.DirectionIngress, stats.CauseMalformed, st.Malformed)
+	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed}, []string{stats.CauseMalformed})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	emit(stats.GaugeOf(stats.Subscriptions, stats.HelpSubscriptions, float64(st.Subscriptions)))
 	for _, id := range slices.Sorted(maps.Keys(st.Shards)) {
 		sh := st.Shards[id]
 		shard := stats.Tag{Key: stats.TagShardID, Value: id}
-		stats.ReportDropped(emit, stats.DirectionEgress, stats.CauseOverflow, sh.Dropped-min(sh.Dropped, sh.Discarded), shard)
-		stats.ReportDropped(emit, stats.DirectionEgress, stats.CauseShutdown, sh.Discarded, shard)
+		drops := stats.Drops{stats.CauseOverflow: sh.Dropped - min(sh.Dropped, sh.Discarded), stats.CauseShutdown: sh.Discarded}
+		stats.ReportDropped(emit, stats.DirectionEgress, drops, []string{stats.CauseOverflow, stats.CauseShutdown}, shard)
 		emit(stats.CounterOf("egress_by_shard", "Envelope copies handed to the subscriptions of one shard ID.", sh.Egress, shard))
 		emit(stats.GaugeOf("subscriptions_by_shard", "Subscriptions open now with one shard ID.", float64(sh.Subscriptions), shard))
 	}
@@ -46,7 +46,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 	st := s.Stats()
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
 	for _, id := range slices.Sorted(maps.Keys(st.DroppedByShard)) {
-		stats.ReportDropped(emit, stats.DirectionEgress, "stream_broken", st.DroppedByShard[id], stats.Tag{Key: stats.TagShardID, Value: id})
+		stats.ReportDropped(emit, stats.DirectionEgress, stats.Drops{"stream_broken": st.DroppedByShard[id]}, []string{"stream_broken"}, stats.Tag{Key: stats.TagShardID, Value: id})
 	}
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
@@ -58,7 +58,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 func (g *Gateway) Report(emit func(stats.Metric)) {
 	st := g.Stats()
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
-	stats.ReportDropped(emit, stats.DirectionEgress, "client_gone", st.Dropped)
+	stats.ReportDropped(emit, stats.DirectionEgress, stats.Drops{"client_gone": st.Dropped}, []string{"client_gone"})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
 }
