@@ -23,8 +23,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery/discoverytest"
+	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/ingress"
 )
 
 // loadgenSummary and nozzleSummary are the parts of the programs' JSON
@@ -152,8 +156,12 @@ func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []
 	clientTLS := []string{"-tls-ca", ca, "-tls-cert", clientCert, "-tls-key", clientKey}
 	routerTLS := []string{"-router-tls-ca", ca, "-router-tls-cert", clientCert, "-router-tls-key", clientKey}
 
+	// The router also sends its own counters as envelopes to an agent, here
+	// an Ingress server of the test's own.
+	telemetryAgent, telemetryBuf := startTelemetryAgent(t, ca, file("server.pem"), file("server-key.pem"))
+	agentTLS := []string{"-agent-addr", telemetryAgent, "-agent-tls-ca", ca, "-agent-tls-cert", clientCert, "-agent-tls-key", clientKey}
 	gateway := []string{"-gateway-addr", "127.0.0.1:0"}
-	router := startProgram(t, bin, "router", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, gateway, registerArgs, serverTLS)...)
+	router := startProgram(t, bin, "router", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", "r1"}, gateway, registerArgs, serverTLS, agentTLS)...)
 	proxy := startProgram(t, bin, "proxy", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0"}, gateway, routersArgs(router), serverTLS, routerTLS)...)
 	checkGateway(t, router, tlsDir)
 	checkGateway(t, proxy, tlsDir)
@@ -165,12 +173,12 @@ func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []
 	// Both nozzles are subscribed at the router (through the proxy's
 	// Firehoses) before anything is sent.
 	require.Eventually(t, func() bool {
-		return router.metric(t, "subscriptions", "part", "router") == 2
+		return router.metric(t, "subscriptions", "component", "router") == 2
 	}, 20*time.Second, 50*time.Millisecond, "nozzles never subscribed at the router")
 
 	agent := startProgram(t, bin, "agent", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-zone", "z1"}, routersArgs(router), serverTLS, routerTLS)...)
 	require.Eventually(t, func() bool {
-		return agent.metric(t, "doppler_connections", "part", "pool") > 0
+		return agent.metric(t, "doppler_connections", "component", "pool") > 0
 	}, 20*time.Second, 50*time.Millisecond, "agent never connected to the router")
 
 	// loadgen sends for its duration, flushes, and exits with its summary.
@@ -186,11 +194,11 @@ func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []
 	// The agent forwards everything it accepted before it is stopped, so its
 	// metrics read now are final; then SIGTERM, and it must exit cleanly.
 	agentDrops := func() float64 {
-		return agent.metric(t, "dropped", "part", "ingress_server") + agent.metric(t, "dropped", "part", "forwarder")
+		return agent.metric(t, "dropped", "component", "ingress_server") + agent.metric(t, "dropped", "component", "forwarder")
 	}
 	require.Eventually(t, func() bool {
-		return agent.metric(t, "ingress", "part", "ingress_server") == float64(lg.Sent) &&
-			agent.metric(t, "egress", "part", "forwarder")+agentDrops() == float64(lg.Sent)
+		return agent.metric(t, "ingress", "component", "ingress_server") == float64(lg.Sent) &&
+			agent.metric(t, "egress", "component", "forwarder")+agentDrops() == float64(lg.Sent)
 	}, 20*time.Second, 50*time.Millisecond, "agent did not forward what loadgen sent")
 	upstreamDrops := agentDrops()
 	agent.stop(t)
@@ -199,16 +207,16 @@ func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []
 	// Wait for that, then make sure nothing more arrives, then stop them.
 	pathDrops := func(shard string) float64 {
 		return upstreamDrops +
-			router.metric(t, "dropped", "part", "ingress_server") +
-			router.metric(t, "rejected", "part", "router") +
-			router.metric(t, "dropped", "part", "router", "shard_id", shard) +
-			router.metric(t, "dropped", "part", "egress_server", "shard_id", shard) +
-			proxy.metric(t, "dropped", "part", "firehose", "shard_id", shard) +
-			proxy.metric(t, "dropped", "part", "egress_server", "shard_id", shard)
+			router.metric(t, "dropped", "component", "ingress_server") +
+			router.metric(t, "dropped", "component", "router", "direction", "ingress") +
+			router.metric(t, "dropped", "component", "router", "shard_id", shard) +
+			router.metric(t, "dropped", "component", "egress_server", "shard_id", shard) +
+			proxy.metric(t, "dropped", "component", "firehose", "shard_id", shard) +
+			proxy.metric(t, "dropped", "component", "egress_server", "shard_id", shard)
 	}
 	settled := func() bool {
 		for i, n := range nozzles {
-			if n.metric(t, "ingress", "part", "reader")+pathDrops(shards[i]) != float64(lg.Sent) {
+			if n.metric(t, "ingress", "component", "reader")+pathDrops(shards[i]) != float64(lg.Sent) {
 				return false
 			}
 		}
@@ -236,8 +244,54 @@ func runPipeline(t *testing.T, bin, tlsDir string, routersArgs func(*program) []
 		}
 	}
 	proxy.stop(t)
+	routerIngress := router.metric(t, "ingress", "component", "ingress_server", "job", "router")
+	require.Equal(t, float64(lg.Sent), routerIngress)
 	router.stop(t)
+
+	// The router's envelopes reached the agent: the deltas of its ingress
+	// counter add up to the total its /metrics served last.
+	var deltas, total uint64
+	for {
+		b, ok := telemetryBuf.TryNext()
+		if !ok {
+			break
+		}
+		var e envelope.Envelope
+		require.NoError(t, proto.Unmarshal(b, &e))
+		c := e.GetCounter()
+		if c.GetName() != "ingress" || e.GetTags()["component"] != "ingress_server" {
+			continue
+		}
+		assert.Equal(t, "doppler", e.GetSourceId())
+		assert.Equal(t, "r1", e.GetTags()["router_id"])
+		deltas += c.GetDelta()
+		total = c.GetTotal()
+	}
+	assert.Equal(t, uint64(routerIngress), total, "the router's last ingress envelope carries its final total")
+	assert.Equal(t, total, deltas, "its deltas add up to its total")
 	t.Logf("whole run: %v", time.Since(start).Round(time.Millisecond))
+}
+
+// startTelemetryAgent starts an Ingress server over mutual TLS (the PEM
+// files given) that keeps what it receives in the returned buffer.
+func startTelemetryAgent(t *testing.T, ca, cert, key string) (string, diode.Buffer[[]byte]) {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	require.NoError(t, err)
+	pem, err := os.ReadFile(ca)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem))
+	buf, err := diode.NewManyToOne[[]byte](10000)
+	require.NoError(t, err)
+	srv, err := ingress.NewServer(buf, ingress.WithTLS(&tls.Config{
+		Certificates: []tls.Certificate{pair}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	}))
+	require.NoError(t, err)
+	addr, err := srv.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return addr.String(), buf
 }
 
 // buildPrograms builds the example programs of this module into a temp dir.

@@ -111,7 +111,7 @@ func (t *Topology) Report() Report {
 	var r Report
 	r.Emitted = t.emitted.Load()
 	for _, em := range t.Telemetry {
-		r.Telemetry += em.Emitted()
+		r.Telemetry += em.Stats().Emitted
 	}
 	r.Sent = r.Emitted + r.Telemetry
 

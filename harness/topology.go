@@ -196,9 +196,8 @@ func (t *Topology) StartRouter(zone string) (*Router, error) {
 		return nil, err
 	}
 	if t.cfg.TelemetryInterval > 0 {
-		src := telemetry.Sources(telemetry.IngressServer(r.Ingress), telemetry.Router(r.Router), telemetry.EgressServer(r.Egress))
-		em, err := telemetry.NewEmitter("doppler", src, r.Buffer, telemetry.WithInterval(t.cfg.TelemetryInterval),
-			telemetry.WithEnvelopeTags(map[string]string{"job": "router", "index": id, "zone": zone}))
+		em, err := telemetry.NewEmitter("doppler", r.Buffer, r.Components(), telemetry.WithInterval(t.cfg.TelemetryInterval),
+			telemetry.WithLabels(map[string]string{"job": "router", "index": id, "zone": zone}))
 		if err != nil {
 			r.Close()
 			return nil, err

@@ -2,8 +2,7 @@ package telemetry
 
 import (
 	"context"
-	"errors"
-	"log/slog"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -11,95 +10,81 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/stats"
 )
 
-// ErrNoSourceID is returned by NewEmitter without a source ID.
-var ErrNoSourceID = errors.New("telemetry: source ID is required")
-
-// Sink receives the wire bytes of each telemetry envelope; every
-// diode.Buffer[[]byte] is one (its Set never blocks).
+// Sink receives the wire bytes of each telemetry envelope. Every
+// diode.Buffer[[]byte] is one (its Set never blocks); for an
+// ingress.Client, pass SinkFunc(client.EmitBytes).
 type Sink interface {
 	Set(env []byte)
 }
 
-// EmitterOption configures an Emitter.
-type EmitterOption interface{ apply(*emitterConfig) }
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(env []byte)
 
-type emitterConfig struct {
-	interval time.Duration
-	tags     map[string]string
-	logger   *slog.Logger
+// Set calls f(env).
+func (f SinkFunc) Set(env []byte) { f(env) }
+
+// EmitterStats is a snapshot of an Emitter's counters.
+type EmitterStats struct {
+	// Emitted counts envelopes written to the sink.
+	Emitted uint64
+	// Dropped counts series not emitted, by reason: ReasonDuplicate,
+	// ReasonTypeConflict, or ReasonInvalid for an envelope that could not
+	// be marshaled (a tag that is not UTF-8).
+	Dropped stats.Drops
 }
 
-type emitterOptionFunc func(*emitterConfig)
-
-func (f emitterOptionFunc) apply(c *emitterConfig) { f(c) }
-
-// WithInterval sets how often Run emits (default 15 s, Loggregator's
-// metric emitter interval).
-func WithInterval(d time.Duration) EmitterOption {
-	return emitterOptionFunc(func(c *emitterConfig) {
-		if d > 0 {
-			c.interval = d
-		}
-	})
-}
-
-// WithEnvelopeTags adds tags to every envelope emitted (deployment, job,
-// index...).
-func WithEnvelopeTags(tags map[string]string) EmitterOption {
-	return emitterOptionFunc(func(c *emitterConfig) {
-		for k, v := range tags {
-			c.tags[k] = v
-		}
-	})
-}
-
-// WithLogger sets the logger for marshal failures (default: discard).
-func WithLogger(l *slog.Logger) EmitterOption {
-	return emitterOptionFunc(func(c *emitterConfig) {
-		if l != nil {
-			c.logger = l
-		}
-	})
-}
-
-// Emitter turns a Source's metrics into Loggregator-style envelopes:
-// counters as Counter envelopes (delta since the last emission and the
-// running total), gauges as Gauge envelopes, all with the source ID the user
-// sets, so the firehose carries its own health as Loggregator does.
+// Emitter turns named Reporters' metrics into Loggregator-style envelopes,
+// as Loggregator's own components report their health into the firehose:
+// each counter becomes a Counter envelope with its running total and the
+// delta since the previous emission of that series, each gauge a Gauge
+// envelope, all with the source ID given and the tags of the series (the
+// component tag, the WithLabels tags, the metric's tags).
+//
+// A series is keyed by (component, name, tags). Its delta is its total
+// minus the total emitted before, 0 while it is idle; a total that went
+// down means the component started again from 0, so the delta is the new
+// total. The first emission of a series carries its whole total.
 type Emitter struct {
 	sourceID string
-	src      Source
 	sink     Sink
-	cfg      emitterConfig
+	walk     *walk
+	interval time.Duration
 
 	mu      sync.Mutex
-	last    map[string]float64
-	scratch []Metric
+	last    map[string]uint64 // total emitted per counter series key
 	emitted uint64
-	failed  uint64
+	dropped stats.Drops
 }
 
-// NewEmitter returns an Emitter of src's metrics into sink.
-func NewEmitter(sourceID string, src Source, sink Sink, opts ...EmitterOption) (*Emitter, error) {
-	if sourceID == "" {
-		return nil, ErrNoSourceID
+// NewEmitter returns an Emitter of cs into sink, stamped with sourceID
+// (Loggregator's routers use "doppler", so that
+// rate(ingress{source_id="doppler"}[5m]) finds them). An empty source ID,
+// a nil sink, or components NewCollector would refuse give an error wrapping
+// ErrInvalidConfig.
+func NewEmitter(sourceID string, sink Sink, cs []Component, opts ...EmitterOption) (*Emitter, error) {
+	if sourceID == "" || sink == nil {
+		return nil, fmt.Errorf("%w: a source ID and a sink are required", ErrInvalidConfig)
 	}
-	if src == nil || sink == nil {
-		return nil, errors.New("telemetry: source and sink are required")
-	}
-	cfg := emitterConfig{interval: 15 * time.Second, tags: map[string]string{}, logger: slog.New(slog.DiscardHandler)}
+	cfg := defaults()
 	for _, o := range opts {
-		o.apply(&cfg)
+		if o != nil {
+			o.applyEmitter(&cfg)
+		}
 	}
-	return &Emitter{sourceID: sourceID, src: src, sink: sink, cfg: cfg, last: map[string]float64{}}, nil
+	w, err := newWalk(cs, cfg, identity)
+	if err != nil {
+		return nil, err
+	}
+	return &Emitter{sourceID: sourceID, sink: sink, walk: w, interval: cfg.interval, last: map[string]uint64{}}, nil
 }
 
 // Run emits every interval until ctx ends, then emits once more so the
 // final totals are carried, and returns ctx's error.
 func (e *Emitter) Run(ctx context.Context) error {
-	t := time.NewTicker(e.cfg.interval)
+	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	for {
 		select {
@@ -112,62 +97,57 @@ func (e *Emitter) Run(ctx context.Context) error {
 	}
 }
 
-// Emitted is how many envelopes the Emitter has written to its sink.
-func (e *Emitter) Emitted() uint64 {
+// Stats returns a snapshot of the Emitter's counters.
+func (e *Emitter) Stats() EmitterStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.emitted
+	return EmitterStats{Emitted: e.emitted, Dropped: e.dropped.Clone()}
 }
 
-// Failed is how many envelopes the Emitter could not marshal and so never
-// wrote (a metric whose tags are not valid UTF-8, for example).
-func (e *Emitter) Failed() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.failed
-}
-
-// Emit reads the source now and emits one envelope per metric series. It
-// returns how many envelopes it emitted.
+// Emit reads every component now and writes one envelope per series to
+// the sink. It returns how many it wrote.
 func (e *Emitter) Emit() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.scratch = e.src.Metrics(e.scratch[:0])
 	now := time.Now()
 	n := 0
-	for _, m := range e.scratch {
-		env := e.envelope(m, now)
-		b, err := proto.Marshal(env)
+	dropped := e.walk.run(func(s series) (bool, string) {
+		b, err := proto.Marshal(e.envelope(s, now))
 		if err != nil {
-			// For example a tag value that is not valid UTF-8: the
-			// envelope is lost, and counted.
-			e.failed++
-			e.cfg.logger.Warn("telemetry: marshal failed", "metric", m.Name, "err", err)
-			continue
+			return false, ReasonInvalid
+		}
+		if s.metric.Kind == stats.Counter {
+			e.last[s.key] = toUint(s.metric.Value)
 		}
 		e.sink.Set(b)
 		n++
+		return true, ""
+	})
+	for reason, k := range dropped {
+		if e.dropped == nil {
+			e.dropped = stats.Drops{}
+		}
+		e.dropped[reason] += k
 	}
 	e.emitted += uint64(n)
 	return n
 }
 
-func (e *Emitter) envelope(m Metric, now time.Time) *envelope.Envelope {
-	opts := []envelope.Option{envelope.WithTimestamp(now), envelope.WithTags(e.cfg.tags), envelope.WithTags(m.Tags)}
-	if m.Kind == Gauge {
-		return envelope.NewGauge(e.sourceID, []envelope.Metric{{Name: m.Name, Value: m.Value, Unit: m.Unit}}, opts...)
+func (e *Emitter) envelope(s series, now time.Time) *envelope.Envelope {
+	tags := make(map[string]string, len(s.labels))
+	for _, t := range s.labels {
+		tags[t.Key] = t.Value
 	}
-	key := m.key()
-	total := toUint(m.Value)
-	prev := toUint(e.last[key])
-	e.last[key] = m.Value
-	delta := uint64(0)
-	if total >= prev {
+	opts := []envelope.Option{envelope.WithTimestamp(now), envelope.WithTags(tags)}
+	if s.metric.Kind == stats.Gauge {
+		return envelope.NewGauge(e.sourceID, []envelope.Metric{{Name: s.metric.Name, Value: s.metric.Value}}, opts...)
+	}
+	total := toUint(s.metric.Value)
+	delta := total // first emission, or the component restarted from 0
+	if prev, ok := e.last[s.key]; ok && total >= prev {
 		delta = total - prev
-	} else {
-		delta = total // the component restarted: its total began again
 	}
-	return envelope.NewCounter(e.sourceID, m.Name, delta, append(opts, envelope.WithTotal(total))...)
+	return envelope.NewCounter(e.sourceID, s.metric.Name, delta, append(opts, envelope.WithTotal(total))...)
 }
 
 func toUint(v float64) uint64 {

@@ -11,8 +11,8 @@ import (
 	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
-	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/telemetry"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -117,13 +117,15 @@ func run(args []string) int {
 		return cli.Fatal("agent", err)
 	}
 
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Agent(in, forwarder, pool),
-		map[string]string{"component": "agent", "zone": *zone})
+	// 6. Telemetry: /metrics, and with -agent-addr the counters as
+	//    envelopes to an agent, as Loggregator's agent (metron) does.
+	tel, err := common.StartTelemetry("metron", map[string]string{"job": "agent", "zone": *zone}, logger,
+		[]telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "forwarder", Reporter: forwarder}, {Name: "pool", Reporter: pool}})
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
-	defer ms.Close()
-	cli.Listening(os.Stdout, addr.String(), "metrics", ms.URL())
+	defer tel.Close()
+	cli.Listening(os.Stdout, addr.String(), "metrics", tel.URL())
 
 	return common.WaitThenShutdown("agent", func(ctx context.Context) error {
 		// 1. Stop ingress: refuse new streams, let open ones finish; what
@@ -140,6 +142,8 @@ func run(args []string) int {
 		}
 		// 3. Stop egress: the pool sends what its streams hold, closes them
 		//    and stops.
-		return errors.Join(err, pool.Shutdown(ctx))
+		err = errors.Join(err, pool.Shutdown(ctx))
+		// 4. Telemetry last, so its final emission counts everything.
+		return errors.Join(err, tel.Shutdown(ctx))
 	})
 }

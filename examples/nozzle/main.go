@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/nozzle"
+	"github.com/sluicelog/sluice/telemetry"
 )
 
 // Summary is the JSON line the nozzle writes on exit. Once it has stopped,
@@ -93,7 +94,7 @@ func run(args []string) int {
 		return cli.Fatal("nozzle", err)
 	}
 	defer r.Close()
-	ms, err := cli.ServeMetrics(*metricsAddr, metrics.Reader(r, *shardID), map[string]string{"component": "nozzle", "shard_id": *shardID})
+	ms, err := metrics.Start(metrics.Config{MetricsAddr: *metricsAddr, Labels: map[string]string{"job": "nozzle"}}, []telemetry.Component{{Name: "reader", Reporter: r}})
 	if err != nil {
 		return cli.Fatal("nozzle", err)
 	}

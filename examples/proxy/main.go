@@ -12,6 +12,7 @@ import (
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/nozzle"
+	"github.com/sluicelog/sluice/telemetry"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -97,13 +98,18 @@ func run(args []string) int {
 		defer gatewayHTTP.Close()
 	}
 
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Proxy(&firehoses, egress, gateway),
-		map[string]string{"component": "proxy"})
+	// 5. Telemetry: the subscribers' Firehoses summed (closed ones kept, so
+	//    counters never go back), the Egress server and the gateway.
+	components := []telemetry.Component{{Name: "firehose", Reporter: firehoses.Reporter()}, {Name: "egress_server", Reporter: egress}}
+	if gateway != nil {
+		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
+	}
+	tel, err := common.StartTelemetry("reverse_log_proxy", map[string]string{"job": "proxy"}, logger, components)
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
-	defer ms.Close()
-	cli.Listening(os.Stdout, addr.String(), "gateway", gatewayHTTP.URL(), "metrics", ms.URL())
+	defer tel.Close()
+	cli.Listening(os.Stdout, addr.String(), "gateway", gatewayHTTP.URL(), "metrics", tel.URL())
 
 	return common.WaitThenShutdown("proxy", func(ctx context.Context) error {
 		// Every stream sends what its Firehose holds and ends (the Firehose
@@ -113,6 +119,8 @@ func run(args []string) int {
 			errs = append(errs, gateway.Shutdown(ctx), gatewayHTTP.Shutdown(ctx))
 		}
 		errs = append(errs, egress.Shutdown(ctx))
+		// Telemetry last, so its final envelopes carry final totals.
+		errs = append(errs, tel.Shutdown(ctx))
 		return errors.Join(errs...)
 	})
 }

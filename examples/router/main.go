@@ -17,8 +17,8 @@ import (
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
-	"github.com/sluicelog/sluice/examples/internal/metrics"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/telemetry"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -128,14 +128,19 @@ func run(args []string) int {
 	if *id == "" {
 		*id = addr
 	}
-	ms, err := cli.ServeMetrics(common.MetricsAddr, metrics.Router(in, router, egress, gateway),
-		map[string]string{"component": "router", "router_id": *id})
+	// 7. Telemetry: /metrics, and with -agent-addr the counters as
+	//    envelopes (source ID "doppler"), as Loggregator's router does.
+	components := []telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}}
+	if gateway != nil {
+		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
+	}
+	tel, err := common.StartTelemetry("doppler", map[string]string{"job": "router", "router_id": *id}, logger, components)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
-	defer ms.Close()
+	defer tel.Close()
 
-	// 7. Registration in etcd (optional): a key under the prefix, kept alive
+	// 8. Registration in etcd (optional): a key under the prefix, kept alive
 	//    with a lease and put back if etcd loses it. Agents and proxies that
 	//    watch the prefix find the router there.
 	var registrar *etcdreg.Registrar
@@ -157,7 +162,7 @@ func run(args []string) int {
 		defer registrar.Close()
 	}
 
-	cli.Listening(os.Stdout, addr, "gateway", gatewayHTTP.URL(), "metrics", ms.URL())
+	cli.Listening(os.Stdout, addr, "gateway", gatewayHTTP.URL(), "metrics", tel.URL())
 
 	return common.WaitThenShutdown("router", func(ctx context.Context) error {
 		var errs []error
@@ -180,6 +185,8 @@ func run(args []string) int {
 		errs = append(errs, egress.Shutdown(ctx), router.Shutdown(ctx))
 		// 5. Stop the gRPC server; its handlers have all returned.
 		errs = append(errs, gracefulStop(ctx, gs))
+		// 6. Telemetry last, so its final envelopes carry final totals.
+		errs = append(errs, tel.Shutdown(ctx))
 		return errors.Join(errs...)
 	})
 }

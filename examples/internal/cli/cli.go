@@ -10,15 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/sluicelog/sluice/telemetry"
 )
 
 // TLSFiles are the PEM files of one side of a TLS connection, registered as
@@ -171,50 +167,13 @@ func Fatal(name string, err error) int {
 	return 1
 }
 
-// MetricsServer serves GET /metrics in the Prometheus text format.
-type MetricsServer struct {
-	srv *http.Server
-	url string
-}
-
-// ServeMetrics serves src at addr/metrics; an empty addr serves nothing (a
-// nil *MetricsServer, whose methods are no-ops).
-func ServeMetrics(addr string, src telemetry.Source, constLabels map[string]string) (*MetricsServer, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", telemetry.Handler(src, constLabels))
-	m := &MetricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, url: "http://" + lis.Addr().String() + "/metrics"}
-	go func() { _ = m.srv.Serve(lis) }()
-	return m, nil
-}
-
-// URL is the /metrics URL ("" for a nil server).
-func (m *MetricsServer) URL() string {
-	if m == nil {
-		return ""
-	}
-	return m.url
-}
-
-// Close stops the server.
-func (m *MetricsServer) Close() error {
-	if m == nil {
-		return nil
-	}
-	return m.srv.Close()
-}
-
-// Common holds the flags every listening program has: -addr, -metrics-addr
-// and -shutdown-timeout.
+// Common holds the flags every listening program has: -addr, -metrics-addr,
+// -agent-addr (with -agent-tls-*) and -shutdown-timeout.
 type Common struct {
 	Addr        string
 	MetricsAddr string
+	AgentAddr   string
+	AgentTLS    TLSFiles
 	Grace       time.Duration
 }
 
@@ -222,6 +181,8 @@ type Common struct {
 func (c *Common) Flags(fs *flag.FlagSet, defaultAddr, addrUsage string) {
 	fs.StringVar(&c.Addr, "addr", defaultAddr, addrUsage+" (port 0 picks one)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "HTTP listen address of /metrics in Prometheus text (empty: none)")
+	fs.StringVar(&c.AgentAddr, "agent-addr", "", "Ingress address of an agent to send the program's own counters to as envelopes every 15 s (empty: none)")
+	c.AgentTLS.ClientFlags(fs, "agent-", "the agent of -agent-addr")
 	fs.DurationVar(&c.Grace, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 }
 

@@ -2,123 +2,151 @@ package metrics
 
 import (
 	"context"
-	"sort"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"sync"
+	"time"
 
-	"github.com/sluicelog/sluice/egress/forward"
-	"github.com/sluicelog/sluice/egress/serve"
-	"github.com/sluicelog/sluice/envelope"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/sluicelog/sluice/ingress"
-	"github.com/sluicelog/sluice/nozzle"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
-func part(name string, src telemetry.Source) telemetry.Source {
-	return telemetry.WithTags(src, map[string]string{"part": name})
+// Config says where a program's telemetry goes.
+type Config struct {
+	// MetricsAddr is the HTTP listen address of /metrics ("" serves none).
+	MetricsAddr string
+	// AgentAddr is the Ingress address of the agent that envelopes go to
+	// ("" emits none); AgentTLS dials it (nil: plaintext).
+	AgentAddr string
+	AgentTLS  *tls.Config
+	// SourceID stamps the envelopes: "doppler" for a router, "metron" for
+	// an agent, "reverse_log_proxy" for a proxy (Loggregator's).
+	SourceID string
+	// Labels go on every series and envelope (job, router_id, zone...).
+	Labels map[string]string
+	// Interval is the time between emissions (0: telemetry's default).
+	Interval time.Duration
+	Logger   *slog.Logger
 }
 
-// Router reports a router's components: its ingress server, the
-// subscription router (egress and drops per shard ID, subscriptions), its
-// egress server and its gateway (nil: none).
-func Router(in *ingress.Server, rt *serve.Router, eg *serve.Server, gw *serve.Gateway) telemetry.Source {
-	srcs := []telemetry.Source{
-		part("ingress_server", telemetry.IngressServer(in)),
-		part("router", telemetry.Router(rt)),
-		part("egress_server", telemetry.EgressServer(eg)),
+// Telemetry serves /metrics and emits to an agent until Shutdown or Close.
+// A nil *Telemetry (from Start with neither address) does nothing.
+type Telemetry struct {
+	srv    *http.Server
+	url    string
+	client *ingress.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+	err    error
+}
+
+// Start serves cs at cfg.MetricsAddr/metrics and emits them to
+// cfg.AgentAddr. It returns nil when both addresses are empty.
+func Start(cfg Config, cs []telemetry.Component) (*Telemetry, error) {
+	if cfg.MetricsAddr == "" && cfg.AgentAddr == "" {
+		return nil, nil
 	}
-	if gw != nil {
-		srcs = append(srcs, part("gateway", telemetry.Gateway(gw)))
+	t := &Telemetry{}
+	if cfg.MetricsAddr != "" {
+		c, err := telemetry.NewCollector(cs, telemetry.WithLabels(cfg.Labels), telemetry.WithLogger(cfg.Logger))
+		if err != nil {
+			return nil, err
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		lis, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		t.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		t.url = "http://" + lis.Addr().String() + "/metrics"
+		go func() { _ = t.srv.Serve(lis) }()
 	}
-	return telemetry.Sources(srcs...)
-}
-
-// Agent reports an agent's components: its ingress server, the forwarder
-// (egress and drops by cause) and the pool (doppler_connections,
-// unconfirmed).
-func Agent(in *ingress.Server, fwd *forward.Forwarder, pool *forward.Pool) telemetry.Source {
-	return telemetry.Sources(
-		part("ingress_server", telemetry.IngressServer(in)),
-		part("forwarder", telemetry.Forwarder(fwd)),
-		part("pool", telemetry.Pool(pool)),
-	)
-}
-
-// Firehoses records the Firehose a proxy starts for each subscriber, so
-// that their stats can be reported after they close. The zero value is
-// ready to use.
-type Firehoses struct {
-	mu   sync.Mutex
-	list []shardFirehose
-}
-
-type shardFirehose struct {
-	shardID  string
-	firehose *nozzle.Firehose
-}
-
-// Record wraps a subscribe function such as nozzle.FirehoseSubscriber's and
-// keeps every Firehose it starts.
-func (f *Firehoses) Record(subscribe func(context.Context, *envelope.EgressBatchRequest) (nozzle.Subscription, error)) serve.SubscriberFunc {
-	return func(ctx context.Context, req *envelope.EgressBatchRequest) (serve.Subscription, error) {
-		s, err := subscribe(ctx, req)
-		if fh, ok := s.(*nozzle.Firehose); ok && err == nil {
-			f.mu.Lock()
-			f.list = append(f.list, shardFirehose{shardID: req.GetShardId(), firehose: fh})
-			f.mu.Unlock()
+	if cfg.AgentAddr != "" {
+		if err := t.emit(cfg, cs); err != nil {
+			if t.srv != nil {
+				_ = t.srv.Close()
+			}
+			return nil, err
 		}
-		return s, err
 	}
+	return t, nil
 }
 
-// byShard sums the stats of every Firehose recorded, open and closed, per
-// shard ID.
-func (f *Firehoses) byShard() map[string]nozzle.Stats {
-	f.mu.Lock()
-	list := append([]shardFirehose(nil), f.list...)
-	f.mu.Unlock()
-	byShard := map[string]nozzle.Stats{}
-	for _, s := range list {
-		st := s.firehose.Stats()
-		sum := byShard[s.shardID]
-		sum.Received += st.Received
-		sum.Delivered += st.Delivered
-		for cause, n := range st.Dropped {
-			sum.Dropped.Add(cause, n)
-		}
-		sum.Reconnects += st.Reconnects
-		sum.Connected += st.Connected
-		sum.SlowConsumerEpisodes += st.SlowConsumerEpisodes
-		byShard[s.shardID] = sum
+func (t *Telemetry) emit(cfg Config, cs []telemetry.Component) error {
+	client, err := ingress.NewClient(cfg.AgentAddr, ingress.WithTLS(cfg.AgentTLS), ingress.WithLogger(cfg.Logger))
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
 	}
-	return byShard
+	em, err := telemetry.NewEmitter(cfg.SourceID, telemetry.SinkFunc(client.EmitBytes), cs,
+		telemetry.WithLabels(cfg.Labels), telemetry.WithInterval(cfg.Interval), telemetry.WithLogger(cfg.Logger))
+	if err != nil {
+		_ = client.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.client, t.cancel, t.done = client, cancel, make(chan struct{})
+	go func() {
+		defer close(t.done)
+		_ = em.Run(ctx) // emits once more when ctx ends: the final totals
+	}()
+	return nil
 }
 
-// Proxy reports a proxy: its subscribers' Firehoses, summed per shard ID
-// (closed ones included, so counters never go back), its egress server and
-// its gateway (nil: none).
-func Proxy(firehoses *Firehoses, eg *serve.Server, gw *serve.Gateway) telemetry.Source {
-	fh := telemetry.SourceFunc(func(dst []telemetry.Metric) []telemetry.Metric {
-		byShard := firehoses.byShard()
-		shards := make([]string, 0, len(byShard))
-		for shard := range byShard {
-			shards = append(shards, shard)
+// URL is the /metrics URL ("" when none is served).
+func (t *Telemetry) URL() string {
+	if t == nil {
+		return ""
+	}
+	return t.url
+}
+
+// Shutdown emits the final totals, sends what the client holds to the
+// agent, and stops serving /metrics, giving up when ctx ends. Call it after
+// the components have stopped, so the totals are final.
+func (t *Telemetry) Shutdown(ctx context.Context) error { return t.stop(ctx, false) }
+
+// Close stops at once: what the client has not sent is dropped, open
+// /metrics requests are cut. It is safe to call after Shutdown.
+func (t *Telemetry) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return t.stop(ctx, true)
+}
+
+func (t *Telemetry) stop(ctx context.Context, now bool) error {
+	if t == nil {
+		return nil
+	}
+	t.once.Do(func() {
+		if t.client != nil {
+			t.cancel()
+			<-t.done
+			if now {
+				_ = t.client.Close()
+			} else {
+				t.err = t.client.Shutdown(ctx)
+			}
 		}
-		sort.Strings(shards)
-		for _, shard := range shards {
-			st := byShard[shard]
-			src := telemetry.WithTags(telemetry.Nozzle(func() nozzle.Stats { return st }, shard), map[string]string{"shard_id": shard})
-			dst = src.Metrics(dst)
+		if t.srv == nil {
+			return
 		}
-		return dst
+		if now {
+			t.err = errors.Join(t.err, t.srv.Close())
+		} else {
+			t.err = errors.Join(t.err, t.srv.Shutdown(ctx))
+		}
 	})
-	srcs := []telemetry.Source{part("firehose", fh), part("egress_server", telemetry.EgressServer(eg))}
-	if gw != nil {
-		srcs = append(srcs, part("gateway", telemetry.Gateway(gw)))
-	}
-	return telemetry.Sources(srcs...)
-}
-
-// Reader reports a nozzle.Reader subscribed with shardID.
-func Reader(r *nozzle.Reader, shardID string) telemetry.Source {
-	return part("reader", telemetry.Nozzle(r.Stats, shardID))
+	return t.err
 }

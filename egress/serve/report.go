@@ -1,0 +1,63 @@
+package serve
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/sluicelog/sluice/stats"
+)
+
+var (
+	_ stats.Reporter = (*Router)(nil)
+	_ stats.Reporter = (*Server)(nil)
+	_ stats.Reporter = (*Gateway)(nil)
+)
+
+// Report describes the Router's counters under Loggregator's names:
+// ingress (envelopes published), egress (copies handed to subscriptions),
+// dropped{direction=ingress,cause=malformed} (envelopes Publish refused),
+// dropped{direction=egress,shard_id,cause} per shard ID (cause overflow, or
+// shutdown for what a subscription held when it closed), rejected_streams,
+// the gauge subscriptions, and per shard ID egress_by_shard and the gauge
+// subscriptions_by_shard (under their own names, so that summing egress or
+// subscriptions counts each envelope or subscription once).
+func (r *Router) Report(emit func(stats.Metric)) {
+	st := r.Stats()
+	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
+	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
+	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed}, []string{stats.CauseMalformed})
+	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
+	emit(stats.GaugeOf(stats.Subscriptions, stats.HelpSubscriptions, float64(st.Subscriptions)))
+	for _, id := range slices.Sorted(maps.Keys(st.Shards)) {
+		sh := st.Shards[id]
+		shard := stats.Tag{Key: stats.TagShardID, Value: id}
+		stats.ReportDropped(emit, stats.DirectionEgress, sh.Dropped, []string{CauseOverflow, CauseClosed}, shard)
+		emit(stats.CounterOf("egress_by_shard", "Envelope copies handed to the subscriptions of one shard ID.", sh.Egress, shard))
+		emit(stats.GaugeOf("subscriptions_by_shard", "Subscriptions open now with one shard ID.", float64(sh.Subscriptions), shard))
+	}
+}
+
+// Report describes the Server's counters: egress (envelopes sent to
+// subscribers), dropped{direction=egress,shard_id,cause=stream_broken}
+// per shard ID (read from a subscription, lost with a broken stream),
+// rejected_streams and the gauge streams.
+func (s *Server) Report(emit func(stats.Metric)) {
+	st := s.Stats()
+	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
+	for _, id := range slices.Sorted(maps.Keys(st.DroppedByShard)) {
+		stats.ReportDropped(emit, stats.DirectionEgress, st.DroppedByShard[id], []string{CauseStreamBroken}, stats.Tag{Key: stats.TagShardID, Value: id})
+	}
+	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
+	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
+}
+
+// Report describes the Gateway's counters: egress (envelopes written to
+// HTTP clients), dropped{direction=egress,cause=client_gone},
+// rejected_streams and the gauge streams.
+func (g *Gateway) Report(emit func(stats.Metric)) {
+	st := g.Stats()
+	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
+	stats.ReportDropped(emit, stats.DirectionEgress, st.Dropped, []string{CauseClientGone})
+	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
+	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
+}
