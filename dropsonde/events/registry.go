@@ -1,0 +1,18 @@
+package events
+
+import "google.golang.org/protobuf/reflect/protoregistry"
+
+// The generated code registers the events descriptors here rather than in
+// protobuf's global registries, so that this package links beside sonde-go
+// (which registers the same names) without a registration conflict.
+var (
+	protoFiles = new(protoregistry.Files)
+	protoTypes = new(protoregistry.Types)
+)
+
+// Files returns the registry holding the events.proto file descriptor. It is
+// not protoregistry.GlobalFiles.
+func Files() *protoregistry.Files { return protoFiles }
+
+// Types returns the registry holding the events message and enum types.
+func Types() *protoregistry.Types { return protoTypes }
