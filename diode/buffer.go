@@ -10,7 +10,7 @@ import (
 var ErrInvalidSize = errors.New("diode: size must be at least 1")
 
 // Buffer is what components take; users choose the policy by choosing the
-// implementation (OneToOne, ManyToOne, Channel or Discard).
+// implementation (OneToOne, ManyToOne, Channel, Fair or Discard).
 type Buffer[T any] interface {
 	// Set hands v to the buffer. It never blocks and never fails: when the
 	// buffer has no room, something is dropped and counted instead.
@@ -55,6 +55,7 @@ type Option interface{ apply(*config) }
 
 type config struct {
 	alert AlertFunc
+	tally Tally // Fair only
 }
 
 type optionFunc func(*config)
