@@ -27,6 +27,17 @@ func SourceID(b []byte) string {
 			return ""
 		}
 		b = b[n:]
+		if typ == protowire.VarintType { // timestamp: skip to the last byte
+			i := 0
+			for i < len(b) && i < 10 && b[i] >= 0x80 {
+				i++
+			}
+			if i == len(b) || i == 10 {
+				return ""
+			}
+			b = b[i+1:]
+			continue
+		}
 		if typ != protowire.BytesType {
 			m := protowire.ConsumeFieldValue(num, typ, b)
 			if m < 0 {
