@@ -25,6 +25,11 @@ var benchPayloads = func() [][]byte {
 
 func payload(i int) []byte { return benchPayloads[i%len(benchPayloads)] }
 
+// payloadKey is the Fair buffer's key in the benchmarks: the first 36
+// bytes, as long as a source ID (an app GUID). The five payloads are five
+// sources.
+func payloadKey(p []byte) string { return unsafe.String(&p[0], 36) }
+
 // quietLog silences go-diodes' "Diode set collision" log lines for the
 // duration of one benchmark.
 func quietLog(b *testing.B) {
@@ -51,10 +56,12 @@ func writeAsync(b *testing.B, set func(i int)) (wait func()) {
 // BenchmarkOneToOne: one writer goroutine, one reader goroutine using a
 // blocking read, b.N items through (read or counted as dropped).
 func BenchmarkOneToOne(b *testing.B) {
-	b.Run("sluice", func(b *testing.B) {
+	// one writer goroutine, the reader on the benchmark's goroutine; the
+	// alert's counts and the reads account for every item.
+	oneToOne := func(b *testing.B, newBuf func(AlertFunc) Buffer[[]byte]) {
 		b.ReportAllocs()
 		var accounted int // reader goroutine only
-		d, _ := NewOneToOne[[]byte](benchSize, WithAlert(func(n int) { accounted += n }))
+		d := newBuf(func(n int) { accounted += n })
 		ctx := context.Background()
 		wait := writeAsync(b, func(i int) { d.Set(payload(i)) })
 		for accounted < b.N {
@@ -64,6 +71,18 @@ func BenchmarkOneToOne(b *testing.B) {
 			accounted++
 		}
 		wait()
+	}
+	b.Run("sluice", func(b *testing.B) {
+		oneToOne(b, func(a AlertFunc) Buffer[[]byte] {
+			d, _ := NewOneToOne[[]byte](benchSize, WithAlert(a))
+			return d
+		})
+	})
+	b.Run("fair", func(b *testing.B) {
+		oneToOne(b, func(a AlertFunc) Buffer[[]byte] {
+			d, _ := NewFair(benchSize, payloadKey, WithAlert(a))
+			return d
+		})
 	})
 	b.Run("godiodes", func(b *testing.B) {
 		b.ReportAllocs()
@@ -132,6 +151,16 @@ func BenchmarkManyToOne(b *testing.B) {
 			}
 		})
 	})
+	b.Run("fair", func(b *testing.B) {
+		d, _ := NewFair(benchSize, payloadKey)
+		run(b, func(i int) { d.Set(payload(i)) }, func(ctx context.Context) {
+			for {
+				if _, err := d.Next(ctx); err != nil {
+					return
+				}
+			}
+		})
+	})
 	b.Run("godiodes", func(b *testing.B) {
 		quietLog(b)
 		wctx, wcancel := context.WithCancel(context.Background())
@@ -171,6 +200,14 @@ func BenchmarkSetTryNext(b *testing.B) {
 	b.Run("sluice", func(b *testing.B) {
 		b.ReportAllocs()
 		d, _ := NewOneToOne[[]byte](1024)
+		for i := range b.N {
+			d.Set(payload(i))
+			d.TryNext()
+		}
+	})
+	b.Run("fair", func(b *testing.B) {
+		b.ReportAllocs()
+		d, _ := NewFair(1024, payloadKey)
 		for i := range b.N {
 			d.Set(payload(i))
 			d.TryNext()

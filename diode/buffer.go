@@ -15,7 +15,7 @@ var ErrInvalidConfig = errors.New("diode: invalid configuration")
 var ErrInvalidSize = fmt.Errorf("%w: size must be at least 1", ErrInvalidConfig)
 
 // Buffer is what components take; users choose the policy by choosing the
-// implementation (OneToOne, ManyToOne, Channel or Discard).
+// implementation (OneToOne, ManyToOne, Channel, Fair or Discard).
 type Buffer[T any] interface {
 	// Set hands v to the buffer. It never blocks and never fails: when the
 	// buffer has no room, something is dropped and counted instead.
@@ -64,6 +64,7 @@ type Option interface{ apply(*config) }
 
 type config struct {
 	alert AlertFunc
+	tally Tally // Fair only
 }
 
 type optionFunc func(*config)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,7 +22,14 @@ var kinds = []kind{
 	{"OneToOne", 1, func(size int, opts ...Option) (Buffer[uint64], error) { return NewOneToOne[uint64](size, opts...) }},
 	{"ManyToOne", 4, func(size int, opts ...Option) (Buffer[uint64], error) { return NewManyToOne[uint64](size, opts...) }},
 	{"Channel", 4, func(size int, opts ...Option) (Buffer[uint64], error) { return NewChannel[uint64](size, opts...) }},
+	{"Fair", 4, func(size int, opts ...Option) (Buffer[uint64], error) { return NewFair(size, writerKey, opts...) }},
 }
+
+// writerKey is the Fair buffer's key for the tests' values: the writer ID
+// in the upper 32 bits.
+func writerKey(v uint64) string { return writerKeys[(v>>32)%uint64(len(writerKeys))] }
+
+var writerKeys = []string{"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"}
 
 // TestConcurrentAccounting runs several writers against one reader that
 // stalls now and then, and checks after the drain that every write was
@@ -31,7 +39,7 @@ func TestConcurrentAccounting(t *testing.T) {
 	for _, tc := range []struct {
 		k    kind
 		size int
-	}{{kinds[0], 1}, {kinds[0], 64}, {kinds[1], 1}, {kinds[1], 64}, {kinds[2], 1}, {kinds[2], 64}} {
+	}{{kinds[0], 1}, {kinds[0], 64}, {kinds[1], 1}, {kinds[1], 64}, {kinds[2], 1}, {kinds[2], 64}, {kinds[3], 1}, {kinds[3], 64}} {
 		k := tc.k
 		t.Run(fmt.Sprintf("%s/size%d", k.name, tc.size), func(t *testing.T) {
 			var alerted uint64 // reader goroutine only, then read after wg.Wait
@@ -242,7 +250,8 @@ func TestZeroAllocs(t *testing.T) {
 	m, _ := NewManyToOne[[]byte](16)
 	c, _ := NewChannel[[]byte](16)
 	n := Discard[[]byte]()
-	for name, b := range map[string]Buffer[[]byte]{"OneToOne": o, "ManyToOne": m, "Channel": c, "Discard": n} {
+	f, _ := NewFair(16, func(b []byte) string { return unsafe.String(&b[0], 3) })
+	for name, b := range map[string]Buffer[[]byte]{"OneToOne": o, "ManyToOne": m, "Channel": c, "Discard": n, "Fair": f} {
 		allocs := testing.AllocsPerRun(1000, func() {
 			b.Set(payload)
 			b.TryNext()

@@ -108,3 +108,33 @@ func ExampleDiscard() {
 	fmt.Println(ok, b.Stats().Dropped)
 	// Output: false 1
 }
+
+// A Fair buffer drops from the source that holds the most, and the reader
+// takes the sources in turn.
+func ExampleFair() {
+	src := func(s string) string { return s[:1] } // "a1" belongs to source "a"
+	d, err := diode.NewFair(4, src, diode.WithAlert(func(missed int) {
+		fmt.Println("dropped", missed)
+	}))
+	if err != nil {
+		panic(err)
+	}
+	for _, s := range []string{"a1", "a2", "a3", "a4", "b1", "a5", "c1"} {
+		d.Set(s)
+	}
+	for {
+		v, ok := d.TryNext()
+		if !ok {
+			break
+		}
+		fmt.Println(v)
+	}
+	fmt.Printf("%+v\n", d.Stats())
+	// Output:
+	// dropped 3
+	// a4
+	// b1
+	// c1
+	// a5
+	// {Written:7 Read:4 Dropped:3 Collisions:0}
+}

@@ -18,7 +18,8 @@ func TestIdleReaderSleeps(t *testing.T) {
 	o, _ := diode.NewOneToOne[int](8)
 	m, _ := diode.NewManyToOne[int](8)
 	c, _ := diode.NewChannel[int](8)
-	for name, b := range map[string]diode.Buffer[int]{"OneToOne": o, "ManyToOne": m, "Channel": c} {
+	f, _ := diode.NewFair(8, func(int) string { return "s" })
+	for name, b := range map[string]diode.Buffer[int]{"OneToOne": o, "ManyToOne": m, "Channel": c, "Fair": f} {
 		t.Run(name, func(t *testing.T) {
 			got := make(chan int, 1)
 			go func() {

@@ -47,32 +47,39 @@ const spinLooks = 16
 
 // nextOrWait is Next for the ring buffers.
 func (r *reader[T]) nextOrWait(ctx context.Context, w *waiter) (T, error) {
+	return waitNext(ctx, w, r.tryNext, func() { r.publish(0) })
+}
+
+// waitNext is Next for a buffer whose writers signal w: it returns what
+// try finds, looking a few times and then sleeping until a writer's
+// signal, or ctx.Err() once ctx is done (after calling done).
+func waitNext[T any](ctx context.Context, w *waiter, try func() (T, bool), done func()) (T, error) {
 	var zero T
-	done := ctx.Done()
+	ctxDone := ctx.Done()
 	for {
 		select {
-		case <-done:
-			r.publish(0)
+		case <-ctxDone:
+			done()
 			return zero, ctx.Err()
 		default:
 		}
-		if v, ok := r.tryNext(); ok {
+		if v, ok := try(); ok {
 			return v, nil
 		}
 		for range spinLooks {
 			runtime.Gosched()
-			if v, ok := r.tryNext(); ok {
+			if v, ok := try(); ok {
 				return v, nil
 			}
 		}
 		w.sleeping.Store(true)
-		if v, ok := r.tryNext(); ok {
+		if v, ok := try(); ok {
 			w.sleeping.Store(false)
 			return v, nil
 		}
 		select {
 		case <-w.wake:
-		case <-done:
+		case <-ctxDone:
 			w.sleeping.Store(false)
 			return zero, ctx.Err()
 		}

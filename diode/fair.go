@@ -1,0 +1,376 @@
+package diode
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"sync"
+)
+
+// ErrNilKey is returned by NewFair when it is given no key function.
+var ErrNilKey = errors.New("diode: key function must not be nil")
+
+// Tally receives per-key counts from a Fair buffer (see [WithTally]), for a
+// heavy-hitter summary of who writes and who loses the most. Count is
+// called after Set has released the buffer, on the writer's goroutine, so
+// it must be safe for concurrent use. key may share memory with the
+// element: Count must copy what it keeps.
+type Tally interface {
+	Count(key string, written, dropped uint64)
+}
+
+// WithTally makes a Fair buffer report every write, and every drop under
+// the key of the element dropped, to t. A nil t reports nothing (the
+// default). Other buffers ignore it.
+func WithTally(t Tally) Option {
+	return optionFunc(func(c *config) { c.tally = t })
+}
+
+// Fair is a bounded buffer that sheds load fairly between sources: each
+// element belongs to the source that key names, and when the buffer is
+// full, a write drops the oldest element of the source holding the most
+// elements (its own oldest when the writer's source is one of them). A
+// source that writes faster than the reader can take therefore loses its
+// own elements, while a source that holds little loses nothing.
+//
+// The reader takes one element from each source in turn (round robin over
+// the sources that hold elements), oldest first within a source, so a
+// steady source waits for at most one element of every other source, not
+// for a whole buffer of the noisy one. Order between sources is therefore
+// not the order of the writes; order within a source is.
+//
+// Set never blocks on the reader: it takes a mutex for the few
+// nanoseconds of moving list pointers, as does the reader. It is safe for
+// any number of writers and one reader; the alert callback runs on the
+// reader's goroutine and reports, on the next TryNext or Next, the drops
+// made since its previous call (drops are counted in Stats as they
+// happen). Two keys with the same 64-bit seeded hash would share a share
+// of the buffer; with a few thousand sources the chance is about 1e-13.
+//
+// Memory: about size*(sizeof(T)+32) bytes for elements and per-source
+// state, plus 12 bytes per slot of a power-of-two index of at least 2*size
+// slots.
+type Fair[T any] struct {
+	key   func(T) string
+	seed  maphash.Seed
+	tally Tally
+	alert AlertFunc
+
+	mu sync.Mutex
+	// guarded by mu
+	items    []fairItem[T] // element slots; free ones chained through next
+	freeItem int32
+	srcs     []fairSource // per-source state; free ones chained through rnext
+	freeSrc  int32
+	index    []int32 // open addressing by hash: source index+1, 0 empty
+	buckets  []int32 // buckets[c]: first source holding c elements, or -1
+	maxCount int32   // count of the heaviest source (0 when empty)
+	cursor   int32   // source the reader serves next, -1 when empty
+	held     int     // elements in the buffer
+	written  uint64
+	read     uint64
+	dropped  uint64
+
+	reported uint64 // drops passed to alert; reader only
+	w        waiter
+}
+
+type fairItem[T any] struct {
+	val  T
+	next int32 // next element of the same source, or of the free list
+}
+
+// fairSource is one source holding at least one element: its queue, its
+// place in the count bucket of its size, and in the reader's round.
+type fairSource struct {
+	hash         uint64
+	head, tail   int32 // oldest and newest element
+	count        int32
+	bprev, bnext int32 // count bucket list
+	rprev, rnext int32 // reader's round (circular)
+}
+
+var _ Buffer[int] = (*Fair[int])(nil)
+
+// NewFair returns a Fair buffer holding up to size elements, whose
+// elements belong to the source key(v) returns. key is called once per
+// Set and must not allocate if Set is to stay allocation-free. It returns
+// ErrInvalidSize when size < 1 and ErrNilKey when key is nil.
+func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], error) {
+	c, err := newConfig(size, opts)
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		return nil, ErrNilKey
+	}
+	if int64(size) > 1<<30 {
+		return nil, ErrInvalidSize
+	}
+	idx := 2
+	for idx < 2*size {
+		idx <<= 1
+	}
+	f := &Fair[T]{
+		key:     key,
+		seed:    maphash.MakeSeed(),
+		tally:   c.tally,
+		alert:   c.alert,
+		items:   make([]fairItem[T], size),
+		srcs:    make([]fairSource, size),
+		index:   make([]int32, idx),
+		buckets: make([]int32, size+1),
+		cursor:  -1,
+		w:       newWaiter(),
+	}
+	for i := range f.items {
+		f.items[i].next = int32(i + 1)
+		f.srcs[i].rnext = int32(i + 1)
+	}
+	f.items[size-1].next, f.srcs[size-1].rnext = -1, -1
+	for i := range f.buckets {
+		f.buckets[i] = -1
+	}
+	return f, nil
+}
+
+// Set adds v to its source's queue. When the buffer is full it first drops
+// the oldest element of the heaviest source (counted in Stats.Dropped at
+// once). It never waits for the reader.
+func (f *Fair[T]) Set(v T) {
+	k := f.key(v)
+	h := maphash.String(f.seed, k)
+	var (
+		lost      T
+		lostSelf  bool
+		lostOther bool
+	)
+	f.mu.Lock()
+	f.written++
+	s := f.lookup(h)
+	if f.held == len(f.items) {
+		victim := f.buckets[f.maxCount]
+		if s >= 0 && f.srcs[s].count == f.maxCount {
+			victim = s
+		}
+		lost = f.pop(victim)
+		f.dropped++
+		if victim == s {
+			lostSelf = true
+			if f.srcs[s].count == 0 { // size 1: s was just removed
+				s = -1
+			}
+		} else {
+			lostOther = true
+		}
+	}
+	if s < 0 {
+		s = f.addSource(h)
+	}
+	f.push(s, v)
+	f.mu.Unlock()
+	f.w.signal()
+	if f.tally != nil {
+		switch {
+		case lostSelf:
+			f.tally.Count(k, 1, 1)
+		case lostOther:
+			f.tally.Count(k, 1, 0)
+			f.tally.Count(f.key(lost), 0, 1)
+		default:
+			f.tally.Count(k, 1, 0)
+		}
+	}
+}
+
+// TryNext returns the next element, or false when there is none. It first
+// reports the drops made since its previous report to the alert callback.
+func (f *Fair[T]) TryNext() (v T, ok bool) {
+	f.mu.Lock()
+	dropped := f.dropped
+	if f.held > 0 {
+		s := f.cursor
+		f.cursor = f.srcs[s].rnext // before pop, which may remove s
+		v, ok = f.pop(s), true
+		f.read++
+	}
+	f.mu.Unlock()
+	if dropped != f.reported {
+		missed := dropped - f.reported
+		f.reported = dropped
+		f.alert(int(missed))
+	}
+	return v, ok
+}
+
+// Next returns the next element, sleeping while there is none, or
+// ctx.Err() once ctx is done.
+func (f *Fair[T]) Next(ctx context.Context) (T, error) {
+	return waitNext(ctx, &f.w, f.TryNext, func() {})
+}
+
+// Stats returns a snapshot of the counters. All three are exact at every
+// instant: Written == Read + Dropped + the elements held.
+func (f *Fair[T]) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Stats{Written: f.written, Read: f.read, Dropped: f.dropped}
+}
+
+// Len returns the number of elements held.
+func (f *Fair[T]) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held
+}
+
+// lookup returns the source with hash h, or -1.
+func (f *Fair[T]) lookup(h uint64) int32 {
+	mask := uint64(len(f.index) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := f.index[i]
+		if e == 0 {
+			return -1
+		}
+		if f.srcs[e-1].hash == h {
+			return e - 1
+		}
+	}
+}
+
+// addSource takes a free source entry for h, with no elements yet, and
+// puts it into the reader's round just before the cursor, so that it is
+// served after every source already waiting. A free entry always exists:
+// a source holds at least one element, and Set drops one first when full.
+func (f *Fair[T]) addSource(h uint64) int32 {
+	s := f.freeSrc
+	src := &f.srcs[s]
+	f.freeSrc = src.rnext
+	*src = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
+	mask := uint64(len(f.index) - 1)
+	i := h & mask
+	for f.index[i] != 0 {
+		i = (i + 1) & mask
+	}
+	f.index[i] = s + 1
+	if f.cursor < 0 {
+		src.rprev, src.rnext = s, s
+		f.cursor = s
+	} else {
+		c := &f.srcs[f.cursor]
+		src.rprev, src.rnext = c.rprev, f.cursor
+		f.srcs[c.rprev].rnext = s
+		c.rprev = s
+	}
+	return s
+}
+
+// removeSource frees s, which holds no elements.
+func (f *Fair[T]) removeSource(s int32) {
+	src := &f.srcs[s]
+	if src.rnext == s {
+		f.cursor = -1
+	} else {
+		f.srcs[src.rprev].rnext = src.rnext
+		f.srcs[src.rnext].rprev = src.rprev
+		if f.cursor == s {
+			f.cursor = src.rnext
+		}
+	}
+	// Backward-shift deletion keeps linear probing free of tombstones.
+	mask := uint64(len(f.index) - 1)
+	i := src.hash & mask
+	for f.index[i] != s+1 {
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; f.index[j] != 0; j = (j + 1) & mask {
+		home := f.srcs[f.index[j]-1].hash & mask
+		// Move j's entry into the hole at i unless its home lies in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			f.index[i] = f.index[j]
+			i = j
+		}
+	}
+	f.index[i] = 0
+	src.rnext = f.freeSrc
+	f.freeSrc = s
+}
+
+// push appends v to the queue of s.
+func (f *Fair[T]) push(s int32, v T) {
+	it := f.freeItem
+	item := &f.items[it]
+	f.freeItem = item.next
+	item.val, item.next = v, -1
+	src := &f.srcs[s]
+	if src.tail < 0 {
+		src.head = it
+	} else {
+		f.items[src.tail].next = it
+	}
+	src.tail = it
+	f.unbucket(s)
+	src.count++
+	f.bucket(s)
+	if src.count > f.maxCount {
+		f.maxCount = src.count
+	}
+	f.held++
+}
+
+// pop removes and returns the oldest element of s, freeing s when it
+// becomes empty.
+func (f *Fair[T]) pop(s int32) T {
+	src := &f.srcs[s]
+	it := src.head
+	item := &f.items[it]
+	v := item.val
+	var zero T
+	item.val = zero // let the GC have what v points to once the caller drops it
+	src.head = item.next
+	if src.head < 0 {
+		src.tail = -1
+	}
+	item.next = f.freeItem
+	f.freeItem = it
+	f.unbucket(s)
+	if src.count == f.maxCount && f.buckets[src.count] < 0 {
+		f.maxCount-- // s was the only source this heavy; it now has count-1
+	}
+	src.count--
+	f.held--
+	if src.count == 0 {
+		f.removeSource(s)
+	} else {
+		f.bucket(s)
+	}
+	return v
+}
+
+// bucket puts s at the front of the list of its count.
+func (f *Fair[T]) bucket(s int32) {
+	src := &f.srcs[s]
+	first := f.buckets[src.count]
+	src.bprev, src.bnext = -1, first
+	if first >= 0 {
+		f.srcs[first].bprev = s
+	}
+	f.buckets[src.count] = s
+}
+
+// unbucket takes s out of the list of its count (a new source, with count
+// 0, is in no list).
+func (f *Fair[T]) unbucket(s int32) {
+	src := &f.srcs[s]
+	if src.count == 0 {
+		return
+	}
+	if src.bprev >= 0 {
+		f.srcs[src.bprev].bnext = src.bnext
+	} else {
+		f.buckets[src.count] = src.bnext
+	}
+	if src.bnext >= 0 {
+		f.srcs[src.bnext].bprev = src.bprev
+	}
+}
