@@ -175,8 +175,7 @@ func (f *Formatter) message(dst []byte, e *envelope.Envelope, gauge string) []by
 		v := m.Gauge.GetMetrics()[gauge]
 		dst = append(dst, "["+GaugeID...)
 		dst = appendParam(dst, "name", gauge)
-		dst = append(dst, ` value="`...)
-		dst = strconv.AppendFloat(dst, v.GetValue(), 'g', -1, 64)
+		dst = strconv.AppendFloat(appendKey(dst, "value"), v.GetValue(), 'g', -1, 64)
 		dst = append(dst, '"')
 		dst = appendParam(dst, "unit", v.GetUnit())
 		dst = append(dst, ']')
@@ -336,28 +335,23 @@ func (f *Formatter) appendTags(dst []byte, tags map[string]string) []byte {
 	return append(dst, ']')
 }
 
-func appendParam(dst []byte, name, value string) []byte {
+// appendKey writes ` name="`; the caller writes the value and the quote.
+func appendKey(dst []byte, name string) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, name...)
-	dst = append(dst, `="`...)
-	dst = appendValue(dst, value)
-	return append(dst, '"')
+	return append(dst, `="`...)
+}
+
+func appendParam(dst []byte, name, value string) []byte {
+	return append(appendValue(appendKey(dst, name), value), '"')
 }
 
 func appendUintParam(dst []byte, name string, v uint64) []byte {
-	dst = append(dst, ' ')
-	dst = append(dst, name...)
-	dst = append(dst, `="`...)
-	dst = strconv.AppendUint(dst, v, 10)
-	return append(dst, '"')
+	return append(strconv.AppendUint(appendKey(dst, name), v, 10), '"')
 }
 
 func appendIntParam(dst []byte, name string, v int64) []byte {
-	dst = append(dst, ' ')
-	dst = append(dst, name...)
-	dst = append(dst, `="`...)
-	dst = strconv.AppendInt(dst, v, 10)
-	return append(dst, '"')
+	return append(strconv.AppendInt(appendKey(dst, name), v, 10), '"')
 }
 
 // appendSDName writes a valid SD-NAME: bad bytes become '_', at most 32.
