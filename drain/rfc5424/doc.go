@@ -6,31 +6,33 @@
 //
 // Every message is
 //
-//		<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - STRUCTURED-DATA MSG
+//	<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - STRUCTURED-DATA MSG
 //
-//	  - PRI is 14 (user.info) for stdout logs and every metric, 11 (user.err)
-//	    for stderr logs.
-//	  - TIMESTAMP is the envelope's time in UTC with microseconds, trailing
-//	    zeros cut: 2024-05-01T12:00:00.123456+00:00.
-//	  - HOSTNAME is organization_name.space_name.app_name when the envelope
-//	    carries any of those tags (each part cut to its letters, digits and
-//	    dashes, spaces becoming dashes, at most 63 characters), otherwise the
-//	    Formatter's Hostname, or "-" when that is empty.
-//	  - APP-NAME is the source ID ("-" when empty).
-//	  - PROCID of a log is [SOURCE_TYPE/INSTANCE] built from the source_type
-//	    tag (upper case, spaces becoming dashes) and the instance ID, or
-//	    [SOURCE_TYPE] without an instance ID; of a metric or event it is
-//	    [INSTANCE].
-//	  - MSGID is always "-".
-//	  - STRUCTURED-DATA carries the tags as [tags@47450 key="value" ...] in
-//	    key order; counters, gauges, timers and events put their fields in
-//	    an element of their own before it: [counter@47450 name= total= delta=],
-//	    [gauge@47450 name= value= unit=] (one message per gauge metric, in
-//	    name order), [timer@47450 name= start= stop=], [event@47450 title=
-//	    body=]. 47450 is the Cloud Foundry Foundation's enterprise number.
-//	  - MSG of a log is its payload with NUL bytes removed and a newline
-//	    added when it does not end in one; metrics and events have an empty
-//	    MSG followed by a newline, as in Loggregator.
+// with these fields:
+//
+//   - PRI is 14 (user.info) for stdout logs and every metric, 11 (user.err)
+//     for stderr logs.
+//   - TIMESTAMP is the envelope's time in UTC with microseconds, trailing
+//     zeros cut: 2024-05-01T12:00:00.123456+00:00.
+//   - HOSTNAME is organization_name.space_name.app_name when the envelope
+//     carries any of those tags (each part cut to its letters, digits and
+//     dashes, spaces becoming dashes, at most 63 characters), otherwise the
+//     hostname given to New, or "-" when that is empty.
+//   - APP-NAME is the source ID ("-" when empty).
+//   - PROCID of a log is [SOURCE_TYPE/INSTANCE] built from the source_type
+//     tag (upper case, spaces becoming dashes) and the instance ID, or
+//     [SOURCE_TYPE] without an instance ID; of a metric or event it is
+//     [INSTANCE].
+//   - MSGID is always "-".
+//   - STRUCTURED-DATA carries the tags as [tags@47450 key="value" ...] in
+//     key order; counters, gauges, timers and events put their fields in
+//     an element of their own before it: [counter@47450 name= total= delta=],
+//     [gauge@47450 name= value= unit=] (one message per gauge metric, in
+//     name order), [timer@47450 name= start= stop=], [event@47450 title=
+//     body=]. 47450 is the Cloud Foundry Foundation's enterprise number.
+//   - MSG of a log is its payload with NUL bytes removed and a newline
+//     added when it does not end in one; metrics and events have an empty
+//     MSG followed by a newline, as in Loggregator.
 //
 // # Where sluice differs from Loggregator
 //
