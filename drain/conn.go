@@ -22,6 +22,10 @@ type writer interface {
 	write(ctx context.Context, b []byte) error
 	// connected reports whether a connection is open.
 	connected() bool
+	// idle returns a context that ends when the receiver closes the open
+	// connection (or its parent ends), to wait on while idle; nil when
+	// there is nothing to watch.
+	idle() context.Context
 	close()
 }
 
@@ -36,15 +40,18 @@ type syslogConn struct {
 	dialTimeout  time.Duration
 	writeTimeout time.Duration
 
+	base    context.Context // parent of wait: the drain's soft context
 	conn    net.Conn
+	wait    context.Context // ends when the receiver closes its side
+	endWait context.CancelFunc
 	peerEnd atomic.Bool
 	readEnd chan struct{}
 	stop    func() bool // stops the AfterFunc that unblocks writes on cancel
 	dials   *atomic.Uint64
 }
 
-func newSyslogConn(u *url.URL, cfg *tls.Config, c *config, dials *atomic.Uint64) *syslogConn {
-	s := &syslogConn{addr: u.Host, dialTimeout: c.dialTimeout, writeTimeout: c.writeTimeout, dials: dials}
+func newSyslogConn(base context.Context, u *url.URL, cfg *tls.Config, c *config, dials *atomic.Uint64) *syslogConn {
+	s := &syslogConn{base: base, addr: u.Host, dialTimeout: c.dialTimeout, writeTimeout: c.writeTimeout, dials: dials}
 	if u.Scheme == schemeSyslogTLS {
 		s.tls = clientTLS(cfg, u.Hostname())
 	}
@@ -66,6 +73,13 @@ func clientTLS(cfg *tls.Config, host string) *tls.Config {
 
 func (s *syslogConn) connected() bool { return s.conn != nil }
 
+func (s *syslogConn) idle() context.Context {
+	if s.conn == nil {
+		return nil
+	}
+	return s.wait
+}
+
 func (s *syslogConn) dial(ctx context.Context) error {
 	s.dials.Add(1)
 	d := &net.Dialer{Timeout: s.dialTimeout, KeepAlive: 30 * time.Second}
@@ -82,18 +96,20 @@ func (s *syslogConn) dial(ctx context.Context) error {
 	s.conn = conn
 	s.peerEnd.Store(false)
 	s.readEnd = make(chan struct{})
+	s.wait, s.endWait = context.WithCancel(s.base)
 	// Cancelling ctx (Close) unblocks a write in progress.
 	s.stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	go s.watch(conn, s.readEnd)
+	go s.watch(conn, s.readEnd, s.endWait)
 	return nil
 }
 
-func (s *syslogConn) watch(conn net.Conn, done chan struct{}) {
+func (s *syslogConn) watch(conn net.Conn, done chan struct{}, endWait context.CancelFunc) {
 	defer close(done)
 	var b [512]byte
 	for {
 		if _, err := conn.Read(b[:]); err != nil {
 			s.peerEnd.Store(true)
+			endWait()
 			return
 		}
 	}
@@ -123,6 +139,7 @@ func (s *syslogConn) close() {
 	s.stop()
 	_ = s.conn.Close()
 	<-s.readEnd
+	s.endWait()
 	s.conn = nil
 }
 
@@ -152,6 +169,8 @@ func newHTTPSPoster(u *url.URL, name string, cfg *tls.Config, c *config, dials *
 }
 
 func (h *httpsPoster) connected() bool { return h.open }
+
+func (h *httpsPoster) idle() context.Context { return nil }
 
 func (h *httpsPoster) write(ctx context.Context, b []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(b))

@@ -66,10 +66,13 @@ func newSink(t target, cfg *config) (*sink, error) {
 	if t.url.Scheme == schemeHTTPS {
 		s.w, s.limit, s.every = newHTTPSPoster(t.url, t.name, cfg.tls, cfg, &s.dials), cfg.httpBytes, cfg.httpEvery
 	} else {
-		s.w, s.limit, s.framed = newSyslogConn(t.url, cfg.tls, cfg, &s.dials), cfg.flushBytes, true
+		s.limit, s.framed = cfg.flushBytes, true
 	}
 	s.hard, s.cancel = context.WithCancel(context.Background())
 	s.soft, s.stopSoft = context.WithCancel(s.hard)
+	if s.framed {
+		s.w = newSyslogConn(s.soft, t.url, cfg.tls, cfg, &s.dials)
+	}
 	go s.run()
 	return s, nil
 }
@@ -131,7 +134,20 @@ func (s *sink) next() (*envelope.Envelope, error) {
 		}
 		s.flush()
 	}
-	return s.buf.Next(s.soft)
+	for {
+		ctx := s.w.idle()
+		if ctx == nil {
+			ctx = s.soft
+		}
+		e, err := s.buf.Next(ctx)
+		if err == nil || s.soft.Err() != nil {
+			return e, err
+		}
+		// The receiver closed its side while the drain was idle: let go of
+		// the connection so it can finish; the next write reconnects.
+		s.w.close()
+		s.isConnected.Store(false)
+	}
 }
 
 func (s *sink) add(e *envelope.Envelope) {
