@@ -270,4 +270,3 @@ func TestLossToEmitter(t *testing.T) {
 type emitFunc func(*envelope.Envelope)
 
 func (f emitFunc) Emit(e *envelope.Envelope) { f(e) }
-
