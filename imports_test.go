@@ -50,6 +50,7 @@ func importRules(pkgs []listedPackage) []importRule {
 		},
 		{name: "envelope imports nothing of sluice", from: []string{"envelope"}, only: []string{"envelope"}},
 		{name: "diode imports nothing of sluice", from: []string{"diode"}, only: []string{"diode"}},
+		{name: "stats imports nothing of sluice", from: []string{"stats"}, only: []string{"stats"}},
 		{name: "ingress does not import egress", from: []string{"ingress"}, forbid: []string{"egress"}},
 		{name: "egress does not import ingress", from: []string{"egress"}, forbid: []string{"ingress"}},
 		{name: "egress does not import nozzle", from: []string{"egress"}, forbid: []string{"nozzle"}},
@@ -59,9 +60,9 @@ func importRules(pkgs []listedPackage) []importRule {
 			forbid: []string{"envelope", "ingress", "egress", "nozzle", "harness"},
 		},
 		{
-			name: "nozzle uses envelope, diode and discovery only",
+			name: "nozzle uses envelope, diode, discovery and stats only",
 			from: []string{"nozzle"},
-			only: []string{"nozzle", "envelope", "diode", "discovery", "internal"},
+			only: []string{"nozzle", "envelope", "diode", "discovery", "stats", "internal"},
 		},
 		{name: "nothing imports examples", from: []string{""}, except: []string{"examples"}, forbid: []string{"examples"}, tests: true},
 	}
@@ -249,7 +250,7 @@ func TestImportRulesCatch(t *testing.T) {
 		{
 			name: "nozzle on egress",
 			pkg:  listedPackage{ImportPath: "nozzle", Deps: []string{m("egress")}},
-			want: "nozzle uses envelope, diode and discovery only: nozzle -> egress",
+			want: "nozzle uses envelope, diode, discovery and stats only: nozzle -> egress",
 		},
 		{
 			name: "a test imports examples",
