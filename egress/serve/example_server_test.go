@@ -124,7 +124,7 @@ func ExampleServer() {
 	_ = rt.Close()
 
 	rs, ss := rt.Stats(), out.Stats()
-	fmt.Println("router ingress", rs.Ingress, "egress", rs.Egress, "dropped", rs.Dropped)
+	fmt.Println("router ingress", rs.Ingress, "egress", rs.Egress, "dropped", rs.Dropped.Total())
 	fmt.Println("server egress", ss.Egress)
 	// Output:
 	// app: one

@@ -43,8 +43,8 @@ func TestRouterReportUsesLoggregatorNames(t *testing.T) {
 		stats.CounterOf("dropped", stats.HelpDropped, 1, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "malformed"}),
 		stats.CounterOf("rejected_streams", stats.HelpRejectedStreams, 0),
 		stats.GaugeOf("subscriptions", stats.HelpSubscriptions, 0),
+		stats.CounterOf("dropped", stats.HelpDropped, 1, egress, shard, stats.Tag{Key: "cause", Value: "closed"}),
 		stats.CounterOf("dropped", stats.HelpDropped, 4, egress, shard, stats.Tag{Key: "cause", Value: "overflow"}),
-		stats.CounterOf("dropped", stats.HelpDropped, 1, egress, shard, stats.Tag{Key: "cause", Value: "shutdown"}),
 		stats.CounterOf("egress_by_shard", "Envelope copies handed to the subscriptions of one shard ID.", 6, shard),
 		stats.GaugeOf("subscriptions_by_shard", "Subscriptions open now with one shard ID.", 0, shard),
 	}, got)
