@@ -46,7 +46,9 @@ func TestEtcdRegistrarAndWatcherSeeEachOther(t *testing.T) {
 	w := watch(t, e)
 	waitKeys(t, w, hang, "r1")
 	assert.Equal(t, "/sluice/meta/z1/router/r1", r1.Key())
-	assert.True(t, r1.Registered())
+	// The watcher may see the key before the registrar has read the answer
+	// to its own put: wait for the registrar to say so too.
+	require.Eventually(t, r1.Registered, hang, 5*time.Millisecond, "registrar reports its key")
 	assert.Equal(t, []discovery.Endpoint{{ID: "r1", Addr: "127.0.0.1:8082", Zone: "z1", Metadata: map[string]string{"job": "router"}}}, w.State().Endpoints)
 
 	// A second router in another zone, without an ID: its Addr is its identity.
