@@ -121,7 +121,12 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		wire.DialOption(),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: grpcbackoff.Config{
 			BaseDelay: cfg.backoffBase, Multiplier: 2, Jitter: 0.2, MaxDelay: cfg.backoffMax,
-		}}),
+		},
+			// Without it grpc bounds a connection attempt (TLS handshake
+			// included) by the backoff delay alone, which can be a
+			// millisecond: handshakes then fail on a loaded machine.
+			MinConnectTimeout: connectTimeout,
+		}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: cfg.kaTime, Timeout: cfg.kaTimeout, PermitWithoutStream: true}),
 	)
 	if err != nil {
@@ -290,6 +295,10 @@ func (c *Client) stream() *stream {
 		}
 	}
 }
+
+// connectTimeout bounds one connection attempt, handshake included; it is
+// grpc's own default.
+const connectTimeout = 20 * time.Second
 
 func (c *Client) sleep(d time.Duration) bool { return backoff.Sleep(c.sendCtx, d) }
 

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -265,7 +266,7 @@ func TestClientAcknowledgedCountsRefusedBatch(t *testing.T) {
 	// loaded machine would be retried too, and the counts below would not
 	// be determined.
 	c := newClient(t, addr, WithTLS(tp.client), WithBatch(1, time.Millisecond), WithAcknowledged(time.Minute),
-		WithBackoff(time.Millisecond, 10*time.Millisecond))
+		WithBackoff(time.Millisecond, 10*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(tlogWriter{t}, nil))))
 	c.Emit(envelope.NewLog("small", []byte("x")))
 	c.Emit(envelope.NewLog("big", make([]byte, 3000)))
 	c.Emit(envelope.NewLog("small", []byte("y")))
@@ -335,3 +336,7 @@ func TestClientCloseCutsShutdown(t *testing.T) {
 	st := checkClosed(t, c)
 	assert.Equal(t, stats.Drops{CauseClosed: 5}, st.Dropped)
 }
+
+type tlogWriter struct{ t *testing.T }
+
+func (w tlogWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
