@@ -164,6 +164,7 @@ func (t *Topology) Report() Report {
 		add(rt.Dropped, "buffer_overflow", bs.Dropped)
 		rs := x.Router.Stats()
 		add(rt.Dropped, "malformed", rs.Malformed)
+		add(rt.Dropped, "discarded_at_stop", rs.Discarded)
 		rt.Out += rs.Ingress
 		if t.stopped[x] {
 			add(rt.Dropped, "discarded_at_stop", pending(bs))

@@ -194,11 +194,18 @@ func (r *Router) Shutdown(ctx context.Context) error {
 
 // Close stops the router at once, as a crash of the process would, except
 // that every component counts what it discards.
+//
+// The Router closes first, while every subscription is still in place: a
+// crash takes the whole process at one instant, so no envelope may be
+// published after some subscriptions ended and before others did (it would
+// reach some shard groups and be counted by none for the rest). What the
+// ingress buffer still holds stays there, discarded at stop.
 func (r *Router) Close() error {
 	r.once.Do(func() {
 		for _, f := range r.onStop {
 			f()
 		}
+		r.Router.Close()
 		r.cancel()
 		r.gs.Stop()
 		if r.httpSrv != nil {

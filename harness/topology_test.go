@@ -56,36 +56,39 @@ func TestTopologyRouterCrash(t *testing.T) {
 	require.NoError(t, err)
 	defer topo.Close()
 
-	loaded := make(chan uint64)
-	go func() { loaded <- topo.Load(ctx, 3*time.Second) }()
-	// Stop a router mid-run: once every group has had some delivery.
+	// A third of the load, then the crash once every group has had some
+	// delivery, then the rest: what comes after the crash is known however
+	// far behind a loaded machine runs.
+	require.Equal(t, uint64(5000), topo.Load(ctx, time.Second))
 	require.Eventually(t, func() bool {
 		for _, g := range topo.Report().Groups {
-			if g.Delivered < 1000 {
+			if g.Delivered == 0 {
 				return false
 			}
 		}
 		return true
-	}, 20*time.Second, time.Millisecond)
+	}, time.Minute, time.Millisecond)
 	topo.StopRouter(topo.Routers[0])
 	atStop := topo.Report()
-	// Delivery resumes through the other router.
-	require.Eventually(t, func() bool {
-		r := topo.Report()
-		for i, g := range r.Groups {
-			if g.Delivered < atStop.Groups[i].Delivered+1000 {
-				return false
-			}
-		}
-		return true
-	}, 20*time.Second, 20*time.Millisecond)
-	require.Equal(t, uint64(15000), <-loaded)
+	require.Equal(t, uint64(10000), topo.Load(ctx, 2*time.Second))
 	require.NoError(t, topo.Drain(ctx))
 
 	rep := topo.Report()
 	var out bytes.Buffer
 	rep.Print(&out)
 	t.Log("\n" + out.String())
+	// Delivery resumed through the other router: most of what was sent
+	// after the crash arrived in every group (a few batches may have gone
+	// to the crashed router before its pools noticed).
+	for i, g := range rep.Groups {
+		assert.GreaterOrEqual(t, g.Delivered-atStop.Groups[i].Delivered, uint64(5000), "group %s after the crash", g.ShardID)
+	}
+	// Delivery resumed through the other router: most of what was sent
+	// after the crash arrived in every group (a few batches may have gone
+	// to the crashed router before its pools noticed).
+	for i, g := range rep.Groups {
+		assert.GreaterOrEqual(t, g.Delivered-atStop.Groups[i].Delivered, uint64(5000), "group %s after the crash", g.ShardID)
+	}
 	// With acknowledged agents the agent-to-router hop loses nothing
 	// uncounted (a batch a router took but could not confirm is retried,
 	// so it may arrive twice: a negative loss, bounded by what was in

@@ -40,6 +40,7 @@ func TestRouterReportUsesLoggregatorNames(t *testing.T) {
 	assert.Equal(t, []stats.Metric{
 		stats.CounterOf("ingress", stats.HelpIngress, 6),
 		stats.CounterOf("egress", stats.HelpEgress, 6),
+		stats.CounterOf("dropped", stats.HelpDropped, 0, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "closed"}),
 		stats.CounterOf("dropped", stats.HelpDropped, 1, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "malformed"}),
 		stats.CounterOf("rejected_streams", stats.HelpRejectedStreams, 0),
 		stats.GaugeOf("subscriptions", stats.HelpSubscriptions, 0),

@@ -43,6 +43,7 @@ type Router struct {
 	pubClosed bool       // under pubMu
 	ingress   uint64     // under pubMu
 	malformed uint64     // under pubMu
+	discarded uint64     // under pubMu: taken by Run after the router closed
 
 	mu       sync.Mutex // subscribe, unsubscribe, stats
 	closed   bool
@@ -61,6 +62,11 @@ type RouterStats struct {
 	// Malformed counts envelopes Publish refused because their wire bytes
 	// were not a valid Envelope (not part of Ingress).
 	Malformed uint64
+	// Discarded (`dropped{direction=ingress,cause=closed}`) counts
+	// envelopes Run took from its buffer but could not publish because the
+	// router had closed (not part of Ingress). What the buffer still holds
+	// after Run returns is the caller's to count.
+	Discarded uint64
 	// Egress (`egress`) counts envelope copies handed to subscription
 	// buffers: one per subscription that an envelope was routed to.
 	Egress uint64
@@ -183,15 +189,24 @@ func (r *Router) Run(ctx context.Context, buf diode.Buffer[[]byte]) error {
 					break
 				}
 				if err := r.Publish(v); errors.Is(err, ErrRouterClosed) {
+					r.discard()
 					return err
 				}
 			}
 			return err
 		}
 		if err := r.Publish(v); errors.Is(err, ErrRouterClosed) {
+			r.discard()
 			return err
 		}
 	}
+}
+
+// discard counts an envelope Run could not publish.
+func (r *Router) discard() {
+	r.pubMu.Lock()
+	r.discarded++
+	r.pubMu.Unlock()
 }
 
 // routerDelivery is one envelope being delivered; it lives on Publish's stack.
@@ -399,7 +414,7 @@ func (r *Router) Stats() RouterStats {
 		}
 	}
 	r.pubMu.Lock()
-	st.Ingress, st.Malformed = r.ingress, r.malformed
+	st.Ingress, st.Malformed, st.Discarded = r.ingress, r.malformed, r.discarded
 	r.pubMu.Unlock()
 	return st
 }

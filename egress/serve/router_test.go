@@ -417,6 +417,24 @@ func TestRouterRun(t *testing.T) {
 	assert.Equal(t, uint64(1), r.Stats().Malformed)
 }
 
+// Run on a closed router takes one envelope, cannot publish it and counts
+// it discarded; the rest stays in the buffer for its owner to count.
+func TestRouterRunCountsWhatItCannotPublish(t *testing.T) {
+	r := routerTestNew(t)
+	in, err := diode.NewOneToOne[[]byte](1000)
+	require.NoError(t, err)
+	for range 3 {
+		in.Set(routerTestMarshal(t, envelope.NewLog("s", nil)))
+	}
+	require.NoError(t, r.Close())
+	require.ErrorIs(t, r.Run(context.Background(), in), ErrRouterClosed)
+	st := r.Stats()
+	assert.Equal(t, uint64(1), st.Discarded)
+	assert.Zero(t, st.Ingress)
+	b := in.Stats()
+	assert.Equal(t, uint64(2), b.Written-b.Read-b.Dropped, "left in the buffer")
+}
+
 // TestRouterChurn subscribes and unsubscribes while two goroutines publish
 // at full rate; run it with -race. At the end every copy handed to a
 // subscription was either read or counted as dropped.
