@@ -220,3 +220,25 @@ func RunNoisy(ctx context.Context, cfg NoisyConfig) (NoisyResult, error) {
 func noisyEnvelope(id string) ([]byte, error) {
 	return proto.Marshal(envelope.NewLog(id, bytes.Repeat([]byte("x"), 100), envelope.WithInstanceID("0")))
 }
+
+// HeavyHitters merges the heavy-hitter summaries of the agents' ingress
+// buffers, and those of the routers', into one Snapshot each (counts of a
+// source summed over the instances, top k of each ranking). Buffers
+// without a summary (a ring without TopologyConfig.Summarize) add
+// nothing.
+func (t *Topology) HeavyHitters(k int) (agents, routers limit.Snapshot) {
+	var as, rs []limit.Snapshot
+	for _, a := range t.Agents {
+		if s := a.Buffer.Summary(); s != nil {
+			as = append(as, s.Snapshot())
+		}
+	}
+	t.mu.Lock()
+	for _, r := range t.Routers {
+		if s := r.IngressBuffer.Summary(); s != nil {
+			rs = append(rs, s.Snapshot())
+		}
+	}
+	t.mu.Unlock()
+	return limit.Merge(k, as...), limit.Merge(k, rs...)
+}

@@ -191,6 +191,12 @@ func (k *sketch) top() []SourceCount {
 		en := &k.entries[e]
 		out = append(out, SourceCount{SourceID: string(en.name[:en.n]), Count: en.count, Err: en.err})
 	}
+	sortCounts(out)
+	return out
+}
+
+// sortCounts sorts heaviest first, ties by source ID.
+func sortCounts(out []SourceCount) {
 	slices.SortFunc(out, func(a, b SourceCount) int {
 		if a.Count != b.Count {
 			if a.Count > b.Count {
@@ -206,5 +212,40 @@ func (k *sketch) top() []SourceCount {
 		}
 		return 0
 	})
+}
+
+// Merge adds snapshots of several Summaries (of several instances) into
+// one: counts and error bounds of a source are summed, and each ranking
+// keeps its k heaviest (k < 1 keeps all), heaviest first.
+func Merge(k int, snaps ...Snapshot) Snapshot {
+	var out Snapshot
+	sent, dropped := map[string]SourceCount{}, map[string]SourceCount{}
+	add := func(m map[string]SourceCount, cs []SourceCount) {
+		for _, c := range cs {
+			sum := m[c.SourceID]
+			sum.SourceID = c.SourceID
+			sum.Count += c.Count
+			sum.Err += c.Err
+			m[c.SourceID] = sum
+		}
+	}
+	for _, s := range snaps {
+		add(sent, s.Sent)
+		add(dropped, s.Dropped)
+		out.TotalSent += s.TotalSent
+		out.TotalDropped += s.TotalDropped
+	}
+	rank := func(m map[string]SourceCount) []SourceCount {
+		cs := make([]SourceCount, 0, len(m))
+		for _, c := range m {
+			cs = append(cs, c)
+		}
+		sortCounts(cs)
+		if k > 0 && len(cs) > k {
+			cs = cs[:k]
+		}
+		return cs
+	}
+	out.Sent, out.Dropped = rank(sent), rank(dropped)
 	return out
 }

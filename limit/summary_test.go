@@ -97,3 +97,22 @@ func TestSummaryZeroAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestMerge(t *testing.T) {
+	a := limit.Snapshot{
+		Sent:      []limit.SourceCount{{SourceID: "x", Count: 10}, {SourceID: "y", Count: 5, Err: 1}},
+		Dropped:   []limit.SourceCount{{SourceID: "x", Count: 4}},
+		TotalSent: 15, TotalDropped: 4,
+	}
+	b := limit.Snapshot{
+		Sent:      []limit.SourceCount{{SourceID: "y", Count: 8, Err: 2}, {SourceID: "z", Count: 1}},
+		TotalSent: 9,
+	}
+	got := limit.Merge(2, a, b)
+	assert.Equal(t, []limit.SourceCount{{SourceID: "y", Count: 13, Err: 3}, {SourceID: "x", Count: 10}}, got.Sent)
+	assert.Equal(t, []limit.SourceCount{{SourceID: "x", Count: 4}}, got.Dropped)
+	assert.Equal(t, uint64(24), got.TotalSent)
+	assert.Equal(t, uint64(4), got.TotalDropped)
+	assert.Len(t, limit.Merge(0, a, b).Sent, 3, "k < 1 keeps all")
+	assert.Empty(t, limit.Merge(3).Sent)
+}
