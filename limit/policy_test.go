@@ -164,7 +164,7 @@ func TestBufferReport(t *testing.T) {
 	require.Len(t, byName[limit.HeavyHitterSent], limit.ReportTopK)
 	top := byName[limit.HeavyHitterSent][0]
 	assert.Equal(t, float64(400), top.Value)
-	assert.Equal(t, []stats.Tag{{Key: limit.TagRank, Value: "1"}, {Key: limit.TagSourceID, Value: "noisy"}}, top.Tags)
+	assert.Equal(t, []stats.Tag{{Key: limit.TagRank, Value: "1"}, {Key: limit.TagSource, Value: "noisy"}}, top.Tags)
 	require.NotEmpty(t, byName[limit.HeavyHitterDropped])
 	assert.Equal(t, "noisy", byName[limit.HeavyHitterDropped][0].Tags[1].Value)
 	assert.LessOrEqual(t, len(byName[limit.HeavyHitterDropped]), limit.ReportTopK)

@@ -9,16 +9,18 @@ import (
 // Names of the heavy-hitter series a Buffer reports.
 const (
 	// HeavyHitterSent is the gauge of envelopes sent by one of the
-	// heaviest sources, tagged rank and source_id.
+	// heaviest sources, tagged rank and source.
 	HeavyHitterSent = "heavy_hitter_sent"
 	// HeavyHitterDropped is the gauge of envelopes dropped (overflow of a
 	// fair buffer, or rate limited) of one of the heaviest sources, tagged
-	// rank and source_id.
+	// rank and source.
 	HeavyHitterDropped = "heavy_hitter_dropped"
 	// TagRank is 1 for the heaviest source, 2 for the next, ...
 	TagRank = "rank"
-	// TagSourceID is the source's ID (cut to 64 bytes).
-	TagSourceID = "source_id"
+	// TagSource is the source's ID (cut to 64 bytes). It is not named
+	// source_id: on Loggregator's series source_id names the component
+	// that reports (rate(ingress{source_id="doppler"}[5m])).
+	TagSource = "source"
 )
 
 // ReportTopK is how many sources of each ranking a Buffer reports as
@@ -30,7 +32,7 @@ const ReportTopK = 10
 // cause overflow (the policy's buffer) and rate_limited (the Limiter, when
 // there is one), the gauge buffered, and the summary's ReportTopK
 // heaviest sources of each ranking as gauges heavy_hitter_sent and
-// heavy_hitter_dropped with tags rank (1 is the heaviest) and source_id:
+// heavy_hitter_dropped with tags rank (1 is the heaviest) and source:
 // a fixed label set and a bounded number of series, however many sources
 // there are. The values are gauges because the source at a rank changes.
 func (b *Buffer) Report(emit func(stats.Metric)) {
@@ -50,7 +52,7 @@ func (b *Buffer) Report(emit func(stats.Metric)) {
 	top := func(name, help string, cs []SourceCount) {
 		for i, c := range cs[:min(len(cs), ReportTopK)] {
 			emit(stats.GaugeOf(name, help, float64(c.Count),
-				stats.Tag{Key: TagRank, Value: strconv.Itoa(i + 1)}, stats.Tag{Key: TagSourceID, Value: c.SourceID}))
+				stats.Tag{Key: TagRank, Value: strconv.Itoa(i + 1)}, stats.Tag{Key: TagSource, Value: c.SourceID}))
 		}
 	}
 	top(HeavyHitterSent, "Envelopes sent by one of the heaviest sources (space-saving estimate, at most its error too high).", snap.Sent)
