@@ -54,7 +54,7 @@ func TestNewBuffer(t *testing.T) {
 	tests := []struct {
 		name        string
 		cfg         limit.BufferConfig
-		inner       any
+		inner       any // nil: not checked (a fair buffer is limit.NewFair's)
 		limiter     bool
 		summary     bool
 		readQuiet   int    // quiet envelopes read after the drain
@@ -64,8 +64,8 @@ func TestNewBuffer(t *testing.T) {
 	}{
 		{"ring", limit.BufferConfig{Size: 20}, &diode.ManyToOne[[]byte]{}, false, false, 0, 85, "", 0},
 		{"ring summarized", limit.BufferConfig{Size: 20, Summarize: true}, nil, false, true, 0, 85, "", 0},
-		{"fair", limit.BufferConfig{Policy: limit.PolicyFair, Size: 20}, &diode.Fair[[]byte]{}, false, true, 5, 85, "noisy", 85},
-		{"fair limited", limit.BufferConfig{Policy: limit.PolicyFair, Size: 20, Limits: limits}, &diode.Fair[[]byte]{}, true, true, 5, 85, "noisy", 85},
+		{"fair", limit.BufferConfig{Policy: limit.PolicyFair, Size: 20}, nil, false, true, 5, 85, "noisy", 85},
+		{"fair limited", limit.BufferConfig{Policy: limit.PolicyFair, Size: 20, Limits: limits}, nil, true, true, 5, 85, "noisy", 85},
 		{"ring limited", limit.BufferConfig{Size: 200, Limits: limits}, &diode.ManyToOne[[]byte]{}, true, true, 5, 50, "noisy", 50},
 	}
 	for _, tt := range tests {
