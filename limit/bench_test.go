@@ -128,6 +128,7 @@ func BenchmarkSourceID(b *testing.B) {
 	e := benchEnvelopes[0]
 	b.Run("SourceID", func(b *testing.B) {
 		b.ReportAllocs()
+		defer benchcpu.Start(b)()
 		for b.Loop() {
 			if len(limit.SourceID(e)) != 36 {
 				b.Fatal("bad read")
@@ -136,6 +137,7 @@ func BenchmarkSourceID(b *testing.B) {
 	})
 	b.Run("ReadRoute", func(b *testing.B) {
 		b.ReportAllocs()
+		defer benchcpu.Start(b)()
 		for b.Loop() {
 			if r, err := envelope.ReadRoute(e); err != nil || len(r.SourceID) != 36 {
 				b.Fatal("bad read")

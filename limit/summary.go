@@ -20,9 +20,11 @@ const nameCap = 64
 // Abbadi, 2005) of k entries each, one ranked by envelopes sent, one by
 // envelopes dropped. Any source whose true count exceeds total/k is
 // guaranteed to be in its sketch, and each count over-estimates by at
-// most the entry's Err. Its memory is fixed when it is made: about 240
-// bytes per entry, 15 KiB for the default k of 64; Count allocates
-// nothing.
+// most the entry's Err. Its memory is fixed when it is made: per entry
+// and sketch a 96-byte counter (the ID's first 64 bytes, counts, hash), a
+// 4-byte heap slot and two 16-byte index slots, so 264 bytes per entry
+// for both sketches when k is a power of two: 16.5 KiB for the default k
+// of 64 (TestSummaryMemory measures it). Count allocates nothing.
 //
 // A Summary is a diode.Tally, so a diode.Fair buffer can report into it;
 // [Summary.Drops] gives the view that counts only drops, for a Fair
