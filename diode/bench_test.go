@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	diodes "code.cloudfoundry.org/go-diodes"
+
+	"github.com/sluicelog/sluice/internal/benchcpu"
 )
 
 // benchSize is Loggregator's default ingress diode size.
@@ -132,11 +134,13 @@ func BenchmarkManyToOne(b *testing.B) {
 			read(ctx)
 		}()
 		b.ResetTimer()
+		stop := benchcpu.Start(b)
 		b.RunParallel(func(pb *testing.PB) {
 			for i := 0; pb.Next(); i++ {
 				set(i)
 			}
 		})
+		stop()
 		b.StopTimer()
 		cancel()
 		wg.Wait()
@@ -199,6 +203,7 @@ func BenchmarkManyToOne(b *testing.B) {
 func BenchmarkSetTryNext(b *testing.B) {
 	b.Run("sluice", func(b *testing.B) {
 		b.ReportAllocs()
+		defer benchcpu.Start(b)()
 		d, _ := NewOneToOne[[]byte](1024)
 		for i := range b.N {
 			d.Set(payload(i))
@@ -207,6 +212,7 @@ func BenchmarkSetTryNext(b *testing.B) {
 	})
 	b.Run("fair", func(b *testing.B) {
 		b.ReportAllocs()
+		defer benchcpu.Start(b)()
 		d, _ := NewFair(1024, payloadKey)
 		for i := range b.N {
 			d.Set(payload(i))
@@ -215,6 +221,7 @@ func BenchmarkSetTryNext(b *testing.B) {
 	})
 	b.Run("godiodes", func(b *testing.B) {
 		b.ReportAllocs()
+		defer benchcpu.Start(b)()
 		d := diodes.NewOneToOne(1024, nil)
 		for i := range b.N {
 			d.Set(diodes.GenericDataType(unsafe.Pointer(&benchPayloads[i%len(benchPayloads)])))

@@ -137,8 +137,12 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 // Set adds v to its source's queue. When the buffer is full it first drops
 // the oldest element of the heaviest source (counted in Stats.Dropped at
 // once). It never waits for the reader.
-func (f *Fair[T]) Set(v T) {
-	k := f.key(v)
+func (f *Fair[T]) Set(v T) { f.SetKeyed(v, f.key(v)) }
+
+// SetKeyed is Set for a caller that already knows v's key (it must be
+// what the key function returns for v): a rate limiter in front of the
+// buffer that has read it saves the buffer reading it again.
+func (f *Fair[T]) SetKeyed(v T, k string) {
 	h := maphash.String(f.seed, k)
 	var (
 		lost      T

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/limit"
 )
 
 // AgentConfig describes an agent: an Ingress server for local emitters, a
@@ -34,6 +34,13 @@ type AgentConfig struct {
 	Streams int
 	// BufferSize is the ingress diode's size (default 10,000).
 	BufferSize int
+	// Policy is the ingress buffer's policy (default limit.PolicyRing).
+	Policy limit.Policy
+	// Limits, when set, puts a per-source Limiter in front of the ingress
+	// buffer.
+	Limits *limit.Config
+	// Summarize keeps a heavy-hitter summary with the ring too.
+	Summarize bool
 	// Recycle overrides the pool's stream recycling interval.
 	Recycle time.Duration
 	// Logger receives the components' logs (default: discard).
@@ -42,8 +49,10 @@ type AgentConfig struct {
 
 // Agent is a running agent.
 type Agent struct {
-	Zone      string
-	Buffer    *diode.ManyToOne[[]byte]
+	Zone string
+	// Buffer is the ingress buffer: the policy's buffer with its limiter
+	// and summary.
+	Buffer    *limit.Buffer
 	Ingress   *ingress.Server
 	Forwarder *forward.Forwarder
 	Pool      *forward.Pool
@@ -60,7 +69,7 @@ func StartAgent(src discovery.Source, cfg AgentConfig) (*Agent, error) {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	logger := orDiscard(cfg.Logger)
-	buf, err := diode.NewManyToOne[[]byte](orDefault(cfg.BufferSize, 10000))
+	buf, err := limit.NewBuffer(limit.BufferConfig{Policy: cfg.Policy, Size: orDefault(cfg.BufferSize, 10000), Limits: cfg.Limits, Summarize: cfg.Summarize}, limit.WithLogger(logger))
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +85,17 @@ func StartAgent(src discovery.Source, cfg AgentConfig) (*Agent, error) {
 	}
 	pool, err := forward.NewPool(src, poolOpts...)
 	if err != nil {
+		buf.Close()
+		return nil, err
+	}
+	fail := func(err error) (*Agent, error) {
+		pool.Close()
+		buf.Close()
 		return nil, err
 	}
 	fwd, err := forward.NewForwarder(buf, pool, forward.WithLogger(logger))
 	if err != nil {
-		pool.Close()
-		return nil, err
+		return fail(err)
 	}
 	inOpts := []ingress.ServerOption{ingress.WithLogger(logger)}
 	if cfg.ServerTLS != nil {
@@ -89,13 +103,11 @@ func StartAgent(src discovery.Source, cfg AgentConfig) (*Agent, error) {
 	}
 	in, err := ingress.NewServer(buf, inOpts...)
 	if err != nil {
-		pool.Close()
-		return nil, err
+		return fail(err)
 	}
 	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		pool.Close()
-		return nil, err
+		return fail(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{Zone: cfg.Zone, Buffer: buf, Ingress: in, Forwarder: fwd, Pool: pool, addr: lis.Addr().String(), cancel: cancel, done: make(chan struct{})}
@@ -124,7 +136,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, ctx.Err())
 			<-a.done
 		}
-		err = errors.Join(err, a.Pool.Shutdown(ctx))
+		err = errors.Join(err, a.Pool.Shutdown(ctx), a.Buffer.Close())
 	})
 	return err
 }
@@ -136,6 +148,7 @@ func (a *Agent) Close() error {
 		a.cancel()
 		a.Pool.Close()
 		<-a.done
+		a.Buffer.Close()
 	})
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicelog/sluice/discovery"
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/limit"
 )
 
 // RouterConfig describes a router: Ingress and Egress on one gRPC address,
@@ -32,6 +33,17 @@ type RouterConfig struct {
 	TLS *tls.Config
 	// BufferSize is the ingress diode's size (default 10,000).
 	BufferSize int
+	// Policy is the ingress buffer's policy (default limit.PolicyRing).
+	Policy limit.Policy
+	// Limits, when set, puts a per-source Limiter in front of the ingress
+	// buffer.
+	Limits *limit.Config
+	// Summarize keeps a heavy-hitter summary with the ring too.
+	Summarize bool
+	// Gated puts a Gate between the ingress buffer and the router: it
+	// routes only what the caller allows (Router.Gate), so that the
+	// router's capacity is exactly what a test or study says.
+	Gated bool
 	// SubscriptionBuffer is each subscription's diode size (default 1,000).
 	SubscriptionBuffer int
 	// GatewayHeartbeat overrides the gateway's 15 s heartbeat.
@@ -44,11 +56,17 @@ type RouterConfig struct {
 // can read their stats.
 type Router struct {
 	ID, Zone string
-	Buffer   *diode.ManyToOne[[]byte]
-	Ingress  *ingress.Server
-	Router   *serve.Router
-	Egress   *serve.Server
-	Gateway  *serve.Gateway
+	// Buffer is what the ingress server writes into and the router reads:
+	// IngressBuffer, behind Gate when the router is gated.
+	Buffer diode.Buffer[[]byte]
+	// IngressBuffer is the policy's buffer with its limiter and summary.
+	IngressBuffer *limit.Buffer
+	// Gate is nil unless RouterConfig.Gated.
+	Gate    *Gate[[]byte]
+	Ingress *ingress.Server
+	Router  *serve.Router
+	Egress  *serve.Server
+	Gateway *serve.Gateway
 
 	gs      *grpc.Server
 	addr    string
@@ -68,9 +86,15 @@ func StartRouter(cfg RouterConfig) (*Router, error) {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	logger := orDiscard(cfg.Logger)
-	buf, err := diode.NewManyToOne[[]byte](orDefault(cfg.BufferSize, 10000))
+	ib, err := limit.NewBuffer(limit.BufferConfig{Policy: cfg.Policy, Size: orDefault(cfg.BufferSize, 10000), Limits: cfg.Limits, Summarize: cfg.Summarize}, limit.WithLogger(logger))
 	if err != nil {
 		return nil, err
+	}
+	var buf diode.Buffer[[]byte] = ib
+	var gate *Gate[[]byte]
+	if cfg.Gated {
+		gate = NewGate(buf)
+		buf = gate
 	}
 	inOpts := []ingress.ServerOption{ingress.WithLogger(logger)}
 	egOpts := []serve.ServerOption{serve.WithLogger(logger)}
@@ -80,18 +104,22 @@ func StartRouter(cfg RouterConfig) (*Router, error) {
 	}
 	in, err := ingress.NewServer(buf, inOpts...)
 	if err != nil {
+		ib.Close()
 		return nil, err
 	}
 	rt, err := serve.NewRouter(serve.WithSubscriptionDiode(orDefault(cfg.SubscriptionBuffer, 1000)), serve.WithLogger(logger))
 	if err != nil {
+		ib.Close()
 		return nil, err
 	}
 	eg, err := serve.NewServer(rt, egOpts...)
 	if err != nil {
+		ib.Close()
 		return nil, err
 	}
 	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		ib.Close()
 		return nil, err
 	}
 	// One grpc.Server for both services: Ingress's options carry the codec,
@@ -100,7 +128,7 @@ func StartRouter(cfg RouterConfig) (*Router, error) {
 	in.Register(gs)
 	eg.Register(gs)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Router{ID: cfg.ID, Zone: cfg.Zone, Buffer: buf, Ingress: in, Router: rt, Egress: eg, gs: gs, addr: lis.Addr().String(), cancel: cancel}
+	r := &Router{ID: cfg.ID, Zone: cfg.Zone, Buffer: buf, IngressBuffer: ib, Gate: gate, Ingress: in, Router: rt, Egress: eg, gs: gs, addr: lis.Addr().String(), cancel: cancel}
 	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
@@ -168,6 +196,9 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	var err error
 	r.once.Do(func() {
 		err = errors.Join(r.Ingress.Shutdown(ctx))
+		if r.Gate != nil {
+			r.Gate.Open() // a gated router drains whole
+		}
 		// The ingress diode holds what was accepted: route it all.
 		_ = WaitFor(ctx, func() bool { _, _, pending := diodeState(r.Buffer.Stats()); return pending == 0 })
 		r.cancel()
@@ -188,6 +219,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, ctx.Err())
 		}
 		r.wg.Wait()
+		r.IngressBuffer.Close()
 	})
 	return err
 }
@@ -216,6 +248,7 @@ func (r *Router) Close() error {
 		r.Egress.Close()
 		r.Router.Close()
 		r.wg.Wait()
+		r.IngressBuffer.Close()
 	})
 	return nil
 }

@@ -6,10 +6,11 @@ import (
 )
 
 // Components names the router's parts for telemetry: ingress_server,
-// router, egress_server and, when it has one, gateway.
+// ingress_buffer, router, egress_server and, when it has one, gateway.
 func (r *Router) Components() []telemetry.Component {
 	cs := []telemetry.Component{
 		{Name: "ingress_server", Reporter: r.Ingress},
+		{Name: "ingress_buffer", Reporter: r.IngressBuffer},
 		{Name: "router", Reporter: r.Router},
 		{Name: "egress_server", Reporter: r.Egress},
 	}
@@ -20,10 +21,11 @@ func (r *Router) Components() []telemetry.Component {
 }
 
 // Components names the agent's parts for telemetry: ingress_server,
-// forwarder and pool.
+// ingress_buffer, forwarder and pool.
 func (a *Agent) Components() []telemetry.Component {
 	return []telemetry.Component{
 		{Name: "ingress_server", Reporter: a.Ingress},
+		{Name: "ingress_buffer", Reporter: a.Buffer},
 		{Name: "forwarder", Reporter: a.Forwarder},
 		{Name: "pool", Reporter: a.Pool},
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/internal/testtls"
+	"github.com/sluicelog/sluice/limit"
 	"github.com/sluicelog/sluice/nozzle"
 	"github.com/sluicelog/sluice/telemetry"
 )
@@ -50,7 +51,16 @@ type TopologyConfig struct {
 	TelemetryInterval time.Duration
 	// NozzleBuffer is each nozzle's buffer (default 10,000).
 	NozzleBuffer int
-	Logger       *slog.Logger
+	// Policy is the agents' and routers' ingress buffer policy (default
+	// limit.PolicyRing), and Summarize keeps their heavy-hitter summaries
+	// with the ring too (see Topology.HeavyHitters).
+	Policy    limit.Policy
+	Summarize bool
+	// NoisyRate, when positive, adds one source (NoisySource, log
+	// envelopes) that the first load generator sends at this rate on top
+	// of the mix: a noisy neighbour.
+	NoisyRate int
+	Logger    *slog.Logger
 }
 
 func (c *TopologyConfig) defaults() {
@@ -149,7 +159,8 @@ func StartTopology(ctx context.Context, cfg TopologyConfig) (*Topology, error) {
 	}
 	for _, z := range cfg.Zones {
 		for i := 0; i < cfg.AgentsPerZone; i++ {
-			a, err := StartAgent(t.Discovery, AgentConfig{Zone: z, ServerTLS: t.serverTLS, RouterTLS: t.clientTLS, Acknowledged: cfg.Acknowledged, Logger: cfg.Logger})
+			a, err := StartAgent(t.Discovery, AgentConfig{Zone: z, ServerTLS: t.serverTLS, RouterTLS: t.clientTLS, Acknowledged: cfg.Acknowledged, Logger: cfg.Logger,
+				Policy: cfg.Policy, Summarize: cfg.Summarize})
 			if err != nil {
 				return fail(err)
 			}
@@ -191,7 +202,7 @@ func (t *Topology) StartRouter(zone string) (*Router, error) {
 	t.mu.Lock()
 	id := "router-" + strconv.Itoa(len(t.Routers))
 	t.mu.Unlock()
-	r, err := StartRouter(RouterConfig{ID: id, Zone: zone, TLS: t.serverTLS, Logger: t.cfg.Logger})
+	r, err := StartRouter(RouterConfig{ID: id, Zone: zone, TLS: t.serverTLS, Logger: t.cfg.Logger, Policy: t.cfg.Policy, Summarize: t.cfg.Summarize})
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +341,21 @@ func (t *Topology) Load(ctx context.Context, duration time.Duration) uint64 {
 			})
 			total.Add(uint64(n))
 		}()
+	}
+	if t.cfg.NoisyRate > 0 && len(t.Emitters) > 0 {
+		noisy, err := noisyEnvelope(NoisySource)
+		if err == nil {
+			c := t.Emitters[0]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n := Pace(ctx, t.cfg.NoisyRate, duration, func(int) {
+					c.EmitBytes(noisy)
+					t.emitted.Add(1)
+				})
+				total.Add(uint64(n))
+			}()
+		}
 	}
 	wg.Wait()
 	return total.Load()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/benchcpu"
 	"github.com/sluicelog/sluice/limit"
 )
 
@@ -76,6 +77,7 @@ func BenchmarkSetTryNext(b *testing.B) {
 		b.Run(bb.name, func(b *testing.B) {
 			d := bb.new(b)
 			b.ReportAllocs()
+			defer benchcpu.Start(b)()
 			i := 0
 			for b.Loop() {
 				d.Set(benchEnvelopes[i%len(benchEnvelopes)])
@@ -106,11 +108,13 @@ func BenchmarkManyToOne(b *testing.B) {
 				}
 			}()
 			b.ResetTimer()
+			stop := benchcpu.Start(b)
 			b.RunParallel(func(pb *testing.PB) {
 				for i := 0; pb.Next(); i++ {
 					d.Set(benchEnvelopes[i%len(benchEnvelopes)])
 				}
 			})
+			stop()
 			b.StopTimer()
 			cancel()
 			wg.Wait()
@@ -124,6 +128,7 @@ func BenchmarkSourceID(b *testing.B) {
 	e := benchEnvelopes[0]
 	b.Run("SourceID", func(b *testing.B) {
 		b.ReportAllocs()
+		defer benchcpu.Start(b)()
 		for b.Loop() {
 			if len(limit.SourceID(e)) != 36 {
 				b.Fatal("bad read")
@@ -132,6 +137,7 @@ func BenchmarkSourceID(b *testing.B) {
 	})
 	b.Run("ReadRoute", func(b *testing.B) {
 		b.ReportAllocs()
+		defer benchcpu.Start(b)()
 		for b.Loop() {
 			if r, err := envelope.ReadRoute(e); err != nil || len(r.SourceID) != 36 {
 				b.Fatal("bad read")

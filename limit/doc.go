@@ -12,7 +12,15 @@
 // rate_limited, and Set allocates nothing: it reads the source ID from the
 // wire bytes (SourceID).
 //
-// Wiring an ingress with all three:
+// NewBuffer builds all of it from a BufferConfig (a Policy, a size,
+// optional limits): the one call the agent and router programs, the
+// harness and the demo make. PolicyFair sheds load from the heaviest
+// sources; PolicyRing is Loggregator's diode, which drops whatever its
+// reader fell behind on. A Buffer reports its drops and its heaviest
+// sources as telemetry (Report): a bounded set of series, top
+// ReportTopK of each ranking, tags rank and source.
+//
+// Wiring an ingress with all three by hand:
 //
 //	sum := limit.NewSummary(limit.DefaultTopK)
 //	fair, _ := limit.NewFair(10_000, diode.WithTally(sum.Drops()))

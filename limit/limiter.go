@@ -46,6 +46,7 @@ var ErrNilBuffer = errors.New("limit: buffer must not be nil")
 // Close stops the clock goroutine; it does not touch the wrapped buffer.
 type Limiter struct {
 	next   diode.Buffer[[]byte]
+	keyed  keyedBuffer // next, when it is a fair buffer keyed by SourceID
 	seed   maphash.Seed
 	now    func() int64
 	clock  *coarseClock
@@ -153,6 +154,9 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 		cfg: cfg, tab: newTable(o.maxSources),
 	}
 	l.overflow.setLimit(cfg.Default)
+	if f, ok := next.(*sourceFair); ok {
+		l.keyed = f
+	}
 	if o.clock != nil {
 		base := o.clock()
 		l.now = func() int64 { return int64(o.clock().Sub(base)) }
@@ -168,6 +172,12 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 }
 
 var _ diode.Buffer[[]byte] = (*Limiter)(nil)
+
+// keyedBuffer is a buffer that takes an envelope with its source ID
+// already read: NewFair's.
+type keyedBuffer interface {
+	SetKeyed(e []byte, sourceID string)
+}
 
 // Set passes e to the buffer if its source's bucket has a token, and
 // drops it otherwise.
@@ -185,7 +195,11 @@ func (l *Limiter) Set(e []byte) {
 	}
 	l.mu.Unlock()
 	if ok {
-		l.next.Set(e)
+		if l.keyed != nil {
+			l.keyed.SetKeyed(e, id) // a fair buffer keyed by SourceID: no second read
+		} else {
+			l.next.Set(e)
+		}
 	}
 	if l.sum != nil {
 		var d uint64

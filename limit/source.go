@@ -69,5 +69,14 @@ func SourceID(b []byte) string {
 // their envelopes. Its signature fits wherever a buffer constructor is
 // taken.
 func NewFair(size int, opts ...diode.Option) (diode.Buffer[[]byte], error) {
-	return diode.NewFair(size, SourceID, opts...)
+	f, err := diode.NewFair(size, SourceID, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &sourceFair{f}, nil
 }
+
+// sourceFair is a diode.Fair keyed by SourceID. Its type tells a Limiter
+// that the source ID it has read is the buffer's key (SetKeyed), which a
+// diode.Fair with some other key function would not take.
+type sourceFair struct{ *diode.Fair[[]byte] }

@@ -3,6 +3,7 @@ package limit_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -96,4 +97,38 @@ func TestSummaryZeroAllocs(t *testing.T) {
 		i++
 	})
 	assert.Zero(t, allocs)
+}
+
+func TestMerge(t *testing.T) {
+	a := limit.Snapshot{
+		Sent:      []limit.SourceCount{{SourceID: "x", Count: 10}, {SourceID: "y", Count: 5, Err: 1}},
+		Dropped:   []limit.SourceCount{{SourceID: "x", Count: 4}},
+		TotalSent: 15, TotalDropped: 4,
+	}
+	b := limit.Snapshot{
+		Sent:      []limit.SourceCount{{SourceID: "y", Count: 8, Err: 2}, {SourceID: "z", Count: 1}},
+		TotalSent: 9,
+	}
+	got := limit.Merge(2, a, b)
+	assert.Equal(t, []limit.SourceCount{{SourceID: "y", Count: 13, Err: 3}, {SourceID: "x", Count: 10}}, got.Sent)
+	assert.Equal(t, []limit.SourceCount{{SourceID: "x", Count: 4}}, got.Dropped)
+	assert.Equal(t, uint64(24), got.TotalSent)
+	assert.Equal(t, uint64(4), got.TotalDropped)
+	assert.Len(t, limit.Merge(0, a, b).Sent, 3, "k < 1 keeps all")
+	assert.Empty(t, limit.Merge(3).Sent)
+}
+
+// The Summary's memory, as its doc states it: 264 bytes per entry, 16.5
+// KiB for the default k, all of it allocated by NewSummary.
+func TestSummaryMemory(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := limit.NewSummary(limit.DefaultTopK)
+	runtime.ReadMemStats(&after)
+	got := after.TotalAlloc - before.TotalAlloc
+	assert.InDelta(t, 264*limit.DefaultTopK, float64(got), 512, "bytes allocated by NewSummary(64)")
+	e := env(t, "app")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { s.Count(limit.SourceID(e), 1, 1) }))
+	runtime.KeepAlive(s)
 }

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/limit"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
@@ -28,7 +28,7 @@ func run(args []string) int {
 		zone        = fs.String("zone", "", "the agent's availability zone: routers of this zone are preferred")
 		mode        = fs.String("mode", "stream", "how to send to routers: stream (BatchSender streams) or ack (acknowledged unary Send)")
 		streams     = fs.Int("streams", 5, "number of streams to routers")
-		bufferSize  = fs.Int("buffer", 10000, "ingress diode size (envelopes)")
+		ingressBuf  cli.IngressBuffer
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
@@ -37,6 +37,7 @@ func run(args []string) int {
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the agent's Ingress server")
 	routerFiles.ClientFlags(fs, "router-", "routers")
+	ingressBuf.Flags(fs, limit.PolicyFair)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -84,12 +85,16 @@ func run(args []string) int {
 	}
 	defer pool.Close()
 
-	// 3. The ingress buffer: every emitter's stream writes into one
-	//    many-to-one diode, which never blocks them.
-	buf, err := diode.NewManyToOne[[]byte](*bufferSize)
+	// 3. The ingress buffer: every emitter's stream writes into one buffer
+	//    that never blocks them. By default it is fair: when full, the
+	//    source holding the most loses its oldest envelope, so one app that
+	//    floods its host costs the others on it nothing (-buffer-policy
+	//    ring for Loggregator's diode); -limits adds per-source rate limits.
+	buf, err := ingressBuf.Start(&common, logger)
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
+	defer buf.Close()
 
 	// 4. The forwarder: reads the diode, batches (100 envelopes or 100 ms)
 	//    and writes the batches to the pool. When its context ends it hands
@@ -120,7 +125,7 @@ func run(args []string) int {
 	// 6. Telemetry: /metrics, and with -agent-addr the counters as
 	//    envelopes to an agent, as Loggregator's agent (metron) does.
 	tel, err := common.StartTelemetry("metron", map[string]string{"job": "agent", "zone": *zone}, logger,
-		[]telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "forwarder", Reporter: forwarder}, {Name: "pool", Reporter: pool}})
+		[]telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "ingress_buffer", Reporter: buf}, {Name: "forwarder", Reporter: forwarder}, {Name: "pool", Reporter: pool}})
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}

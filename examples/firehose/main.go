@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicelog/sluice/harness"
+	"github.com/sluicelog/sluice/limit"
 )
 
 func main() {
@@ -46,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 		telemetry  = fs.Duration("telemetry", time.Second, "interval of the routers' self-telemetry envelopes (0 disables)")
 		crashAfter = fs.Duration("crash-router-after", 0, "stop the first router abruptly after this long (0: never)")
 		refresh    = fs.Duration("refresh", 500*time.Millisecond, "live view refresh interval")
+		noisy      = fs.Bool("noisy", false, "add a noisy neighbour: one source (\""+harness.NoisySource+"\") sending -noisy-factor times the rate of each of the mix's ten sources")
+		noisyBy    = fs.Int("noisy-factor", 50, "with -noisy: the noisy source's rate, in multiples of one mix source's rate (-rate/10)")
+		policy     = fs.String("buffer-policy", string(limit.PolicyFair), "agents' and routers' ingress buffer policy: fair (the sources holding the most lose) or ring (Loggregator's diode: whoever the reader fell behind on loses)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: firehose [flags]\n\nRuns an all-in-one sluice firehose over loopback and prints the accounting of every hop.\n\nFlags:")
@@ -75,6 +79,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 		Rate: *rate, Mix: m, PayloadSize: *payload, Acknowledged: *ack, Plaintext: *plaintext,
 		SlowDelay: *slowDelay, TelemetryInterval: *telemetry,
 	}
+	if cfg.Policy, err = limit.ParsePolicy(*policy); err != nil {
+		fmt.Fprintln(stderr, "firehose:", err)
+		return 2
+	}
+	cfg.Summarize = true // the live view and the ledger name the heaviest sources
+	if *noisy {
+		cfg.NoisyRate = max(1, *noisyBy**rate/10)
+	}
 	if *rate <= 0 || *duration <= 0 {
 		fmt.Fprintln(stderr, "firehose: -rate and -duration must be positive")
 		return 2
@@ -96,8 +108,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 	if *ack {
 		mode = "acknowledged"
 	}
-	fmt.Fprintf(stdout, "sluice firehose: %d routers, %d agents in %s, proxy at %s, %d nozzles; %s, %s agents; %d env/s for %s (mix %s)\n",
-		len(topo.Routers), len(topo.Agents), *zones, topo.Proxy.Addr(), len(topo.Nozzles), security, mode, *rate, *duration, m)
+	fmt.Fprintf(stdout, "sluice firehose: %d routers, %d agents in %s, proxy at %s, %d nozzles; %s, %s agents; %d env/s for %s (mix %s); %s ingress buffers\n",
+		len(topo.Routers), len(topo.Agents), *zones, topo.Proxy.Addr(), len(topo.Nozzles), security, mode, *rate, *duration, m, cfg.Policy)
+	if cfg.NoisyRate > 0 {
+		fmt.Fprintf(stdout, "noisy neighbour: source %q at %d env/s (%dx each mix source)\n", harness.NoisySource, cfg.NoisyRate, *noisyBy)
+	}
 
 	view := &liveView{w: stdout, terminal: terminal}
 	loaded := make(chan uint64, 1)
@@ -120,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 			view.note(fmt.Sprintf("stopped %s abruptly at %s", topo.Routers[0].ID, time.Since(start).Round(100*time.Millisecond)))
 		case now := <-tick.C:
 			cur := topo.Report()
-			view.show(now.Sub(start), cur, prev, now.Sub(prevAt))
+			view.show(now.Sub(start), cur, prev, now.Sub(prevAt), topo)
 			prev, prevAt = cur, now
 		}
 	}
@@ -133,6 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 	rep := topo.Report()
 	fmt.Fprintln(stdout, "\nAccounting (sent == delivered + counted drops + loss inside broken streams, per shard group):")
 	rep.Print(stdout)
+	printHeavyHitters(stdout, topo, 5)
 	if !rep.Balanced() {
 		fmt.Fprintln(stdout, "\nFAIL: the accounting identity does not hold")
 		return 1

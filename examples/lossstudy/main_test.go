@@ -63,7 +63,16 @@ func TestStudyWritesBalancedCSVAndSVG(t *testing.T) {
 		t.Errorf("no drops at the router for the slow subscriber at %s/s", rows[3][0])
 	}
 
-	svg, err := os.ReadFile(filepath.Join(dir, "loss.svg"))
+	if n := svgLines(t, filepath.Join(dir, "loss.svg")); n != 6 {
+		t.Fatalf("%d series, want 6", n)
+	}
+}
+
+// svgLines checks that the SVG file at path is well-formed XML and
+// returns how many lines (polylines) it draws.
+func svgLines(t *testing.T, path string) int {
+	t.Helper()
+	svg, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +85,55 @@ func TestStudyWritesBalancedCSVAndSVG(t *testing.T) {
 	if err := xml.Unmarshal(svg, &doc); err != nil {
 		t.Fatalf("svg is not well-formed: %v", err)
 	}
-	if len(doc.Polyline) != 6 {
-		t.Fatalf("%d series, want 6", len(doc.Polyline))
+	return len(doc.Polyline)
+}
+
+// The noisy study: a row per policy and multiple, fair first; the fair
+// buffer costs the steady sources nothing while the ring costs them about
+// what it costs the noisy one; the SVG has the two panels' lines.
+func TestNoisyStudyWritesCSVAndSVG(t *testing.T) {
+	dir := t.TempDir()
+	var out, errs bytes.Buffer
+	code := run(context.Background(), []string{"-noisy", "-multiples", "5,20", "-rounds", "3", "-capacity", "100", "-out", dir}, &out, &errs)
+	t.Log(out.String())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	f, err := os.Open(filepath.Join(dir, "noisy.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 5 {
+		t.Fatalf("got %d rows, want a header and 4", len(rows))
+	}
+	col := func(row []string, name string) string {
+		for i, h := range noisyHeader {
+			if h == name {
+				return row[i]
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return ""
+	}
+	for i, want := range []string{"fair", "ring", "fair", "ring"} {
+		row := rows[i+1]
+		if got := col(row, "policy"); got != want {
+			t.Errorf("row %d: policy %s, want %s", i+1, got, want)
+		}
+		steadyLost := col(row, "offered_steady") != col(row, "delivered_steady")
+		if want == "fair" && (steadyLost || col(row, "top_dropped_source") != "noisy") {
+			t.Errorf("row %d: fair lost steady envelopes or did not name the noisy source: %v", i+1, row)
+		}
+		if want == "ring" && !steadyLost {
+			t.Errorf("row %d: the ring lost no steady envelope: %v", i+1, row)
+		}
+	}
+	if n := svgLines(t, filepath.Join(dir, "noisy.svg")); n != 4 {
+		t.Fatalf("%d lines, want 2 per panel", n)
 	}
 }

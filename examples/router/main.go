@@ -11,13 +11,13 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
 	etcdreg "github.com/sluicelog/sluice/discovery/etcd"
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/limit"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
@@ -35,7 +35,7 @@ func run(args []string) int {
 		zone        = fs.String("zone", "", "availability zone the router registers in")
 		ttl         = fs.Duration("ttl", 10*time.Second, "etcd registration lease TTL")
 		advertise   = fs.String("advertise-addr", "", "address registered in etcd for others to dial (default: the listen address)")
-		bufferSize  = fs.Int("buffer", 10000, "ingress diode size (envelopes)")
+		ingressBuf  cli.IngressBuffer
 		subBuffer   = fs.Int("subscription-buffer", serve.DefaultSubscriptionBuffer, "per-subscription diode size (envelopes)")
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
@@ -43,6 +43,7 @@ func run(args []string) int {
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
+	ingressBuf.Flags(fs, limit.PolicyFair)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -61,12 +62,16 @@ func run(args []string) int {
 	// subscriptions -> serve.Server (and serve.Gateway).
 	//
 	// 1. The ingress buffer: every Ingress stream writes the envelopes' wire
-	//    bytes into one many-to-one diode, which never blocks them; when the
-	//    router falls a whole ring behind, what it missed is counted dropped.
-	buf, err := diode.NewManyToOne[[]byte](*bufferSize)
+	//    bytes into one buffer that never blocks them. By default it is
+	//    fair: when the router falls behind, the sources holding the most
+	//    lose their oldest envelopes, not everyone (-buffer-policy ring for
+	//    Loggregator's diode, which drops whole laps); -limits adds
+	//    per-source rate limits. Every drop is counted.
+	buf, err := ingressBuf.Start(&common, logger)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
+	defer buf.Close()
 	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)
@@ -130,7 +135,7 @@ func run(args []string) int {
 	}
 	// 7. Telemetry: /metrics, and with -agent-addr the counters as
 	//    envelopes (source ID "doppler"), as Loggregator's router does.
-	components := []telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}}
+	components := []telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "ingress_buffer", Reporter: buf}, {Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}}
 	if gateway != nil {
 		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
 	}

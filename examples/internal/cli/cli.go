@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -175,6 +176,17 @@ type Common struct {
 	AgentAddr   string
 	AgentTLS    TLSFiles
 	Grace       time.Duration
+	// handlers are served beside /metrics (see Handle).
+	handlers map[string]http.Handler
+}
+
+// Handle serves h at path beside /metrics (when -metrics-addr is set);
+// call it before StartTelemetry.
+func (c *Common) Handle(path string, h http.Handler) {
+	if c.handlers == nil {
+		c.handlers = map[string]http.Handler{}
+	}
+	c.handlers[path] = h
 }
 
 // Flags registers the common flags; addrUsage says what listens on -addr.

@@ -17,6 +17,6 @@ func (c *Common) StartTelemetry(sourceID string, labels map[string]string, logge
 	}
 	return metrics.Start(metrics.Config{
 		MetricsAddr: c.MetricsAddr, AgentAddr: c.AgentAddr, AgentTLS: agentTLS,
-		SourceID: sourceID, Labels: labels, Logger: logger,
+		SourceID: sourceID, Labels: labels, Logger: logger, Handlers: c.handlers,
 	}, cs)
 }

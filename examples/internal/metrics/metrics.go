@@ -35,6 +35,9 @@ type Config struct {
 	// Interval is the time between emissions (0: telemetry's default).
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Handlers are served beside /metrics at their paths (debug
+	// endpoints such as NoisyPath).
+	Handlers map[string]http.Handler
 }
 
 // Telemetry serves /metrics and emits to an agent until Shutdown or Close.
@@ -69,6 +72,9 @@ func Start(cfg Config, cs []telemetry.Component) (*Telemetry, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		for path, h := range cfg.Handlers {
+			mux.Handle(path, h)
+		}
 		t.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		t.url = "http://" + lis.Addr().String() + "/metrics"
 		go func() { _ = t.srv.Serve(lis) }()
