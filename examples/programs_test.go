@@ -297,6 +297,12 @@ func startTelemetryAgent(t *testing.T, ca, cert, key string) (string, diode.Buff
 // buildPrograms builds the example programs of this module into a temp dir.
 func buildPrograms(t *testing.T) string {
 	t.Helper()
+	return buildSome(t, programs...)
+}
+
+// buildSome builds the named example programs into a temp dir.
+func buildSome(t *testing.T, programs ...string) string {
+	t.Helper()
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	require.NoError(t, err)
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))

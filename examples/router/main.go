@@ -14,6 +14,7 @@ import (
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/discovery"
 	etcdreg "github.com/sluicelog/sluice/discovery/etcd"
+	"github.com/sluicelog/sluice/dropsonde"
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
@@ -25,7 +26,8 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
 	fs := flag.NewFlagSet("router", flag.ContinueOnError)
-	cli.Usage(fs, "router: a sluice router serving loggregator.v2 Ingress and Egress on one gRPC address.\n"+
+	cli.Usage(fs, "router: a sluice router serving loggregator.v2 Ingress and Egress, and Loggregator's v1 ingress\n"+
+		"(plumbing.DopplerIngestor), on one gRPC address.\n"+
 		"It prints the address it listens on as its first line and stops gracefully on SIGINT or SIGTERM.",
 		"router -addr 127.0.0.1:8082 -gateway-addr 127.0.0.1:8083 -metrics-addr 127.0.0.1:9102 -etcd http://127.0.0.1:2379 -zone z1 -id r1")
 	var (
@@ -72,6 +74,14 @@ func run(args []string) int {
 		return cli.Fatal("router", err)
 	}
 	defer in.Close()
+	//    Loggregator's agents also push v1 (dropsonde) envelopes to routers
+	//    on the same port: the Ingestor converts them to v2 and writes them
+	//    into the same diode, so they are routed like v2 envelopes.
+	v1, err := dropsonde.NewIngestor(buf, dropsonde.WithLogger(logger))
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	defer v1.Close()
 
 	// 2. The subscription router: each shard ID gets its copy of every
 	//    envelope its selectors match, the members of a shard group share it.
@@ -88,7 +98,7 @@ func run(args []string) int {
 	}
 	defer egress.Close()
 
-	// 4. Ingress and Egress share one gRPC server on -addr. Ingress's options
+	// 4. Ingress (v2 and v1) and Egress share one gRPC server on -addr. Ingress's options
 	//    carry the wire codec, TLS, message limit and keepalive for both.
 	lis, err := net.Listen("tcp", common.Addr)
 	if err != nil {
@@ -96,6 +106,7 @@ func run(args []string) int {
 	}
 	gs := grpc.NewServer(in.GRPCServerOptions()...)
 	in.Register(gs)
+	v1.Register(gs)
 	egress.Register(gs)
 	go func() { _ = gs.Serve(lis) }()
 	defer gs.Stop()
@@ -130,7 +141,10 @@ func run(args []string) int {
 	}
 	// 7. Telemetry: /metrics, and with -agent-addr the counters as
 	//    envelopes (source ID "doppler"), as Loggregator's router does.
-	components := []telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}}
+	components := []telemetry.Component{
+		{Name: "ingress_server", Reporter: in}, {Name: "v1_ingestor", Reporter: v1},
+		{Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress},
+	}
 	if gateway != nil {
 		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
 	}
@@ -174,6 +188,11 @@ func run(args []string) int {
 		// 2. Stop ingress: refuse new streams, let open ones finish; what
 		//    they sent is in the diode.
 		errs = append(errs, in.Shutdown(ctx))
+		//    v1 streams: Loggregator's agents never close them, so they are
+		//    served while v2 ingress drains, then closed: what they send
+		//    from now on is refused and counted, never left in the diode
+		//    after the last read.
+		errs = append(errs, v1.Close())
 		// 3. Drain: Run routes what the diode holds, then returns.
 		stopRouting()
 		<-routed

@@ -1,0 +1,90 @@
+package examples_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/dropsonde"
+	"github.com/sluicelog/sluice/dropsonde/events"
+	"github.com/sluicelog/sluice/dropsonde/plumbing"
+	"github.com/sluicelog/sluice/envelope"
+)
+
+// v1Log is the i-th v1 log a Loggregator agent would push.
+func v1Log(i int) *events.Envelope {
+	return &events.Envelope{
+		Origin: proto.String("rep"), EventType: events.Envelope_LogMessage.Enum(), Timestamp: proto.Int64(int64(1000 + i)),
+		Deployment: proto.String("cf"), Job: proto.String("diego-cell"), Index: proto.String("0"), Ip: proto.String("10.0.0.1"),
+		LogMessage: &events.LogMessage{
+			Message: fmt.Appendf(nil, "line %d", i), MessageType: events.LogMessage_OUT.Enum(), Timestamp: proto.Int64(int64(1000 + i)),
+			AppId: proto.String("app-guid"), SourceType: proto.String("APP/PROC/WEB"), SourceInstance: proto.String("0"),
+		},
+	}
+}
+
+// The router program takes Loggregator's v1 ingress on its gRPC port: 100
+// v1 logs pushed on /plumbing.DopplerIngestor/Pusher reach a v2 subscriber
+// as the v2 envelopes Loggregator's conversion makes, a malformed payload is
+// refused and counted, and the program's metrics say so.
+func TestRouterProgramTakesV1(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the router program")
+	}
+	bin := buildSome(t, "router")
+	router := startProgram(t, bin, "router", "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0")
+	cc, err := grpc.NewClient(router.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	sub, err := envelope.NewEgressClient(cc).BatchedReceiver(ctx, &envelope.EgressBatchRequest{
+		ShardId:   "v1-test",
+		Selectors: []*envelope.Selector{{SourceId: "app-guid", Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}}},
+	})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return router.metric(t, "subscriptions", "component", "router") == 1
+	}, 20*time.Second, 20*time.Millisecond, "never subscribed")
+
+	const n = 100
+	push, err := plumbing.NewDopplerIngestorClient(cc).Pusher(ctx)
+	require.NoError(t, err)
+	for i := range n {
+		if i == n/2 {
+			require.NoError(t, push.Send(&plumbing.EnvelopeData{Payload: []byte{0xff, 0xff}}))
+		}
+		b, err := proto.Marshal(v1Log(i))
+		require.NoError(t, err)
+		require.NoError(t, push.Send(&plumbing.EnvelopeData{Payload: b}))
+	}
+	_, err = push.CloseAndRecv()
+	require.NoError(t, err)
+
+	var got []*envelope.Envelope
+	for len(got) < n {
+		b, err := sub.Recv()
+		require.NoError(t, err)
+		got = append(got, b.GetBatch()...)
+	}
+	require.Len(t, got, n)
+	for i, e := range got {
+		want := dropsonde.ToV2(v1Log(i))
+		require.True(t, proto.Equal(want, e), "envelope %d:\nwant %v\ngot  %v", i, want, e)
+	}
+
+	assert.Equal(t, float64(n), router.metric(t, "ingress", "component", "v1_ingestor"))
+	assert.Equal(t, float64(1), router.metric(t, "rejected", "component", "v1_ingestor", "cause", "malformed"))
+	assert.Equal(t, float64(0), router.metric(t, "ingress", "component", "ingress_server"))
+	assert.Equal(t, float64(n), router.metric(t, "egress", "component", "egress_server"))
+	cancel()
+	router.stop(t)
+}
