@@ -113,6 +113,8 @@ type serverConfig struct {
 	kaTimeout  time.Duration
 	kaMinPing  time.Duration
 	logger     *slog.Logger
+
+	tagsUnchanged bool // WithTagsUnchanged
 }
 
 func serverDefaults() serverConfig {
@@ -140,6 +142,8 @@ type gatewayConfig struct {
 	interval   time.Duration
 	maxStreams int
 	logger     *slog.Logger
+
+	strictQuery bool // WithStrictQuery
 }
 
 func gatewayDefaults() gatewayConfig {

@@ -263,12 +263,18 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	s.mu.Unlock()
 
 	shard := req.GetShardId()
+	preferred, converge := req.GetUsePreferredTags(), !s.cfg.tagsUnchanged
 	var sendErr error
 	out := &wire.Batch{}
 	one := &wire.Envelope{}
 	flush := func(envs [][]byte) {
 		sent := 0
 		if sendErr == nil {
+			if converge {
+				for i, e := range envs {
+					envs[i] = convergeTags(e, preferred)
+				}
+			}
 			if batched {
 				out.Envelopes = envs
 				if sendErr = stream.SendMsg(out); sendErr == nil {
