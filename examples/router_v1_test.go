@@ -16,6 +16,7 @@ import (
 	"github.com/sluicelog/sluice/dropsonde/events"
 	"github.com/sluicelog/sluice/dropsonde/plumbing"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/grpcserve"
 )
 
 // v1Log is the i-th v1 log a Loggregator agent would push.
@@ -33,21 +34,31 @@ func v1Log(i int) *events.Envelope {
 // The router program takes Loggregator's v1 ingress on its gRPC port: 100
 // v1 logs pushed on /plumbing.DopplerIngestor/Pusher reach a v2 subscriber
 // as the v2 envelopes Loggregator's conversion makes, a malformed payload is
-// refused and counted, and the program's metrics say so.
+// refused and counted, and the program's metrics say so. With -reflection
+// the port answers grpc reflection.
 func TestRouterProgramTakesV1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the router program")
 	}
 	bin := buildSome(t, "router")
-	router := startProgram(t, bin, "router", "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0")
+	router := startProgram(t, bin, "router", "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-reflection")
 	cc, err := grpc.NewClient(router.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
+	// -reflection: grpc reflection lists (and describes) every service on
+	// the port, as `grpcurl list` would.
+	services, err := grpcserve.ReflectedServices(ctx, cc)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+		"loggregator.v2.Egress", "loggregator.v2.Ingress", "plumbing.DopplerIngestor",
+	}, services)
+
 	sub, err := envelope.NewEgressClient(cc).BatchedReceiver(ctx, &envelope.EgressBatchRequest{
-		ShardId:   "v1-test",
+		ShardId: "v1-test", UsePreferredTags: true,
 		Selectors: []*envelope.Selector{{SourceId: "app-guid", Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}}},
 	})
 	require.NoError(t, err)

@@ -115,6 +115,7 @@ type serverConfig struct {
 	logger     *slog.Logger
 
 	tagsUnchanged bool // WithTagsUnchanged
+	reflection    bool // WithReflection
 }
 
 func serverDefaults() serverConfig {

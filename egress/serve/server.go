@@ -89,7 +89,8 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 		return nil, fmt.Errorf("%w: keepalive durations must be positive", ErrInvalidConfig)
 	}
 	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}
-	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions, srv.Register)
+	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions,
+		grpcserve.Reflecting(srv.Register, cfg.reflection, envelope.Files()))
 	return srv, nil
 }
 

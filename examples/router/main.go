@@ -15,10 +15,13 @@ import (
 	"github.com/sluicelog/sluice/discovery"
 	etcdreg "github.com/sluicelog/sluice/discovery/etcd"
 	"github.com/sluicelog/sluice/dropsonde"
+	"github.com/sluicelog/sluice/dropsonde/plumbing"
 	"github.com/sluicelog/sluice/egress/serve"
+	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
@@ -108,6 +111,11 @@ func run(args []string) int {
 	in.Register(gs)
 	v1.Register(gs)
 	egress.Register(gs)
+	if common.Reflection {
+		// The shared server is the program's: it registers reflection,
+		// resolving sluice's v2 and v1 descriptors.
+		grpcserve.RegisterReflection(gs, envelope.Files(), plumbing.Files())
+	}
 	go func() { _ = gs.Serve(lis) }()
 	defer gs.Stop()
 	addr := lis.Addr().String()
