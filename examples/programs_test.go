@@ -322,14 +322,15 @@ func buildSome(t *testing.T, programs ...string) string {
 
 // program is a running example program.
 type program struct {
-	name       string
-	cmd        *exec.Cmd
-	addr       string // first word of the first line
-	metricsURL string
-	gatewayURL string
-	stdout     *syncBuffer
-	stderr     *syncBuffer
-	done       chan struct{}
+	name        string
+	cmd         *exec.Cmd
+	addr        string // first word of the first line
+	metricsURL  string
+	gatewayURL  string
+	firehoseURL string
+	stdout      *syncBuffer
+	stderr      *syncBuffer
+	done        chan struct{}
 }
 
 // startProgram starts a listening program and reads its first line.
@@ -372,6 +373,9 @@ func startProgram(t *testing.T, bin, name string, args ...string) *program {
 			}
 			if u, ok := strings.CutPrefix(f, "gateway="); ok {
 				p.gatewayURL = u
+			}
+			if u, ok := strings.CutPrefix(f, "firehose="); ok {
+				p.firehoseURL = u
 			}
 		}
 	case <-time.After(20 * time.Second):

@@ -3,9 +3,11 @@ package examples_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -41,7 +43,7 @@ func TestRouterProgramTakesV1(t *testing.T) {
 		t.Skip("builds and runs the router program")
 	}
 	bin := buildSome(t, "router")
-	router := startProgram(t, bin, "router", "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-reflection")
+	router := startProgram(t, bin, "router", "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-reflection", "-firehose-addr", "127.0.0.1:0")
 	cc, err := grpc.NewClient(router.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	defer cc.Close()
@@ -62,8 +64,13 @@ func TestRouterProgramTakesV1(t *testing.T) {
 		Selectors: []*envelope.Selector{{SourceId: "app-guid", Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}}},
 	})
 	require.NoError(t, err)
+	// A v1 nozzle on the websocket firehose, an app's v1 stream.
+	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(router.firehoseURL, "http")+"/apps/app-guid/stream", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	defer ws.Close()
 	require.Eventually(t, func() bool {
-		return router.metric(t, "subscriptions", "component", "router") == 1
+		return router.metric(t, "subscriptions", "component", "router") == 2
 	}, 20*time.Second, 20*time.Millisecond, "never subscribed")
 
 	const n = 100
@@ -91,6 +98,20 @@ func TestRouterProgramTakesV1(t *testing.T) {
 		want := dropsonde.ToV2(v1Log(i))
 		require.True(t, proto.Equal(want, e), "envelope %d:\nwant %v\ngot  %v", i, want, e)
 	}
+
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(20*time.Second)))
+	for i := range n {
+		_, msg, err := ws.ReadMessage()
+		require.NoError(t, err)
+		got, err := dropsonde.Decode(msg)
+		require.NoError(t, err)
+		want := dropsonde.FromV2(dropsonde.ToV2(v1Log(i)))
+		require.Len(t, want, 1)
+		require.True(t, proto.Equal(want[0], got), "v1 envelope %d:\nwant %v\ngot  %v", i, want[0], got)
+	}
+	require.Eventually(t, func() bool {
+		return router.metric(t, "egress", "component", "v1_firehose") == n
+	}, 20*time.Second, 20*time.Millisecond)
 
 	assert.Equal(t, float64(n), router.metric(t, "ingress", "component", "v1_ingestor"))
 	assert.Equal(t, float64(1), router.metric(t, "rejected", "component", "v1_ingestor", "cause", "malformed"))

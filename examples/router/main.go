@@ -15,6 +15,7 @@ import (
 	"github.com/sluicelog/sluice/discovery"
 	etcdreg "github.com/sluicelog/sluice/discovery/etcd"
 	"github.com/sluicelog/sluice/dropsonde"
+	"github.com/sluicelog/sluice/dropsonde/firehose"
 	"github.com/sluicelog/sluice/dropsonde/plumbing"
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
@@ -36,6 +37,7 @@ func run(args []string) int {
 	var (
 		common      cli.Common
 		gatewayAddr = fs.String("gateway-addr", "", "HTTP listen address of the /v2/read gateway (empty: no gateway)")
+		fhAddr      = fs.String("firehose-addr", "", "HTTP listen address of the v1 websocket firehose, /firehose/{subscription_id} and /apps/{source_id}/stream (empty: none)")
 		id          = fs.String("id", "", "router ID in discovery (default: the listen address)")
 		zone        = fs.String("zone", "", "availability zone the router registers in")
 		ttl         = fs.Duration("ttl", 10*time.Second, "etcd registration lease TTL")
@@ -144,10 +146,26 @@ func run(args []string) int {
 		defer gatewayHTTP.Close()
 	}
 
+	// 7. The v1 websocket firehose (optional): the same subscriptions as
+	//    dropsonde envelopes over websockets, as Loggregator's traffic
+	//    controller serves them.
+	var v1Firehose *firehose.Handler
+	var firehoseHTTP *cli.HTTPServer
+	if *fhAddr != "" {
+		if v1Firehose, err = firehose.NewHandler(router, firehose.WithLogger(logger)); err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer v1Firehose.Close()
+		if firehoseHTTP, err = cli.ServeHTTP(*fhAddr, "/", v1Firehose, serverTLS); err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer firehoseHTTP.Close()
+	}
+
 	if *id == "" {
 		*id = addr
 	}
-	// 7. Telemetry: /metrics, and with -agent-addr the counters as
+	// 8. Telemetry: /metrics, and with -agent-addr the counters as
 	//    envelopes (source ID "doppler"), as Loggregator's router does.
 	components := []telemetry.Component{
 		{Name: "ingress_server", Reporter: in}, {Name: "v1_ingestor", Reporter: v1},
@@ -156,13 +174,16 @@ func run(args []string) int {
 	if gateway != nil {
 		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
 	}
+	if v1Firehose != nil {
+		components = append(components, telemetry.Component{Name: "v1_firehose", Reporter: v1Firehose})
+	}
 	tel, err := common.StartTelemetry("doppler", map[string]string{"job": "router", "router_id": *id}, logger, components)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
 	defer tel.Close()
 
-	// 8. Registration in etcd (optional): a key under the prefix, kept alive
+	// 9. Registration in etcd (optional): a key under the prefix, kept alive
 	//    with a lease and put back if etcd loses it. Agents and proxies that
 	//    watch the prefix find the router there.
 	var registrar *etcdreg.Registrar
@@ -184,7 +205,7 @@ func run(args []string) int {
 		defer registrar.Close()
 	}
 
-	cli.Listening(os.Stdout, addr, "gateway", gatewayHTTP.URL(), "metrics", tel.URL())
+	cli.Listening(os.Stdout, addr, "gateway", gatewayHTTP.URL(), "firehose", firehoseHTTP.URL(), "metrics", tel.URL())
 
 	return common.WaitThenShutdown("router", func(ctx context.Context) error {
 		var errs []error
@@ -208,6 +229,9 @@ func run(args []string) int {
 		//    subscription holds and ends; then the router closes.
 		if gateway != nil {
 			errs = append(errs, gateway.Shutdown(ctx), gatewayHTTP.Shutdown(ctx))
+		}
+		if v1Firehose != nil {
+			errs = append(errs, v1Firehose.Shutdown(ctx), firehoseHTTP.Shutdown(ctx))
 		}
 		errs = append(errs, egress.Shutdown(ctx), router.Shutdown(ctx))
 		// 5. Stop the gRPC server; its handlers have all returned.
