@@ -322,15 +322,15 @@ func buildSome(t *testing.T, programs ...string) string {
 
 // program is a running example program.
 type program struct {
-	name        string
-	cmd         *exec.Cmd
-	addr        string // first word of the first line
-	metricsURL  string
-	gatewayURL  string
-	firehoseURL string
-	stdout      *syncBuffer
-	stderr      *syncBuffer
-	done        chan struct{}
+	name       string
+	cmd        *exec.Cmd
+	addr       string // first word of the first line
+	metricsURL string
+	gatewayURL string
+	v1FireURL  string
+	stdout     *syncBuffer
+	stderr     *syncBuffer
+	done       chan struct{}
 }
 
 // startProgram starts a listening program and reads its first line.
@@ -375,7 +375,7 @@ func startProgram(t *testing.T, bin, name string, args ...string) *program {
 				p.gatewayURL = u
 			}
 			if u, ok := strings.CutPrefix(f, "firehose="); ok {
-				p.firehoseURL = u
+				p.v1FireURL = u
 			}
 		}
 	case <-time.After(20 * time.Second):

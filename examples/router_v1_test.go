@@ -65,7 +65,7 @@ func TestRouterProgramTakesV1(t *testing.T) {
 	})
 	require.NoError(t, err)
 	// A v1 nozzle on the websocket firehose, an app's v1 stream.
-	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(router.firehoseURL, "http")+"/apps/app-guid/stream", nil)
+	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(router.v1FireURL, "http")+"/apps/app-guid/stream", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	defer ws.Close()
