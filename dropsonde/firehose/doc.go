@@ -11,7 +11,8 @@
 // Each v2 envelope is converted with dropsonde.FromV2 (use_preferred_tags
 // asked) and each resulting dropsonde events.Envelope is sent, marshaled,
 // as one binary websocket message. v2 events, which v1 cannot carry, are
-// skipped and counted.
+// not asked for; an envelope FromV2 gives nothing for is skipped and
+// counted (Stats.Skipped).
 //
 // # Slow consumers and keepalive
 //

@@ -78,10 +78,12 @@ type Stats struct {
 	SlowConsumers uint64
 	// Dropped (`dropped{direction=egress}`) counts v2 envelopes read from a
 	// subscription but not delivered, by cause (CauseSlowConsumer,
-	// CauseClientGone, CauseMalformed). v2 envelopes v1 cannot carry
-	// (events) are not drops: they are counted in Skipped.
+	// CauseClientGone, CauseMalformed). v2 envelopes v1 cannot carry are
+	// not drops: they are counted in Skipped.
 	Dropped stats.Drops
-	// Skipped counts v2 envelopes v1 cannot carry (FromV2 gives nothing).
+	// Skipped counts v2 envelopes v1 cannot carry (FromV2 gives nothing:
+	// a gauge with a nil metric, an envelope without a message; events are
+	// not asked for).
 	Skipped uint64
 }
 
@@ -120,24 +122,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// request is the egress request of a stream: every envelope type, of every
-// source ID (firehose, shard ID subID) or of one (an app stream, a group of
-// its own).
+// request is the egress request of a stream: every envelope type v1 can
+// carry (not events), of every source ID (firehose, shard ID subID) or of
+// one (an app stream, a group of its own), with preferred tags.
 func request(subID, sourceID string) *envelope.EgressBatchRequest {
-	req := &envelope.EgressBatchRequest{ShardId: subID, UsePreferredTags: true}
-	for _, m := range []func() *envelope.Selector{
-		func() *envelope.Selector { return &envelope.Selector{Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}} },
-		func() *envelope.Selector {
-			return &envelope.Selector{Message: &envelope.Selector_Counter{Counter: &envelope.CounterSelector{}}}
-		},
-		func() *envelope.Selector { return &envelope.Selector{Message: &envelope.Selector_Gauge{Gauge: &envelope.GaugeSelector{}}} },
-		func() *envelope.Selector { return &envelope.Selector{Message: &envelope.Selector_Timer{Timer: &envelope.TimerSelector{}}} },
-	} {
-		sel := m()
-		sel.SourceId = sourceID
-		req.Selectors = append(req.Selectors, sel)
-	}
-	return req
+	return &envelope.EgressBatchRequest{ShardId: subID, UsePreferredTags: true, Selectors: []*envelope.Selector{
+		{SourceId: sourceID, Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}},
+		{SourceId: sourceID, Message: &envelope.Selector_Counter{Counter: &envelope.CounterSelector{}}},
+		{SourceId: sourceID, Message: &envelope.Selector_Gauge{Gauge: &envelope.GaugeSelector{}}},
+		{SourceId: sourceID, Message: &envelope.Selector_Timer{Timer: &envelope.TimerSelector{}}},
+	}}
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, subID, sourceID string) {
