@@ -48,6 +48,12 @@ func importRules(pkgs []listedPackage) []importRule {
 			except: []string{"discovery/etcd", "discovery/discoverytest", "harness", "examples"},
 			forbid: heavyLibraries,
 		},
+		{
+			name:   "only dropsonde/firehose compiles the websocket library (and what may compile etcd)",
+			from:   []string{""},
+			except: []string{"dropsonde/firehose", "discovery/etcd", "discovery/discoverytest", "harness", "examples"},
+			forbid: []string{"github.com/gorilla/websocket"},
+		},
 		{name: "envelope imports nothing of sluice", from: []string{"envelope"}, only: []string{"envelope"}},
 		{name: "diode imports nothing of sluice", from: []string{"diode"}, only: []string{"diode"}},
 		{name: "stats imports nothing of sluice", from: []string{"stats"}, only: []string{"stats"}},

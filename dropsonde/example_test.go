@@ -112,5 +112,5 @@ func ExampleIngestor() {
 	// go gs.Serve(listener) ... then read v2 wire bytes from buf.
 	fmt.Printf("%+v\n", ing.Stats())
 	// Output:
-	// {Received:0 Converted:{LogMessage:0 ValueMetric:0 CounterEvent:0 ContainerMetric:0 HttpStartStop:0 Error:0} Refused:{Malformed:0 UnsupportedType:0} Dropped:0 OpenStreams:0}
+	// {Received:0 Converted:{LogMessage:0 ValueMetric:0 CounterEvent:0 ContainerMetric:0 HttpStartStop:0 Error:0} Refused:{Malformed:0 UnsupportedType:0 Closed:0} Dropped:0 RejectedStreams:0 OpenStreams:0}
 }

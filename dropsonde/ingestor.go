@@ -1,17 +1,22 @@
 package dropsonde
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/dropsonde/events"
 	"github.com/sluicelog/sluice/dropsonde/plumbing"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // Ingestor serves Loggregator's v1 ingress, /plumbing.DopplerIngestor/Pusher:
@@ -32,7 +37,14 @@ type Ingestor struct {
 	converted   [events.Envelope_ContainerMetric + 1]atomic.Uint64 // by v1 event type
 	malformed   atomic.Uint64
 	unsupported atomic.Uint64
+	refusedShut atomic.Uint64 // messages refused after Close
+	rejectedSt  atomic.Uint64 // streams refused after Shutdown or Close
 	open        atomic.Int64
+	closed      atomic.Bool // read on every message: refuse after Close
+
+	mu       sync.Mutex
+	draining bool          // Shutdown or Close called: no new streams
+	idle     chan struct{} // closed once draining and no stream is open
 
 	warn warnLimiter
 }
@@ -53,7 +65,7 @@ func NewIngestor(buf diode.Buffer[[]byte], opts ...Option) (*Ingestor, error) {
 	if cfg.warnEvery <= 0 {
 		return nil, fmt.Errorf("%w: warn interval %v is not positive", ErrInvalidConfig, cfg.warnEvery)
 	}
-	return &Ingestor{buf: buf, cfg: cfg, warn: warnLimiter{every: cfg.warnEvery}}, nil
+	return &Ingestor{buf: buf, cfg: cfg, warn: warnLimiter{every: cfg.warnEvery}, idle: make(chan struct{})}, nil
 }
 
 // Register registers the Ingestor as plumbing.DopplerIngestor on s. It works
@@ -76,8 +88,10 @@ type pusher struct {
 // response; its agents never close their streams, so nothing depends on it.)
 func (p pusher) Pusher(st grpc.ClientStreamingServer[plumbing.EnvelopeData, plumbing.PushResponse]) error {
 	i := p.i
-	i.open.Add(1)
-	defer i.open.Add(-1)
+	if err := i.enter(); err != nil {
+		return err
+	}
+	defer i.leave()
 	for {
 		d, err := st.Recv()
 		if err == io.EOF {
@@ -86,8 +100,75 @@ func (p pusher) Pusher(st grpc.ClientStreamingServer[plumbing.EnvelopeData, plum
 		if err != nil {
 			return err
 		}
+		if i.closed.Load() {
+			i.received.Add(1)
+			i.refusedShut.Add(1)
+			return errClosedStatus
+		}
 		i.accept(d.GetPayload())
 	}
+}
+
+var errClosedStatus = status.Error(codes.Unavailable, "dropsonde: ingestor closed")
+
+// enter registers a running stream, or refuses it once draining.
+func (i *Ingestor) enter() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.draining {
+		i.rejectedSt.Add(1)
+		return errClosedStatus
+	}
+	i.open.Add(1)
+	return nil
+}
+
+func (i *Ingestor) leave() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.open.Add(-1) == 0 && i.draining {
+		close(i.idle)
+	}
+}
+
+// drain makes the Ingestor refuse new streams.
+func (i *Ingestor) drain() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.draining {
+		i.draining = true
+		if i.open.Load() == 0 {
+			close(i.idle)
+		}
+	}
+}
+
+// Shutdown stops the Ingestor gracefully: new streams are refused with
+// codes.Unavailable and Shutdown waits until the open ones end (their
+// clients close them), accepting what they send meanwhile. When ctx ends
+// first it closes the Ingestor as Close does and returns ctx's error. A
+// router calls it before it stops routing its buffer, so that nothing is
+// written into the buffer after the last read. Loggregator's agents never
+// close their v1 streams: give ctx a deadline. Safe to call twice.
+func (i *Ingestor) Shutdown(ctx context.Context) error {
+	i.drain()
+	select {
+	case <-i.idle:
+		return nil
+	case <-ctx.Done():
+		i.Close()
+		return ctx.Err()
+	}
+}
+
+// Close makes the Ingestor refuse at once: new streams, and every message
+// of an open stream, are answered with codes.Unavailable and counted in
+// Refused.Closed; the grpc.Server's owner stops the server itself. Safe to
+// call twice.
+func (i *Ingestor) Close() error {
+	i.closed.Store(true)
+	i.drain()
+	return nil
 }
 
 // accept converts one v1 payload and writes it into the buffer, or counts
@@ -96,9 +177,9 @@ func (i *Ingestor) accept(payload []byte) {
 	i.received.Add(1)
 	b, typ, err := payloadToV2(payload)
 	if err != nil {
-		cause := "malformed"
+		cause := stats.CauseMalformed
 		if errors.Is(err, ErrUnsupportedType) {
-			cause = "unsupported_type"
+			cause = causeUnsupportedType
 			i.unsupported.Add(1)
 		} else {
 			i.malformed.Add(1)
@@ -126,6 +207,9 @@ type IngestorStats struct {
 	// Dropped is the buffer's own drop count (`dropped{direction=ingress}`);
 	// when the buffer is shared it includes the other writers' drops.
 	Dropped uint64
+	// RejectedStreams counts Pusher streams refused after Shutdown or Close
+	// with codes.Unavailable (`rejected_streams`); they carried nothing.
+	RejectedStreams uint64
 	// OpenStreams is the number of Pusher streams open now.
 	OpenStreams int64
 }
@@ -148,10 +232,13 @@ type Refused struct {
 	// UnsupportedType: an event type that is not converted (see
 	// ErrUnsupportedType); cause "unsupported_type".
 	UnsupportedType uint64
+	// Closed: messages received after Close, answered with
+	// codes.Unavailable (the stream ends); cause "closed".
+	Closed uint64
 }
 
 // Total returns the sum over every cause.
-func (r Refused) Total() uint64 { return r.Malformed + r.UnsupportedType }
+func (r Refused) Total() uint64 { return r.Malformed + r.UnsupportedType + r.Closed }
 
 // Stats returns a snapshot of the Ingestor's counters.
 func (i *Ingestor) Stats() IngestorStats {
@@ -166,9 +253,10 @@ func (i *Ingestor) Stats() IngestorStats {
 			HttpStartStop:   c(events.Envelope_HttpStartStop),
 			Error:           c(events.Envelope_Error),
 		},
-		Refused:     Refused{Malformed: i.malformed.Load(), UnsupportedType: i.unsupported.Load()},
-		Dropped:     i.buf.Stats().Dropped,
-		OpenStreams: i.open.Load(),
+		Refused:         Refused{Malformed: i.malformed.Load(), UnsupportedType: i.unsupported.Load(), Closed: i.refusedShut.Load()},
+		Dropped:         i.buf.Stats().Dropped,
+		RejectedStreams: i.rejectedSt.Load(),
+		OpenStreams:     i.open.Load(),
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/diode"
@@ -22,6 +24,7 @@ import (
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/internal/testtls"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // serve starts a TLS grpc.Server on loopback serving v2 Ingress (an
@@ -184,6 +187,14 @@ func TestIngestorRefusesAndContinues(t *testing.T) {
 		Refused: dropsonde.Refused{Malformed: 2, UnsupportedType: 1},
 	}, st)
 	assert.Equal(t, st.Received, st.Converted.Total()+st.Refused.Total())
+	assert.Equal(t, []string{
+		"counter ingress 6",
+		"counter rejected cause=malformed 2",
+		"counter rejected cause=unsupported_type 1",
+		"counter rejected cause=closed 0",
+		"counter rejected_streams 0",
+		"gauge streams 0",
+	}, reported(ing))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -211,4 +222,54 @@ func TestNewIngestorInvalidConfig(t *testing.T) {
 	require.ErrorIs(t, err, dropsonde.ErrInvalidConfig)
 	_, err = dropsonde.NewIngestor(buf, nil, dropsonde.WithLogger(nil))
 	require.NoError(t, err)
+}
+
+// reported lists what r reports, one "kind name tags value" line per metric.
+func reported(r stats.Reporter) []string {
+	var out []string
+	r.Report(func(m stats.Metric) {
+		line := m.Kind.String() + " " + m.Name
+		for _, t := range m.Tags {
+			line += " " + t.Key + "=" + t.Value
+		}
+		out = append(out, fmt.Sprintf("%s %v", line, m.Value))
+	})
+	return out
+}
+
+// Shutdown waits for the open stream to end and refuses new streams; Close
+// refuses the next message of a stream still open, and both are counted.
+func TestIngestorShutdownAndClose(t *testing.T) {
+	buf, err := diode.NewManyToOne[[]byte](64)
+	require.NoError(t, err)
+	ing, cc := serve(t, buf)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open, err := plumbing.NewDopplerIngestorClient(cc).Pusher(ctx)
+	require.NoError(t, err)
+	require.NoError(t, open.Send(&plumbing.EnvelopeData{Payload: mustMarshal(t, v1Log())}))
+	require.Eventually(t, func() bool { return ing.Stats().Converted.Total() == 1 }, 5*time.Second, time.Millisecond)
+
+	short, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer stop()
+	require.ErrorIs(t, ing.Shutdown(short), context.DeadlineExceeded, "the open stream never ends by itself")
+
+	// Closed now: the next message on the open stream ends it, counted.
+	require.NoError(t, open.Send(&plumbing.EnvelopeData{Payload: mustMarshal(t, v1Log())}))
+	_, err = open.CloseAndRecv()
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	// A new stream is refused.
+	late, err := plumbing.NewDopplerIngestorClient(cc).Pusher(ctx)
+	require.NoError(t, err)
+	_, err = late.CloseAndRecv()
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+
+	st := ing.Stats()
+	assert.Equal(t, uint64(2), st.Received)
+	assert.Equal(t, uint64(1), st.Converted.Total())
+	assert.Equal(t, dropsonde.Refused{Closed: 1}, st.Refused)
+	assert.Equal(t, uint64(1), st.RejectedStreams)
+	assert.Equal(t, int64(0), st.OpenStreams)
+	require.NoError(t, ing.Shutdown(ctx), "no stream open: Shutdown returns at once")
+	require.NoError(t, ing.Close())
 }

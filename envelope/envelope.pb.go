@@ -74,9 +74,9 @@ func (Log_Type) EnumDescriptor() ([]byte, []int) {
 type Envelope struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Timestamp      int64                  `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
-	SourceId       string                 `protobuf:"bytes,2,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
-	InstanceId     string                 `protobuf:"bytes,8,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
-	DeprecatedTags map[string]*Value      `protobuf:"bytes,3,rep,name=deprecated_tags,json=deprecatedTags,proto3" json:"deprecated_tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	SourceId       string                 `protobuf:"bytes,2,opt,name=source_id,proto3" json:"source_id,omitempty"`
+	InstanceId     string                 `protobuf:"bytes,8,opt,name=instance_id,proto3" json:"instance_id,omitempty"`
+	DeprecatedTags map[string]*Value      `protobuf:"bytes,3,rep,name=deprecated_tags,proto3" json:"deprecated_tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Tags           map[string]string      `protobuf:"bytes,9,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Types that are valid to be assigned to Message:
 	//
@@ -707,13 +707,12 @@ var File_envelope_proto protoreflect.FileDescriptor
 
 const file_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x0eenvelope.proto\x12\x0eloggregator.v2\"\xfe\x04\n" +
+	"\x0eenvelope.proto\x12\x0eloggregator.v2\"\x81\x05\n" +
 	"\bEnvelope\x12\x1c\n" +
-	"\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\x12\x1b\n" +
-	"\tsource_id\x18\x02 \x01(\tR\bsourceId\x12\x1f\n" +
-	"\vinstance_id\x18\b \x01(\tR\n" +
-	"instanceId\x12U\n" +
-	"\x0fdeprecated_tags\x18\x03 \x03(\v2,.loggregator.v2.Envelope.DeprecatedTagsEntryR\x0edeprecatedTags\x126\n" +
+	"\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\x12\x1c\n" +
+	"\tsource_id\x18\x02 \x01(\tR\tsource_id\x12 \n" +
+	"\vinstance_id\x18\b \x01(\tR\vinstance_id\x12V\n" +
+	"\x0fdeprecated_tags\x18\x03 \x03(\v2,.loggregator.v2.Envelope.DeprecatedTagsEntryR\x0fdeprecated_tags\x126\n" +
 	"\x04tags\x18\t \x03(\v2\".loggregator.v2.Envelope.TagsEntryR\x04tags\x12'\n" +
 	"\x03log\x18\x04 \x01(\v2\x13.loggregator.v2.LogH\x00R\x03log\x123\n" +
 	"\acounter\x18\x05 \x01(\v2\x17.loggregator.v2.CounterH\x00R\acounter\x12-\n" +

@@ -297,6 +297,12 @@ func startTelemetryAgent(t *testing.T, ca, cert, key string) (string, diode.Buff
 // buildPrograms builds the example programs of this module into a temp dir.
 func buildPrograms(t *testing.T) string {
 	t.Helper()
+	return buildSome(t, programs...)
+}
+
+// buildSome builds the named example programs into a temp dir.
+func buildSome(t *testing.T, programs ...string) string {
+	t.Helper()
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	require.NoError(t, err)
 	root := filepath.Dir(strings.TrimSpace(string(gomod)))
@@ -321,6 +327,7 @@ type program struct {
 	addr       string // first word of the first line
 	metricsURL string
 	gatewayURL string
+	v1FireURL  string
 	stdout     *syncBuffer
 	stderr     *syncBuffer
 	done       chan struct{}
@@ -366,6 +373,9 @@ func startProgram(t *testing.T, bin, name string, args ...string) *program {
 			}
 			if u, ok := strings.CutPrefix(f, "gateway="); ok {
 				p.gatewayURL = u
+			}
+			if u, ok := strings.CutPrefix(f, "firehose="); ok {
+				p.v1FireURL = u
 			}
 		}
 	case <-time.After(20 * time.Second):

@@ -62,6 +62,7 @@ type serverConfig struct {
 	kaTimeout   time.Duration
 	kaMinPing   time.Duration
 	kaWithoutRP bool
+	reflection  bool // WithReflection
 }
 
 func defaultServerConfig() serverConfig {

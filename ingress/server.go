@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
@@ -64,7 +65,8 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 		return nil, err
 	}
 	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{})}
-	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions, s.Register)
+	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions,
+		grpcserve.Reflecting(s.Register, cfg.reflection, envelope.Files()))
 	return s, nil
 }
 

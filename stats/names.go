@@ -7,7 +7,10 @@ import "slices"
 // one help text and one Kind across components, so that a Prometheus
 // registry sees a single consistent family for each.
 const (
-	// Ingress counts envelopes a component took in.
+	// Ingress counts envelopes a component took in: sluice counts v2
+	// envelopes, one per envelope (Loggregator's router counts after
+	// converting to v1, so a v2 event counts 0 there and a gauge with two
+	// metrics 2; see docs/architecture.md, "Telemetry names").
 	Ingress = "ingress"
 	// Egress counts envelopes a component handed on.
 	Egress = "egress"

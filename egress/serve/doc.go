@@ -52,20 +52,37 @@
 // with other services (created with GRPCServerOption). Shutdown sends what
 // the streams hold before ending them; Close ends them at once.
 //
+// # Tags
+//
+// A Server applies each subscriber's use_preferred_tags on the way out, as
+// Loggregator's reverse log proxy does: true folds deprecated_tags into
+// tags as strings and empties deprecated_tags; false (the proto default)
+// moves every tag into deprecated_tags as a text value. The rewrite works on
+// the wire bytes: an envelope with nothing to move is sent as it came, with
+// no copy; one that has is rewritten without being decoded.
+// WithTagsUnchanged sends tags as they came (Loggregator's router does).
+//
 // # Gateway
 //
-// A Gateway is an http.Handler for Loggregator's GET /v2/read: the query
-// parameters shard_id, deterministic_name, source_id (repeatable), log,
-// counter, gauge, timer, event, counter.name and gauge.name (comma-separated)
-// become a request's selectors, and the answer is a text/event-stream of
-// `data: <EnvelopeBatch as protojson>` frames with snake_case field names,
-// an `event: heartbeat` frame when idle (every 15 s by default) and an
-// `event: closing` frame before the stream ends on its timeout. Errors are
-// JSON {"error": ..., "message": ...}: 400 for an empty query or no
-// envelope type, 405 for another method than GET, 403 when the authorizer
-// (WithAuthorizer) refuses the source IDs, 429 ("too_many_streams")
-// beyond WithMaxStreams open streams (500 by default). The Gateway is
-// the one place in this package that decodes envelopes: JSON needs them.
+// A Gateway is an http.Handler for Loggregator's GET /v2/read, and answers
+// as Loggregator's gateway does. The query parameters shard_id,
+// deterministic_name, source_id (repeatable, each one source ID as given),
+// log, counter, gauge, timer, event, counter.name (each one counter
+// selector; a comma is part of the name) and gauge.name (each one gauge
+// selector for the comma-separated names it lists) become a request's
+// selectors, asking for preferred tags. The answer is a text/event-stream
+// of `data: <EnvelopeBatch as protojson>` frames, every field present
+// (EmitUnpopulated) under envelope.proto's JSON names (source_id,
+// instance_id, deprecated_tags), an `event: heartbeat` frame when idle
+// (every 15 s by default) and `event: closing` with `data: closing due to
+// stream timeout` before the stream ends on its timeout. Errors are written
+// with http.Error (text/plain), the body a JSON {"message": ...,
+// "error": ...}: 400 for an empty query or no envelope type, 405 for
+// another method than GET, 403 when the authorizer (WithAuthorizer)
+// refuses the source IDs, 429 ("too_many_streams") beyond WithMaxStreams
+// open streams (500 by default). WithStrictQuery refuses empty names and
+// source IDs that Loggregator takes. The Gateway is the one place in this
+// package that decodes envelopes: JSON needs them.
 //
 // # Options
 //

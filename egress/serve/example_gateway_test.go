@@ -59,5 +59,5 @@ func ExampleGateway() {
 	}
 	// Output:
 	// 200 OK text/event-stream
-	// data: {"batch":[{"timestamp":"1700000000000000000","source_id":"app","counter":{"name":"requests","delta":"5"}}]}
+	// data: {"batch":[{"timestamp":"1700000000000000000","source_id":"app","instance_id":"","deprecated_tags":{},"tags":{},"counter":{"name":"requests","delta":"5","total":"0"}}]}
 }

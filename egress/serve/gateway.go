@@ -1,12 +1,14 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,34 +85,33 @@ func NewGateway(s Subscriber, opts ...GatewayOption) (*Gateway, error) {
 	return &Gateway{sub: s, cfg: cfg, streams: make(map[*gatewayStream]struct{})}, nil
 }
 
-// gatewayError is the JSON body of an error answer, Loggregator's shape.
+// gatewayError is an error answer. Its body is Loggregator's: the JSON
+// object {"message": ..., "error": ...} (in that order) and a newline,
+// written with http.Error, which makes it text/plain and adds a newline.
 type gatewayError struct {
 	status  int
-	Code    string `json:"error"`
 	Message string `json:"message"`
+	Code    string `json:"error"`
 }
 
 var (
-	gatewayErrEmptyQuery    = gatewayError{http.StatusBadRequest, "empty_query", "query cannot be empty"}
-	gatewayErrMissingType   = gatewayError{http.StatusBadRequest, "missing_envelope_type", "query must provide at least one envelope type"}
-	gatewayErrCounterName   = gatewayError{http.StatusBadRequest, "missing_counter_name", "counter.name is invalid"}
-	gatewayErrGaugeName     = gatewayError{http.StatusBadRequest, "missing_gauge_name", "gauge.name is invalid"}
-	gatewayErrMethod        = gatewayError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"}
-	gatewayErrNotFound      = gatewayError{http.StatusNotFound, "not_found", "resource not found"}
-	gatewayErrNoStreaming   = gatewayError{http.StatusInternalServerError, "streaming_unsupported", "request does not support streaming"}
-	gatewayErrUnavailable   = gatewayError{http.StatusServiceUnavailable, "unavailable", ErrGatewayClosed.Error()}
-	gatewayErrorContentType = "application/json"
+	gatewayErrEmptyQuery  = gatewayError{http.StatusBadRequest, "query cannot be empty", "empty_query"}
+	gatewayErrMissingType = gatewayError{http.StatusBadRequest, "query must provide at least one envelope type", "missing_envelope_type"}
+	gatewayErrCounterName = gatewayError{http.StatusBadRequest, "counter.name is invalid without value", "missing_counter_name"}
+	gatewayErrGaugeName   = gatewayError{http.StatusBadRequest, "gauge.name is invalid without value", "missing_gauge_name"}
+	gatewayErrMethod      = gatewayError{http.StatusMethodNotAllowed, "method not allowed", "method_not_allowed"}
+	gatewayErrNotFound    = gatewayError{http.StatusNotFound, "resource not found", "not_found"}
+	gatewayErrNoStreaming = gatewayError{http.StatusInternalServerError, "request does not support streaming", "streaming_unsupported"}
+	gatewayErrUnavailable = gatewayError{http.StatusServiceUnavailable, ErrGatewayClosed.Error(), "unavailable"}
 )
 
 func (g *Gateway) fail(w http.ResponseWriter, e gatewayError) {
 	g.mu.Lock()
 	g.rejected++
 	g.mu.Unlock()
-	body, _ := json.Marshal(e)
-	w.Header().Set("Content-Type", gatewayErrorContentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.status)
-	_, _ = w.Write(body)
+	var body strings.Builder
+	_ = json.NewEncoder(&body).Encode(e) // ends with a newline, as Loggregator's
+	http.Error(w, body.String(), e.status)
 }
 
 // ServeHTTP serves GET /v2/read.
@@ -124,13 +125,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, gatewayErrMethod)
 		return
 	}
-	req, sourceIDs, gerr := gatewayRequest(r.URL.Query())
+	req, sourceIDs, gerr := gatewayRequest(r.URL.Query(), g.cfg.strictQuery)
 	if gerr != nil {
 		g.fail(w, *gerr)
 		return
 	}
 	if err := g.cfg.authorize(r, sourceIDs); err != nil {
-		g.fail(w, gatewayError{http.StatusForbidden, "forbidden", err.Error()})
+		g.fail(w, gatewayError{http.StatusForbidden, err.Error(), "forbidden"})
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -150,8 +151,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(g.streams) >= g.cfg.maxStreams {
 		g.mu.Unlock()
-		g.fail(w, gatewayError{http.StatusTooManyRequests, "too_many_streams",
-			fmt.Sprintf("serve: at most %d streams at once", g.cfg.maxStreams)})
+		g.fail(w, gatewayError{http.StatusTooManyRequests,
+			fmt.Sprintf("serve: at most %d streams at once", g.cfg.maxStreams), "too_many_streams"})
 		return
 	}
 	g.streams[st] = struct{}{}
@@ -166,9 +167,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	sub, err := g.sub.Subscribe(r.Context(), req)
 	if err != nil {
-		e := gatewayError{http.StatusServiceUnavailable, "unavailable", err.Error()}
+		e := gatewayError{http.StatusServiceUnavailable, err.Error(), "unavailable"}
 		if errors.Is(err, envelope.ErrNoSelectors) || errors.Is(err, envelope.ErrSelectorWithoutMessage) {
-			e = gatewayError{http.StatusBadRequest, "invalid_request", err.Error()}
+			e = gatewayError{http.StatusBadRequest, err.Error(), "invalid_request"}
 		}
 		g.fail(w, e)
 		return
@@ -190,7 +191,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	marshal := protojson.MarshalOptions{UseProtoNames: true}
+	// Loggregator's gateway: protojson with every field, populated or not,
+	// under the JSON names of envelope.proto (source_id, instance_id,
+	// deprecated_tags; the rest are one word). Compacted, because protojson
+	// varies its spacing on purpose; the bytes are then the same in every
+	// build, and mean the same.
+	marshal := protojson.MarshalOptions{EmitUnpopulated: true}
+	var compact bytes.Buffer
 	frame := &envelope.Batch{}
 	flush := func(raw [][]byte) {
 		if sw.err != nil {
@@ -202,7 +209,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bad := 0
 		for _, b := range raw {
 			e := new(envelope.Envelope)
-			if err := proto.Unmarshal(b, e); err != nil {
+			if err := proto.Unmarshal(convergeTags(b, req.UsePreferredTags), e); err != nil {
 				bad++
 				continue
 			}
@@ -214,7 +221,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		data, err := marshal.Marshal(frame)
 		if err == nil {
-			err = sw.frame("", data)
+			compact.Reset()
+			if err = json.Compact(&compact, data); err == nil {
+				err = sw.frame("", compact.Bytes())
+			}
 		}
 		if err != nil {
 			g.count(0, len(frame.Batch), bad)
@@ -227,7 +237,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reader := &gatewayReader{sub: sub, w: sw, every: g.cfg.heartbeat}
 	_ = batch.Run(ctx, reader, batch.Config{Size: g.cfg.batchSize, Interval: g.cfg.interval}, flush)
 	if sw.err == nil && r.Context().Err() == nil {
-		reason := "stream timeout"
+		reason := "closing due to stream timeout"
 		if errors.Is(ctx.Err(), context.Canceled) {
 			reason = "server shutting down"
 		}
@@ -318,54 +328,53 @@ func (r *gatewayReader) Next(ctx context.Context) ([]byte, error) {
 }
 
 // gatewayRequest builds the egress request of a /v2/read query as
-// Loggregator's gateway does: each of log, counter, gauge, timer and event
-// makes one selector per source_id (or one for every source ID when there
-// is none). counter.name (comma-separated) makes one counter selector per
-// name; gauge.name (comma-separated) one gauge selector asking for all the
-// names. Either one implies its type.
-func gatewayRequest(q url.Values) (*envelope.EgressBatchRequest, []string, *gatewayError) {
+// Loggregator's gateway does, and returns the source IDs to authorize (none:
+// the request reads every source ID):
+//
+//   - Each source_id parameter is one source ID, taken as it is (an empty
+//     one selects every source ID); none selects every source ID.
+//   - For each source ID, log, counter, gauge, timer and event each make one
+//     selector. Each counter.name parameter makes its own counter selector
+//     for that name (a comma is part of the name); each gauge.name
+//     parameter makes its own gauge selector for the comma-separated names
+//     it holds. Either one implies its type.
+//   - The request asks for preferred tags (use_preferred_tags), as
+//     Loggregator's gateway always does.
+//
+// With strict (WithStrictQuery), an empty counter.name, an empty name in
+// gauge.name and an empty source_id are refused with 400 instead.
+func gatewayRequest(q url.Values, strict bool) (*envelope.EgressBatchRequest, []string, *gatewayError) {
 	if len(q) == 0 {
 		return nil, nil, &gatewayErrEmptyQuery
 	}
-	var sourceIDs []string
-	for _, id := range q["source_id"] {
-		for _, p := range strings.Split(id, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				sourceIDs = append(sourceIDs, p)
-			}
-		}
-	}
-	names := func(key string) ([]string, bool) {
-		vs, ok := q[key]
-		if !ok {
-			return nil, true
-		}
-		var out []string
-		for _, v := range vs {
-			for _, p := range strings.Split(v, ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					out = append(out, p)
-				}
-			}
-		}
-		return out, len(out) > 0
-	}
-	counterNames, ok := names("counter.name")
-	if !ok {
-		return nil, nil, &gatewayErrCounterName
-	}
-	gaugeNames, ok := names("gauge.name")
-	if !ok {
-		return nil, nil, &gatewayErrGaugeName
-	}
 	has := func(k string) bool { _, ok := q[k]; return ok }
-	log, counter, gauge, timer, event := has("log"), has("counter") || counterNames != nil, has("gauge") || gaugeNames != nil, has("timer"), has("event")
+	log, counter, gauge, timer, event := has("log"), has("counter") || has("counter.name"), has("gauge") || has("gauge.name"), has("timer"), has("event")
 	if !log && !counter && !gauge && !timer && !event {
 		return nil, nil, &gatewayErrMissingType
 	}
+	counterNames, gaugeNames := q["counter.name"], q["gauge.name"]
+	if strict {
+		for _, n := range counterNames {
+			if n == "" {
+				return nil, nil, &gatewayErrCounterName
+			}
+		}
+		for _, n := range gaugeNames {
+			if slices.Contains(strings.Split(n, ","), "") {
+				return nil, nil, &gatewayErrGaugeName
+			}
+		}
+		if slices.Contains(q["source_id"], "") {
+			return nil, nil, &gatewayError{http.StatusBadRequest, "source_id is invalid without value", "invalid_source_id"}
+		}
+	}
+	sourceIDs := q["source_id"]
 	ids := sourceIDs
 	if len(ids) == 0 {
 		ids = []string{""}
+	}
+	if slices.Contains(sourceIDs, "") {
+		sourceIDs = nil // one selector reads every source ID
 	}
 	var sels []*envelope.Selector
 	for _, id := range ids {
@@ -373,7 +382,7 @@ func gatewayRequest(q url.Values) (*envelope.EgressBatchRequest, []string, *gate
 			sels = append(sels, &envelope.Selector{SourceId: id, Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}})
 		}
 		if counter {
-			if len(counterNames) == 0 {
+			if counterNames == nil {
 				sels = append(sels, &envelope.Selector{SourceId: id, Message: &envelope.Selector_Counter{Counter: &envelope.CounterSelector{}}})
 			}
 			for _, n := range counterNames {
@@ -381,7 +390,12 @@ func gatewayRequest(q url.Values) (*envelope.EgressBatchRequest, []string, *gate
 			}
 		}
 		if gauge {
-			sels = append(sels, &envelope.Selector{SourceId: id, Message: &envelope.Selector_Gauge{Gauge: &envelope.GaugeSelector{Names: gaugeNames}}})
+			if len(gaugeNames) == 0 {
+				sels = append(sels, &envelope.Selector{SourceId: id, Message: &envelope.Selector_Gauge{Gauge: &envelope.GaugeSelector{}}})
+			}
+			for _, n := range gaugeNames {
+				sels = append(sels, &envelope.Selector{SourceId: id, Message: &envelope.Selector_Gauge{Gauge: &envelope.GaugeSelector{Names: strings.Split(n, ",")}}})
+			}
 		}
 		if timer {
 			sels = append(sels, &envelope.Selector{SourceId: id, Message: &envelope.Selector_Timer{Timer: &envelope.TimerSelector{}}})
@@ -393,6 +407,7 @@ func gatewayRequest(q url.Values) (*envelope.EgressBatchRequest, []string, *gate
 	return &envelope.EgressBatchRequest{
 		ShardId:           q.Get("shard_id"),
 		DeterministicName: q.Get("deterministic_name"),
+		UsePreferredTags:  true,
 		Selectors:         sels,
 	}, sourceIDs, nil
 }
@@ -451,3 +466,12 @@ func (g *Gateway) Stats() GatewayStats {
 }
 
 func (e gatewayError) Error() string { return fmt.Sprintf("serve: %s: %s", e.Code, e.Message) }
+
+// WithStrictQuery makes a Gateway refuse, with 400, queries that
+// Loggregator's gateway takes although they select oddly: an empty
+// counter.name (every counter), an empty name in gauge.name (a gauge
+// metric named "") and an empty source_id (every source ID). Default:
+// taken as Loggregator takes them.
+func WithStrictQuery() GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.strictQuery = true })
+}

@@ -142,7 +142,7 @@ func TestGatewayHeartbeatAndClosing(t *testing.T) {
 	// On its timeout the stream says so and ends.
 	for ev = gatewayTestNext(t, evs, true); ev.event != "closing"; ev = gatewayTestNext(t, evs, true) {
 	}
-	assert.Equal(t, "stream timeout", ev.data)
+	assert.Equal(t, "closing due to stream timeout", ev.data)
 	_, ok := <-evs
 	assert.False(t, ok, "stream ends after closing")
 	serverTestWaitSubs(t, r, 0)
@@ -169,8 +169,6 @@ func TestGatewayErrors(t *testing.T) {
 	}{
 		{"empty query", http.MethodGet, "/v2/read", http.StatusBadRequest, "empty_query"},
 		{"missing type", http.MethodGet, "/v2/read?source_id=app", http.StatusBadRequest, "missing_envelope_type"},
-		{"empty counter name", http.MethodGet, "/v2/read?source_id=app&counter.name=", http.StatusBadRequest, "missing_counter_name"},
-		{"empty gauge name", http.MethodGet, "/v2/read?source_id=app&gauge.name=,", http.StatusBadRequest, "missing_gauge_name"},
 		{"wrong method", http.MethodPost, "/v2/read?log", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"unknown path", http.MethodGet, "/v2/write?log", http.StatusNotFound, "not_found"},
 		{"refused source ID", http.MethodGet, "/v2/read?log&source_id=app&source_id=secret", http.StatusForbidden, "forbidden"},
@@ -184,9 +182,13 @@ func TestGatewayErrors(t *testing.T) {
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			assert.Equal(t, tt.status, resp.StatusCode)
-			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			// Loggregator's body: http.Error text holding a JSON object.
+			assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+			raw, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.True(t, strings.HasSuffix(string(raw), "}\n\n"), "%q", raw)
 			var body struct{ Error, Message string }
-			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			require.NoError(t, json.Unmarshal(raw, &body))
 			assert.Equal(t, tt.code, body.Error)
 			assert.NotEmpty(t, body.Message)
 		})
@@ -226,7 +228,7 @@ func TestGatewayMaxStreams(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"error":"too_many_streams","message":"serve: at most 2 streams at once"}`, string(body))
+	assert.Equal(t, `{"message":"serve: at most 2 streams at once","error":"too_many_streams"}`+"\n\n", string(body))
 	assert.Equal(t, uint64(1), gw.Stats().RejectedStreams)
 	assert.Equal(t, 2, r.Stats().Subscriptions, "the refused request never subscribed")
 	_, err = NewGateway(r, WithMaxStreams(0))
@@ -278,8 +280,17 @@ func TestGatewayQueryMapping(t *testing.T) {
 	}{
 		{"log", []*envelope.Selector{logSel("")}},
 		{"log&source_id=a&source_id=b", []*envelope.Selector{logSel("a"), logSel("b")}},
-		{"counter.name=x,y&source_id=a", []*envelope.Selector{counter("a", "x"), counter("a", "y")}},
+		// A comma is part of a counter name; each counter.name is a selector.
+		{"counter.name=x,y&source_id=a", []*envelope.Selector{counter("a", "x,y")}},
+		{"counter.name=x&counter.name=y&source_id=a", []*envelope.Selector{counter("a", "x"), counter("a", "y")}},
+		// Each gauge.name is a selector for the names it lists.
 		{"counter&gauge.name=cpu,mem", []*envelope.Selector{counter("", ""), gauge("", "cpu", "mem")}},
+		{"gauge.name=cpu&gauge.name=mem", []*envelope.Selector{gauge("", "cpu"), gauge("", "mem")}},
+		// source_id is taken as it is: no splitting; empty means every source ID.
+		{"log&source_id=a,b", []*envelope.Selector{logSel("a,b")}},
+		{"log&source_id=", []*envelope.Selector{logSel("")}},
+		{"counter.name=", []*envelope.Selector{counter("", "")}},
+		{"gauge.name=", []*envelope.Selector{gauge("", "")}},
 		{"timer&event&gauge", []*envelope.Selector{
 			gauge(""),
 			{Message: &envelope.Selector_Timer{Timer: &envelope.TimerSelector{}}},
@@ -290,8 +301,9 @@ func TestGatewayQueryMapping(t *testing.T) {
 		t.Run(tt.query, func(t *testing.T) {
 			q, err := url.ParseQuery(tt.query)
 			require.NoError(t, err)
-			req, _, gerr := gatewayRequest(q)
+			req, _, gerr := gatewayRequest(q, false)
 			require.Nil(t, gerr)
+			assert.True(t, req.GetUsePreferredTags(), "Loggregator's gateway asks for preferred tags")
 			require.Len(t, req.GetSelectors(), len(tt.want))
 			for i := range tt.want {
 				assert.True(t, proto.Equal(tt.want[i], req.GetSelectors()[i]), "selector %d: %v", i, req.GetSelectors()[i])
@@ -299,9 +311,36 @@ func TestGatewayQueryMapping(t *testing.T) {
 		})
 	}
 	q, _ := url.ParseQuery("log&shard_id=s&deterministic_name=d")
-	req, _, _ := gatewayRequest(q)
+	req, _, _ := gatewayRequest(q, false)
 	assert.Equal(t, "s", req.GetShardId())
 	assert.Equal(t, "d", req.GetDeterministicName())
+
+	// Authorization sees the source IDs, or none when one selector reads
+	// every source ID.
+	for query, want := range map[string][]string{"log&source_id=a&source_id=b": {"a", "b"}, "log&source_id=a&source_id=": nil, "log": nil} {
+		q, _ := url.ParseQuery(query)
+		_, ids, gerr := gatewayRequest(q, false)
+		require.Nil(t, gerr)
+		assert.Equal(t, want, ids, query)
+	}
+
+	// WithStrictQuery refuses what selects oddly.
+	for query, code := range map[string]string{
+		"counter.name=":           "missing_counter_name",
+		"gauge.name=cpu,":         "missing_gauge_name",
+		"log&source_id=":          "invalid_source_id",
+		"log&source_id=a&counter": "",
+	} {
+		q, _ := url.ParseQuery(query)
+		_, _, gerr := gatewayRequest(q, true)
+		if code == "" {
+			assert.Nil(t, gerr, query)
+			continue
+		}
+		require.NotNil(t, gerr, query)
+		assert.Equal(t, code, gerr.Code, query)
+		assert.Equal(t, http.StatusBadRequest, gerr.status, query)
+	}
 }
 
 // gatewayTestStuck is a subscription whose Next ignores its context and

@@ -113,6 +113,9 @@ type serverConfig struct {
 	kaTimeout  time.Duration
 	kaMinPing  time.Duration
 	logger     *slog.Logger
+
+	tagsUnchanged bool // WithTagsUnchanged
+	reflection    bool // WithReflection
 }
 
 func serverDefaults() serverConfig {
@@ -140,6 +143,8 @@ type gatewayConfig struct {
 	interval   time.Duration
 	maxStreams int
 	logger     *slog.Logger
+
+	strictQuery bool // WithStrictQuery
 }
 
 func gatewayDefaults() gatewayConfig {

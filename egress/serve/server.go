@@ -89,7 +89,8 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 		return nil, fmt.Errorf("%w: keepalive durations must be positive", ErrInvalidConfig)
 	}
 	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}
-	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions, srv.Register)
+	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions,
+		grpcserve.Reflecting(srv.Register, cfg.reflection, envelope.Files()))
 	return srv, nil
 }
 
@@ -263,12 +264,18 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	s.mu.Unlock()
 
 	shard := req.GetShardId()
+	preferred, converge := req.GetUsePreferredTags(), !s.cfg.tagsUnchanged
 	var sendErr error
 	out := &wire.Batch{}
 	one := &wire.Envelope{}
 	flush := func(envs [][]byte) {
 		sent := 0
 		if sendErr == nil {
+			if converge {
+				for i, e := range envs {
+					envs[i] = convergeTags(e, preferred)
+				}
+			}
 			if batched {
 				out.Envelopes = envs
 				if sendErr = stream.SendMsg(out); sendErr == nil {

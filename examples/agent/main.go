@@ -112,7 +112,11 @@ func run(args []string) int {
 	defer func() { stopForwarding(); <-forwarded }()
 
 	// 5. The Ingress server for the emitters, writing into the diode.
-	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger))
+	inOpts := []ingress.ServerOption{ingress.WithTLS(serverTLS), ingress.WithLogger(logger)}
+	if common.Reflection {
+		inOpts = append(inOpts, ingress.WithReflection())
+	}
+	in, err := ingress.NewServer(buf, inOpts...)
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}

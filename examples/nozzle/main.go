@@ -62,6 +62,7 @@ func run(args []string) int {
 		counterName = fs.String("counter-name", "", "only counters of this name (with -counter)")
 		gaugeNames  = fs.String("gauge-name", "", "comma-separated: only gauges carrying one of these names (with -gauge)")
 		detName     = fs.String("deterministic-name", "", "deterministic name: metrics of the same name always go to the same member of the shard group")
+		preferred   = fs.Bool("preferred-tags", true, "ask for use_preferred_tags: deprecated tags arrive folded into tags (false: every tag arrives in deprecated_tags, Loggregator's default)")
 		print       = fs.Bool("print", false, "print each envelope as one protojson line on stdout (default: only count)")
 		duration    = fs.Duration("duration", 0, "how long to run (0: until SIGINT or SIGTERM)")
 		bufferSize  = fs.Int("buffer", nozzle.DefaultBufferSize, "envelopes buffered between the stream and the consumer")
@@ -79,7 +80,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "nozzle: %v\n", err)
 		return 2
 	}
-	req := &envelope.EgressBatchRequest{ShardId: *shardID, DeterministicName: *detName,
+	req := &envelope.EgressBatchRequest{ShardId: *shardID, DeterministicName: *detName, UsePreferredTags: *preferred,
 		Selectors: selectors(*sourceIDs, *logs, *counters, *gauges, *timers, *events, *counterName, *gaugeNames)}
 	clientTLS, err := tlsFiles.ClientConfig()
 	if err != nil {

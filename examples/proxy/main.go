@@ -74,7 +74,11 @@ func run(args []string) int {
 		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger)))
 
 	// 3. The Egress server on -addr.
-	egress, err := serve.NewServer(subscriber, serve.WithTLS(serverTLS), serve.WithLogger(logger))
+	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithLogger(logger)}
+	if common.Reflection {
+		egressOpts = append(egressOpts, serve.WithReflection())
+	}
+	egress, err := serve.NewServer(subscriber, egressOpts...)
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}

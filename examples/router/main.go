@@ -13,11 +13,16 @@ import (
 
 	"github.com/sluicelog/sluice/discovery"
 	etcdreg "github.com/sluicelog/sluice/discovery/etcd"
+	"github.com/sluicelog/sluice/dropsonde"
+	"github.com/sluicelog/sluice/dropsonde/firehose"
+	"github.com/sluicelog/sluice/dropsonde/plumbing"
 	"github.com/sluicelog/sluice/egress/serve"
+	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/ingress"
 	"github.com/sluicelog/sluice/limit"
+	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
@@ -25,12 +30,14 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
 	fs := flag.NewFlagSet("router", flag.ContinueOnError)
-	cli.Usage(fs, "router: a sluice router serving loggregator.v2 Ingress and Egress on one gRPC address.\n"+
+	cli.Usage(fs, "router: a sluice router serving loggregator.v2 Ingress and Egress, and Loggregator's v1 ingress\n"+
+		"(plumbing.DopplerIngestor), on one gRPC address.\n"+
 		"It prints the address it listens on as its first line and stops gracefully on SIGINT or SIGTERM.",
 		"router -addr 127.0.0.1:8082 -gateway-addr 127.0.0.1:8083 -metrics-addr 127.0.0.1:9102 -etcd http://127.0.0.1:2379 -zone z1 -id r1")
 	var (
 		common      cli.Common
 		gatewayAddr = fs.String("gateway-addr", "", "HTTP listen address of the /v2/read gateway (empty: no gateway)")
+		fhAddr      = fs.String("firehose-addr", "", "HTTP listen address of the v1 websocket firehose, /firehose/{subscription_id} and /apps/{source_id}/stream (empty: none)")
 		id          = fs.String("id", "", "router ID in discovery (default: the listen address)")
 		zone        = fs.String("zone", "", "availability zone the router registers in")
 		ttl         = fs.Duration("ttl", 10*time.Second, "etcd registration lease TTL")
@@ -77,6 +84,14 @@ func run(args []string) int {
 		return cli.Fatal("router", err)
 	}
 	defer in.Close()
+	//    Loggregator's agents also push v1 (dropsonde) envelopes to routers
+	//    on the same port: the Ingestor converts them to v2 and writes them
+	//    into the same diode, so they are routed like v2 envelopes.
+	v1, err := dropsonde.NewIngestor(buf, dropsonde.WithLogger(logger))
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	defer v1.Close()
 
 	// 2. The subscription router: each shard ID gets its copy of every
 	//    envelope its selectors match, the members of a shard group share it.
@@ -93,7 +108,7 @@ func run(args []string) int {
 	}
 	defer egress.Close()
 
-	// 4. Ingress and Egress share one gRPC server on -addr. Ingress's options
+	// 4. Ingress (v2 and v1) and Egress share one gRPC server on -addr. Ingress's options
 	//    carry the wire codec, TLS, message limit and keepalive for both.
 	lis, err := net.Listen("tcp", common.Addr)
 	if err != nil {
@@ -101,7 +116,13 @@ func run(args []string) int {
 	}
 	gs := grpc.NewServer(in.GRPCServerOptions()...)
 	in.Register(gs)
+	v1.Register(gs)
 	egress.Register(gs)
+	if common.Reflection {
+		// The shared server is the program's: it registers reflection,
+		// resolving sluice's v2 and v1 descriptors.
+		grpcserve.RegisterReflection(gs, envelope.Files(), plumbing.Files())
+	}
 	go func() { _ = gs.Serve(lis) }()
 	defer gs.Stop()
 	addr := lis.Addr().String()
@@ -130,14 +151,36 @@ func run(args []string) int {
 		defer gatewayHTTP.Close()
 	}
 
+	// 7. The v1 websocket firehose (optional): the same subscriptions as
+	//    dropsonde envelopes over websockets, as Loggregator's traffic
+	//    controller serves them.
+	var v1Firehose *firehose.Handler
+	var firehoseHTTP *cli.HTTPServer
+	if *fhAddr != "" {
+		if v1Firehose, err = firehose.NewHandler(router, firehose.WithLogger(logger)); err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer v1Firehose.Close()
+		if firehoseHTTP, err = cli.ServeHTTP(*fhAddr, "/", v1Firehose, serverTLS); err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer firehoseHTTP.Close()
+	}
+
 	if *id == "" {
 		*id = addr
 	}
-	// 7. Telemetry: /metrics, and with -agent-addr the counters as
+	// 8. Telemetry: /metrics, and with -agent-addr the counters as
 	//    envelopes (source ID "doppler"), as Loggregator's router does.
-	components := []telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "ingress_buffer", Reporter: buf}, {Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}}
+	components := []telemetry.Component{
+		{Name: "ingress_server", Reporter: in}, {Name: "ingress_buffer", Reporter: buf}, {Name: "v1_ingestor", Reporter: v1},
+		{Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress},
+	}
 	if gateway != nil {
 		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
+	}
+	if v1Firehose != nil {
+		components = append(components, telemetry.Component{Name: "v1_firehose", Reporter: v1Firehose})
 	}
 	tel, err := common.StartTelemetry("doppler", map[string]string{"job": "router", "router_id": *id}, logger, components)
 	if err != nil {
@@ -145,7 +188,7 @@ func run(args []string) int {
 	}
 	defer tel.Close()
 
-	// 8. Registration in etcd (optional): a key under the prefix, kept alive
+	// 9. Registration in etcd (optional): a key under the prefix, kept alive
 	//    with a lease and put back if etcd loses it. Agents and proxies that
 	//    watch the prefix find the router there.
 	var registrar *etcdreg.Registrar
@@ -167,7 +210,7 @@ func run(args []string) int {
 		defer registrar.Close()
 	}
 
-	cli.Listening(os.Stdout, addr, "gateway", gatewayHTTP.URL(), "metrics", tel.URL())
+	cli.Listening(os.Stdout, addr, "gateway", gatewayHTTP.URL(), "firehose", firehoseHTTP.URL(), "metrics", tel.URL())
 
 	return common.WaitThenShutdown("router", func(ctx context.Context) error {
 		var errs []error
@@ -179,6 +222,11 @@ func run(args []string) int {
 		// 2. Stop ingress: refuse new streams, let open ones finish; what
 		//    they sent is in the diode.
 		errs = append(errs, in.Shutdown(ctx))
+		//    v1 streams: Loggregator's agents never close them, so they are
+		//    served while v2 ingress drains, then closed: what they send
+		//    from now on is refused and counted, never left in the diode
+		//    after the last read.
+		errs = append(errs, v1.Close())
 		// 3. Drain: Run routes what the diode holds, then returns.
 		stopRouting()
 		<-routed
@@ -186,6 +234,9 @@ func run(args []string) int {
 		//    subscription holds and ends; then the router closes.
 		if gateway != nil {
 			errs = append(errs, gateway.Shutdown(ctx), gatewayHTTP.Shutdown(ctx))
+		}
+		if v1Firehose != nil {
+			errs = append(errs, v1Firehose.Shutdown(ctx), firehoseHTTP.Shutdown(ctx))
 		}
 		errs = append(errs, egress.Shutdown(ctx), router.Shutdown(ctx))
 		// 5. Stop the gRPC server; its handlers have all returned.

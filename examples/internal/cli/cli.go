@@ -176,6 +176,7 @@ type Common struct {
 	AgentAddr   string
 	AgentTLS    TLSFiles
 	Grace       time.Duration
+	Reflection  bool
 	// handlers are served beside /metrics (see Handle).
 	handlers map[string]http.Handler
 }
@@ -196,6 +197,7 @@ func (c *Common) Flags(fs *flag.FlagSet, defaultAddr, addrUsage string) {
 	fs.StringVar(&c.AgentAddr, "agent-addr", "", "Ingress address of an agent to send the program's own counters to as envelopes every 15 s (empty: none)")
 	c.AgentTLS.ClientFlags(fs, "agent-", "the agent of -agent-addr")
 	fs.DurationVar(&c.Grace, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	fs.BoolVar(&c.Reflection, "reflection", false, "serve grpc server reflection on -addr (grpcurl list, describe)")
 }
 
 // WaitThenShutdown waits for SIGINT or SIGTERM, then calls shutdown with a

@@ -1,0 +1,233 @@
+package serve
+
+import (
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/envelope"
+)
+
+// Field numbers of loggregator.v2.Envelope and its map entries that the tag
+// rewrite reads.
+const (
+	fieldDeprecatedTags protowire.Number = 3 // map<string, Value>
+	fieldTags           protowire.Number = 9 // map<string, string>
+	entryKey            protowire.Number = 1
+	entryValue          protowire.Number = 2
+	valueText           protowire.Number = 1
+	valueInteger        protowire.Number = 2
+	valueDecimal        protowire.Number = 3
+)
+
+// convergeTags applies an EgressRequest's use_preferred_tags to one
+// envelope's wire bytes, as Loggregator's reverse log proxy does for each
+// subscriber:
+//
+//   - preferred: every deprecated tag is folded into tags as a string (text
+//     as is, integers and decimals printed as Go's fmt.Sprint prints them),
+//     winning over a tag of the same name, and deprecated_tags is emptied;
+//     a deprecated tag whose value holds nothing is dropped.
+//   - not preferred (the proto default): every tag is moved into
+//     deprecated_tags as a text value, winning over a deprecated tag of the
+//     same name, and tags is emptied.
+//
+// When there is nothing to move (no deprecated tag, or no tag) it returns
+// b itself: the common case costs a scan of the top-level fields and no
+// allocation. Otherwise it returns new bytes, never changing b (the same
+// bytes may be on their way to other subscribers): the envelope's other
+// fields byte for byte, then the entries that stay, then the moved ones.
+// A later map entry wins over an earlier one of the same key when decoded,
+// which is how the winners above are kept without decoding the envelope.
+// What the byte rewrite does not handle (a deprecated tag whose value holds
+// nothing: it must erase an earlier entry of its key; bytes that are not
+// well-formed) takes the slow way, decoding and encoding the envelope;
+// bytes that do not decode are returned unchanged.
+func convergeTags(b []byte, preferred bool) []byte {
+	move, stay := fieldTags, fieldDeprecatedTags
+	if preferred {
+		move, stay = fieldDeprecatedTags, fieldTags
+	}
+	if !hasField(b, move) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/4)
+	var kept, moved []byte
+	ok := eachField(b, func(num protowire.Number, typ protowire.Type, field, value []byte) bool {
+		switch {
+		case num == stay && typ == protowire.BytesType:
+			kept = append(kept, field...)
+		case num == move && typ == protowire.BytesType:
+			var ok bool
+			moved, ok = appendMoved(moved, value, preferred)
+			return ok
+		default:
+			out = append(out, field...)
+		}
+		return true
+	})
+	if !ok {
+		return convergeDecoded(b, preferred)
+	}
+	out = append(out, kept...)
+	return append(out, moved...)
+}
+
+// convergeDecoded is convergeTags the slow way, for what the rewrite on
+// bytes does not handle: it decodes, applies the rule and encodes. Bytes
+// that do not decode are returned unchanged.
+func convergeDecoded(b []byte, preferred bool) []byte {
+	var e envelope.Envelope
+	if proto.Unmarshal(b, &e) != nil {
+		return b
+	}
+	if preferred {
+		if e.Tags == nil {
+			e.Tags = make(map[string]string, len(e.DeprecatedTags))
+		}
+		for k, v := range e.DeprecatedTags {
+			switch d := v.GetData().(type) {
+			case *envelope.Value_Text:
+				e.Tags[k] = d.Text
+			case *envelope.Value_Integer:
+				e.Tags[k] = fmt.Sprint(d.Integer)
+			case *envelope.Value_Decimal:
+				e.Tags[k] = fmt.Sprint(d.Decimal)
+			}
+		}
+		e.DeprecatedTags = nil
+	} else {
+		if e.DeprecatedTags == nil {
+			e.DeprecatedTags = make(map[string]*envelope.Value, len(e.Tags))
+		}
+		for k, v := range e.Tags {
+			e.DeprecatedTags[k] = &envelope.Value{Data: &envelope.Value_Text{Text: v}}
+		}
+		e.Tags = nil
+	}
+	out, err := proto.Marshal(&e)
+	if err != nil {
+		return b
+	}
+	return out
+}
+
+// eachField calls f for each field of the message b, in order, with its
+// number, wire type, whole encoding (tag included) and value (the content
+// of a length-delimited field, the encoded value of the others), until f
+// returns false. It returns false when f did or b is not well-formed.
+func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, field, value []byte) bool) bool {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return false
+		}
+		value := b[n : n+m]
+		if typ == protowire.BytesType {
+			value, _ = protowire.ConsumeBytes(value)
+		}
+		if !f(num, typ, b[:n+m], value) {
+			return false
+		}
+		b = b[n+m:]
+	}
+	return true
+}
+
+// hasField reports whether the top-level fields of b hold num (as a
+// length-delimited field).
+func hasField(b []byte, num protowire.Number) bool {
+	found := false
+	eachField(b, func(n protowire.Number, typ protowire.Type, _, _ []byte) bool {
+		found = n == num && typ == protowire.BytesType
+		return !found
+	})
+	return found
+}
+
+// appendMoved appends the map entry entry, moved to the other map, to dst:
+// a tags entry (string value) becomes a deprecated_tags entry whose Value
+// holds the text; a deprecated_tags entry becomes a tags entry whose value
+// is the Value as a string. It returns false for an entry that is not
+// well-formed, or whose Value holds nothing (left to the slow way).
+func appendMoved(dst, entry []byte, preferred bool) ([]byte, bool) {
+	var key, val []byte
+	hasVal := false
+	if !eachField(entry, func(num protowire.Number, typ protowire.Type, _, v []byte) bool {
+		switch {
+		case typ != protowire.BytesType:
+		case num == entryKey:
+			key = v
+		case num == entryValue:
+			val, hasVal = v, true
+		}
+		return true
+	}) {
+		return dst, false
+	}
+	// The entry is written straight into dst: key field, then value field.
+	keyLen := protowire.SizeTag(entryKey) + protowire.SizeBytes(len(key))
+	if preferred {
+		str, ok := valueString(val)
+		if !hasVal || !ok {
+			return dst, false // no tag for an empty Value: the slow way
+		}
+		valLen := protowire.SizeTag(entryValue) + protowire.SizeBytes(len(str))
+		dst = protowire.AppendTag(dst, fieldTags, protowire.BytesType)
+		dst = protowire.AppendVarint(dst, uint64(keyLen+valLen))
+		dst = appendField(dst, entryKey, key)
+		return appendField(dst, entryValue, str), true
+	}
+	textLen := protowire.SizeTag(valueText) + protowire.SizeBytes(len(val))
+	valLen := protowire.SizeTag(entryValue) + protowire.SizeBytes(textLen)
+	dst = protowire.AppendTag(dst, fieldDeprecatedTags, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(keyLen+valLen))
+	dst = appendField(dst, entryKey, key)
+	dst = protowire.AppendTag(dst, entryValue, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(textLen))
+	return appendField(dst, valueText, val), true
+}
+
+// appendField appends a length-delimited field.
+func appendField(dst []byte, num protowire.Number, v []byte) []byte {
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	return protowire.AppendBytes(dst, v)
+}
+
+// valueString returns a loggregator.v2.Value's data as a string, as
+// fmt.Sprint prints it (text as is, without a copy); false when no data is
+// set. Of several data fields (a oneof), the last wins, as when decoding.
+func valueString(v []byte) ([]byte, bool) {
+	var s []byte
+	ok := false
+	wellFormed := eachField(v, func(num protowire.Number, typ protowire.Type, _, value []byte) bool {
+		switch {
+		case num == valueText && typ == protowire.BytesType:
+			s, ok = value, true
+		case num == valueInteger && typ == protowire.VarintType:
+			x, _ := protowire.ConsumeVarint(value)
+			s, ok = fmt.Append(nil, int64(x)), true
+		case num == valueDecimal && typ == protowire.Fixed64Type:
+			x, _ := protowire.ConsumeFixed64(value)
+			s, ok = fmt.Append(nil, math.Float64frombits(x)), true
+		}
+		return true
+	})
+	return s, ok && wellFormed
+}
+
+// WithTagsUnchanged makes a Server send envelopes with their tags as they
+// came, ignoring use_preferred_tags, as Loggregator's router (the doppler
+// role) does; its reverse log proxy applies the rule. By default a Server
+// applies it to every envelope (see the package doc, "Tags"), so that
+// subscribers get Loggregator's tags from a router and from a proxy alike;
+// applying it twice gives what applying it once gives.
+func WithTagsUnchanged() ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.tagsUnchanged = true })
+}
