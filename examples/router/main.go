@@ -21,8 +21,8 @@ import (
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/ingress"
-	"github.com/sluicelog/sluice/limit"
 	"github.com/sluicelog/sluice/internal/grpcserve"
+	"github.com/sluicelog/sluice/limit"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
