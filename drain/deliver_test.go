@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelog/sluice/drain/draintest"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
+	"github.com/sluicelog/sluice/stats"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -270,3 +271,25 @@ func TestLossToEmitter(t *testing.T) {
 type emitFunc func(*envelope.Envelope)
 
 func (f emitFunc) Emit(e *envelope.Envelope) { f(e) }
+
+func TestReport(t *testing.T) {
+	m, err := drain.NewManager(drain.WithBufferSize(1), drain.WithRetry(1, time.Millisecond, time.Millisecond), drain.WithLossReports(time.Hour, nil))
+	require.NoError(t, err)
+	require.ErrorIs(t, m.SetBindings([]drain.Binding{{SourceID: "app", URL: "syslog://127.0.0.1:1"}, {SourceID: "app", URL: "ftp://x"}}), drain.ErrInvalidBinding)
+	require.NoError(t, m.PublishEnvelope(envelope.NewLog("other", []byte("x"))))
+	require.Error(t, m.Publish([]byte{0xff}))
+	require.NoError(t, m.Close())
+	got := map[string]float64{}
+	m.Report(func(mt stats.Metric) {
+		k := mt.Name
+		for _, tg := range mt.Tags {
+			k += "," + tg.Key + "=" + tg.Value
+		}
+		got[k] = mt.Value
+	})
+	assert.Equal(t, map[string]float64{
+		"ingress": 1, "unbound": 1, "filtered": 0, "dropped,direction=ingress,cause=malformed": 1,
+		"egress": 0, "dropped,direction=egress,cause=overflow": 0, "dropped,direction=egress,cause=write_failed": 0,
+		"messages": 0, "loss_reports": 0, "rejected_bindings,cause=invalid": 1, "drains": 1, "drain_connections": 0,
+	}, got)
+}
