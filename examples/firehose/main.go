@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 		telemetry  = fs.Duration("telemetry", time.Second, "interval of the routers' self-telemetry envelopes (0 disables)")
 		crashAfter = fs.Duration("crash-router-after", 0, "stop the first router abruptly after this long (0: never)")
 		refresh    = fs.Duration("refresh", 500*time.Millisecond, "live view refresh interval")
+		syslogURL  = fs.String("syslog-drain", "", "also deliver every envelope to this syslog drain (syslog://host:port or syslog-tls://host:port, as RFC 5424), through a nozzle of its own shard group on the proxy")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: firehose [flags]\n\nRuns an all-in-one sluice firehose over loopback and prints the accounting of every hop.\n\nFlags:")
@@ -88,6 +89,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 		return 1
 	}
 	defer topo.Close()
+	var sink *drainSink
+	if *syslogURL != "" {
+		if sink, err = startDrainSink(topo, *syslogURL); err != nil {
+			fmt.Fprintln(stderr, "firehose: -syslog-drain:", err)
+			return 2
+		}
+	}
 	security := "mutual TLS"
 	if *plaintext {
 		security = "plaintext"
@@ -129,6 +137,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 	defer cancel()
 	if err := topo.Drain(drainCtx); err != nil {
 		fmt.Fprintln(stderr, "firehose: drain:", err)
+	}
+	if sink != nil {
+		sink.stop(drainCtx, stdout)
 	}
 	rep := topo.Report()
 	fmt.Fprintln(stdout, "\nAccounting (sent == delivered + counted drops + loss inside broken streams, per shard group):")
