@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelog/sluice/drain/draintest"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
+	"github.com/sluicelog/sluice/stats"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -226,7 +227,7 @@ func TestDeadDrainCostsNothing(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, m.Shutdown(ctxT(t)))
 
-	data := 0
+	data := uint64(0)
 	for _, msg := range healthy.Messages() {
 		if strings.HasPrefix(string(msg.Msg), "data ") {
 			data++
@@ -235,18 +236,22 @@ func TestDeadDrainCostsNothing(t *testing.T) {
 	st := m.Stats()
 	h := st.Drains["app "+healthy.URL()]
 	dd := st.Drains["app "+deadURL]
-	assert.Equal(t, n, data, "the healthy drain got every envelope")
-	assert.Zero(t, h.Dropped.Total())
-	assert.Zero(t, dd.Sent)
-	assert.Equal(t, dd.Written, dd.Dropped.Total())
-	assert.Positive(t, st.LossReports)
-	var reported uint64
+	assert.Equal(t, uint64(n), data, "the healthy drain got every envelope")
+	var reported, reports uint64
 	for _, msg := range healthy.Messages() {
 		var k uint64
 		if _, err := fmt.Sscanf(string(msg.Msg), "%d envelopes dropped for drain", &k); err == nil {
 			reported += k
+			reports++
 		}
 	}
+	// Both drains were handed every envelope and every loss report; the
+	// healthy one delivered them all, the dead one counted them all dropped.
+	assert.Equal(t, st.LossReports, reports, "every loss report reached the owner's healthy drain")
+	assert.Equal(t, drain.Stats{SourceID: "app", URL: h.URL, Written: uint64(n) + reports, Sent: uint64(n) + reports, Messages: uint64(n) + reports, Writes: h.Writes, Dials: 1, Connected: h.Connected}, h)
+	assert.Equal(t, uint64(n)+reports, dd.Written)
+	assert.Zero(t, dd.Sent)
+	assert.Equal(t, dd.Written, dd.Dropped.Total())
 	assert.LessOrEqual(t, reported, dd.Dropped.Total(), "reports never claim more than was dropped")
 	t.Logf("report %q; dead drain dropped %+v; reported %d", report, dd.Dropped, reported)
 }
@@ -270,3 +275,25 @@ func TestLossToEmitter(t *testing.T) {
 type emitFunc func(*envelope.Envelope)
 
 func (f emitFunc) Emit(e *envelope.Envelope) { f(e) }
+
+func TestReport(t *testing.T) {
+	m, err := drain.NewManager(drain.WithBufferSize(1), drain.WithRetry(1, time.Millisecond, time.Millisecond), drain.WithLossReports(time.Hour, nil))
+	require.NoError(t, err)
+	require.ErrorIs(t, m.SetBindings([]drain.Binding{{SourceID: "app", URL: "syslog://127.0.0.1:1"}, {SourceID: "app", URL: "ftp://x"}}), drain.ErrInvalidBinding)
+	require.NoError(t, m.PublishEnvelope(envelope.NewLog("other", []byte("x"))))
+	require.Error(t, m.Publish([]byte{0xff}))
+	require.NoError(t, m.Close())
+	got := map[string]float64{}
+	m.Report(func(mt stats.Metric) {
+		k := mt.Name
+		for _, tg := range mt.Tags {
+			k += "," + tg.Key + "=" + tg.Value
+		}
+		got[k] = mt.Value
+	})
+	assert.Equal(t, map[string]float64{
+		"ingress": 1, "unbound": 1, "filtered": 0, "dropped,direction=ingress,cause=malformed": 1,
+		"egress": 0, "dropped,direction=egress,cause=overflow": 0, "dropped,direction=egress,cause=write_failed": 0,
+		"messages": 0, "loss_reports": 0, "rejected_bindings,cause=invalid": 1, "drains": 1, "drain_connections": 0,
+	}, got)
+}

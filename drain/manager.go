@@ -296,11 +296,13 @@ func (m *Manager) reportLoss() {
 	}
 	m.mu.Unlock()
 	for _, e := range reports {
-		m.reports.Add(1)
+		// Counted only when it went somewhere: after Shutdown or Close
+		// the Manager refuses its own report.
 		if m.cfg.emitter != nil {
 			m.cfg.emitter.Emit(e)
-		} else {
-			_ = m.PublishEnvelope(e)
+			m.reports.Add(1)
+		} else if m.PublishEnvelope(e) == nil {
+			m.reports.Add(1)
 		}
 	}
 }

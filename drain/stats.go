@@ -76,7 +76,9 @@ type ManagerStats struct {
 	Refused map[string]uint64
 	// SourceErrors counts failed reads of the binding source.
 	SourceErrors uint64
-	// LossReports counts "envelopes dropped" messages sent to owners.
+	// LossReports counts "envelopes dropped" messages sent to owners. When
+	// they go into the Manager itself (no Emitter) they are counted in
+	// Ingress too.
 	LossReports uint64
 }
 

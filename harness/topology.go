@@ -307,12 +307,12 @@ func allKinds() []*envelope.Selector {
 }
 
 // subscribed reports whether every router has a subscription for every
-// nozzle (one per Firehose).
+// nozzle (one per Firehose); a caller's own nozzles may add more.
 func (t *Topology) subscribed() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, r := range t.Routers {
-		if !t.stopped[r] && r.Router.Stats().Subscriptions != len(t.Nozzles) {
+		if !t.stopped[r] && r.Router.Stats().Subscriptions < len(t.Nozzles) {
 			return false
 		}
 	}

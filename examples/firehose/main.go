@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 		noisy      = fs.Bool("noisy", false, "add a noisy neighbour: one source (\""+harness.NoisySource+"\") sending -noisy-factor times the rate of each of the mix's ten sources")
 		noisyBy    = fs.Int("noisy-factor", 50, "with -noisy: the noisy source's rate, in multiples of one mix source's rate (-rate/10)")
 		policy     = fs.String("buffer-policy", string(limit.PolicyFair), "agents' and routers' ingress buffer policy: fair (the sources holding the most lose) or ring (Loggregator's diode: whoever the reader fell behind on loses)")
+		syslogURL  = fs.String("syslog-drain", "", "also deliver every envelope to this syslog drain (syslog://host:port or syslog-tls://host:port, as RFC 5424), through a nozzle of its own shard group on the proxy")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: firehose [flags]\n\nRuns an all-in-one sluice firehose over loopback and prints the accounting of every hop.\n\nFlags:")
@@ -100,6 +101,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 		return 1
 	}
 	defer topo.Close()
+	var sink *drainSink
+	if *syslogURL != "" {
+		if sink, err = startDrainSink(topo, *syslogURL); err != nil {
+			fmt.Fprintln(stderr, "firehose: -syslog-drain:", err)
+			return 2
+		}
+	}
 	security := "mutual TLS"
 	if *plaintext {
 		security = "plaintext"
@@ -144,6 +152,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, terminal 
 	defer cancel()
 	if err := topo.Drain(drainCtx); err != nil {
 		fmt.Fprintln(stderr, "firehose: drain:", err)
+	}
+	if sink != nil {
+		sink.stop(drainCtx, stdout)
 	}
 	rep := topo.Report()
 	fmt.Fprintln(stdout, "\nAccounting (sent == delivered + counted drops + loss inside broken streams, per shard group):")
