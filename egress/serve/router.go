@@ -127,15 +127,15 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 func (r *Router) Publish(env []byte) error {
 	r.pubMu.Lock()
 	defer r.pubMu.Unlock()
-	return r.publishLocked(env)
+	return r.publishLocked(env, envelope.ReadRoute)
 }
 
-// publishLocked is Publish under pubMu.
-func (r *Router) publishLocked(env []byte) error {
+// publishLocked is Publish under pubMu, reading the route with read.
+func (r *Router) publishLocked(env []byte, read func([]byte) (envelope.Route, error)) error {
 	if r.pubClosed {
 		return ErrRouterClosed
 	}
-	rt, err := envelope.ReadRoute(env)
+	rt, err := read(env)
 	if err != nil {
 		r.malformed++
 		return fmt.Errorf("serve: publish: %w", err)
@@ -177,8 +177,16 @@ func (r *Router) PublishEnvelope(e *envelope.Envelope) error {
 
 // Run publishes what buf yields until ctx ends; then it publishes what buf
 // still holds without waiting and returns ctx's error. It is what a router
-// process runs after its ingress buffer. Malformed envelopes are counted
-// and skipped. It returns ErrRouterClosed once the router is closed.
+// process runs after its ingress buffer. It returns ErrRouterClosed once
+// the router is closed.
+//
+// Run expects buf to hold envelopes that were validated when they were
+// received (an ingress.Server validates every envelope it accepts, in
+// full), so it reads their routes with envelope.ReadRouteTrusted instead of
+// validating them a second time: envelopes whose routing fields cannot be
+// read are counted as malformed and skipped, but other flaws (invalid UTF-8
+// in a tag, a malformed log payload field) are not looked for. Validate
+// what other code writes into buf, or hand it to Publish.
 //
 // Run takes what buf holds in bursts of up to 128 envelopes and
 // publishes each burst under one acquisition of the publish lock. After a
@@ -225,7 +233,7 @@ func (r *Router) publishFrom(buf diode.Buffer[[]byte], first []byte, has bool) (
 	n := 0
 	if has {
 		n++
-		if err := r.publishLocked(first); errors.Is(err, ErrRouterClosed) {
+		if err := r.publishLocked(first, envelope.ReadRouteTrusted); errors.Is(err, ErrRouterClosed) {
 			return n, err
 		}
 	}
@@ -235,7 +243,7 @@ func (r *Router) publishFrom(buf diode.Buffer[[]byte], first []byte, has bool) (
 			break
 		}
 		n++
-		if err := r.publishLocked(v); errors.Is(err, ErrRouterClosed) {
+		if err := r.publishLocked(v, envelope.ReadRouteTrusted); errors.Is(err, ErrRouterClosed) {
 			return n, err
 		}
 	}
