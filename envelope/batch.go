@@ -71,7 +71,7 @@ func CheckBatch(b []byte) error {
 				return malformed("batch", off, m)
 			}
 			off += m
-			if err := r.read(v); err != nil {
+			if err := r.read(v, true); err != nil {
 				return fmt.Errorf("envelope %d of batch: %w", i, err)
 			}
 			i++

@@ -1,6 +1,7 @@
 package envelope_test
 
 import (
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -77,6 +78,7 @@ func FuzzRoutingRead(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, rerr := envelope.ReadRoute(b)
+		tr, terr := envelope.ReadRouteTrusted(b) // never panics, whatever b is
 		var e envelope.Envelope
 		uerr := proto.Unmarshal(b, &e)
 		if uerr != nil {
@@ -87,6 +89,13 @@ func FuzzRoutingRead(f *testing.F) {
 		}
 		if rerr != nil {
 			t.Fatalf("ReadRoute failed (%v) on bytes proto.Unmarshal accepts: %x", rerr, b)
+		}
+		// On what ReadRoute accepts, the trusted read gives the same route.
+		th, tok := tr.NameHash()
+		rh, rok := r.NameHash()
+		if terr != nil || tr.SourceID != r.SourceID || tr.Kind != r.Kind || tr.Name != r.Name || th != rh || tok != rok ||
+			!slices.Equal(tr.GaugeNames(nil), r.GaugeNames(nil)) {
+			t.Fatalf("ReadRouteTrusted (%v) disagrees with ReadRoute on %x", terr, b)
 		}
 		if r.SourceID != e.GetSourceId() || r.Kind != e.Kind() {
 			t.Fatalf("route (%q, %v) != envelope (%q, %v)", r.SourceID, r.Kind, e.GetSourceId(), e.Kind())

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/envelope"
@@ -116,7 +115,9 @@ func (s *Server) acceptBatch(b *wire.Batch) error {
 	if err := s.check(len(b.Raw), "batch"); err != nil {
 		return err
 	}
-	if err := b.Split(); err != nil {
+	var sourceless [4]int // the indexes of envelopes without a source ID; rare
+	empty, err := b.SplitSourceless(sourceless[:0])
+	if err != nil {
 		s.malformed.Add(1)
 		s.cfg.logger.Warn("ingress: malformed batch refused", "err", err)
 		if !errors.Is(err, envelope.ErrMalformed) {
@@ -124,40 +125,14 @@ func (s *Server) acceptBatch(b *wire.Batch) error {
 		}
 		return status.Errorf(codes.InvalidArgument, "ingress: batch refused: %v", err)
 	}
-	for i, e := range b.Envelopes {
-		if sourceIDEmpty(e) {
-			b.Envelopes[i] = s.fillOrigin(e)
-		}
+	for _, i := range empty {
+		b.Envelopes[i] = s.fillOrigin(b.Envelopes[i])
 	}
 	for _, e := range b.Envelopes {
 		s.buf.Set(e)
 	}
 	s.ingress.Add(uint64(len(b.Envelopes)))
 	return nil
-}
-
-// sourceIDEmpty reports whether a valid marshaled Envelope has an empty
-// source ID, by skipping over its top-level fields (a map entry or a
-// message is skipped by its length, never read). The last source_id field
-// wins, as in protobuf.
-func sourceIDEmpty(b []byte) bool {
-	empty := true
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return false
-		}
-		if num == 2 && typ == protowire.BytesType {
-			empty = m == 1 // a zero length and no bytes
-		}
-		b = b[m:]
-	}
-	return empty
 }
 
 // fillOrigin returns e with its source ID set from its origin tag (tags,

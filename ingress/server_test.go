@@ -296,26 +296,6 @@ func TestServerFillsSourceIDFromOrigin(t *testing.T) {
 	assert.Equal(t, uint64(6), s.Stats().OriginFilled)
 }
 
-func TestSourceIDEmpty(t *testing.T) {
-	tests := []struct {
-		name string
-		e    *envelope.Envelope
-		want bool
-	}{
-		{"set", envelope.NewLog("x", []byte("p")), false},
-		{"empty", envelope.NewLog("", []byte("p"), envelope.WithTag("a", "b")), true},
-		{"gauge", envelope.NewGauge("g", []envelope.Metric{{Name: "m", Value: 1}}), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, sourceIDEmpty(marshal(t, tt.e)))
-		})
-	}
-	// The last source_id field wins, as in protobuf.
-	b := append(marshal(t, envelope.NewLog("x", nil)), 0x12, 0x00)
-	assert.True(t, sourceIDEmpty(b))
-}
-
 // openStream starts a server over mutual TLS and an open BatchSender
 // stream to it that has delivered n envelopes.
 type openStream struct {

@@ -6,7 +6,8 @@
 // # Router
 //
 // A Router takes envelopes as wire bytes (Publish, or Run over a buffer) and
-// routes them without decoding: envelope.ReadRoute reads the source ID, kind
+// routes them without decoding: envelope.ReadRoute (envelope.ReadRouteTrusted
+// in Run, over envelopes validated when received) reads the source ID, kind
 // and metric names, and the envelope's bytes travel on untouched. Each
 // subscription has a shard ID, selectors, optionally a deterministic name,
 // and its own buffer (a one-to-one diode of 1,000 envelopes by default, or a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"google.golang.org/grpc"
@@ -44,6 +45,7 @@ func run(args []string) int {
 		advertise   = fs.String("advertise-addr", "", "address registered in etcd for others to dial (default: the listen address)")
 		ingressBuf  cli.IngressBuffer
 		subBuffer   = fs.Int("subscription-buffer", serve.DefaultSubscriptionBuffer, "per-subscription diode size (envelopes)")
+		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
 	)
@@ -63,6 +65,16 @@ func run(args []string) int {
 	serverTLS, err := tlsFiles.ServerConfig()
 	if err != nil {
 		return cli.Fatal("router", err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return cli.Fatal("router", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return cli.Fatal("router", err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
 
 	// The envelope path: ingress.Server -> diode -> serve.Router ->

@@ -185,3 +185,28 @@ func TestConfirmed(t *testing.T) {
 	assert.False(t, wire.Confirmed(status.Error(codes.Unavailable, "EOF")))
 	assert.False(t, wire.Confirmed(io.EOF), "a broken stream, not an answer")
 }
+
+// SplitSourceless lists exactly the envelopes without a source ID; the
+// last source_id field wins, as in protobuf.
+func TestSplitSourceless(t *testing.T) {
+	m := func(e *envelope.Envelope) []byte {
+		b, err := proto.Marshal(e)
+		require.NoError(t, err)
+		return b
+	}
+	lastEmpty := append(m(envelope.NewLog("x", nil)), 0x12, 0x00)
+	lastSet := append(m(envelope.NewLog("", nil)), 0x12, 0x01, 'y')
+	envs := [][]byte{
+		m(envelope.NewLog("x", []byte("p"))),
+		m(envelope.NewLog("", []byte("p"), envelope.WithTag("a", "b"))),
+		m(envelope.NewGauge("g", []envelope.Metric{{Name: "m", Value: 1}})),
+		lastEmpty,
+		lastSet,
+		m(envelope.NewCounter("", "c", 1)),
+	}
+	b := &wire.Batch{Raw: envelope.AppendBatch(nil, envs)}
+	got, err := b.SplitSourceless([]int{-1})
+	require.NoError(t, err)
+	assert.Equal(t, []int{-1, 1, 3, 5}, got, "appended to what was given")
+	assert.Len(t, b.Envelopes, len(envs))
+}

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/wire"
+)
+
+// BatchSize is how many envelopes each BatchSender message carries.
+const BatchSize = 100
+
+// Config is a study's shape.
+type Config struct {
+	Rates       []int         // offered envelopes per second, all senders together; 0 is flat out
+	Senders     int           // BatchSender streams, each on its own connection (1 to 4)
+	Subscribers int           // BatchedReceiver subscribers (1 or 2)
+	Split       bool          // two subscribers share one shard ID (each gets a share) instead of one each (each gets a copy)
+	Duration    time.Duration // how long each rate is offered
+	Runs        int           // runs per rate, each against a fresh router process
+	Buffer      int           // the router's ingress diode (envelopes)
+	SubBuffer   int           // the router's per-subscription diode (envelopes)
+	ProfileDir  string        // when set, the router writes cpu-<rate>-<run>.pprof here
+	Router      string        // the router binary
+	certs       *certs
+}
+
+// Step is what one run at one offered rate did.
+type Step struct {
+	Rate        int // offered envelopes per second; 0 is flat out
+	Run         int
+	Senders     int
+	Subscribers int
+	Split       bool
+	Window      time.Duration // how long the senders sent
+	Sent        uint64        // envelopes the router confirmed reading (every stream ended OK)
+	Expected    uint64        // deliveries that would mean no loss: Sent per shard ID
+	Delivered   uint64        // envelopes the subscribers received, all together
+	// The router's own counts: lost in its ingress diode (each such
+	// envelope misses every shard ID) and in its subscription diodes.
+	IngressDropped, EgressDropped uint64
+	CPU                           time.Duration // router utime + stime from the start of sending until delivery settled
+	RSS, PeakRSS                  uint64        // router resident set at the end, and its peak (VmHWM)
+	GCs                           uint64        // garbage collections in the router over the run
+}
+
+// Loss is the share of expected deliveries that did not happen.
+func (s Step) Loss() float64 {
+	if s.Expected == 0 {
+		return 0
+	}
+	return 1 - float64(s.Delivered)/float64(s.Expected)
+}
+
+// CPUPerMillion is router CPU-seconds per million envelopes delivered.
+func (s Step) CPUPerMillion() float64 {
+	if s.Delivered == 0 {
+		return 0
+	}
+	return s.CPU.Seconds() / float64(s.Delivered) * 1e6
+}
+
+// SentRate is the rate actually sent, in envelopes per second.
+func (s Step) SentRate() float64 {
+	if s.Window <= 0 {
+		return 0
+	}
+	return float64(s.Sent) / s.Window.Seconds()
+}
+
+// benchEnvelope is a log envelope of 239 bytes: a 100-byte payload, a
+// 36-character source ID, an instance ID and three tags (a cell's index is
+// a GUID in Cloud Foundry).
+func benchEnvelope() *envelope.Envelope {
+	return envelope.NewLog("9f1c2b7e-6a41-4d3e-8c55-0b7a2e19d4f3", bytes.Repeat([]byte("x"), 100),
+		envelope.WithInstanceID("0"),
+		envelope.WithTag("deployment", "cf"),
+		envelope.WithTag("job", "diego-cell"),
+		envelope.WithTag("index", "5d3e1f2a-9c47-4b1e-8f6d-2a7e3c9b1d05"),
+	)
+}
+
+// benchBatch returns one EnvelopeBatch of BatchSize benchEnvelopes,
+// marshaled, and the size of one envelope.
+func benchBatch() ([]byte, int, error) {
+	one, err := proto.Marshal(benchEnvelope())
+	if err != nil {
+		return nil, 0, err
+	}
+	envs := make([][]byte, BatchSize)
+	for i := range envs {
+		envs[i] = one
+	}
+	return envelope.AppendBatch(nil, envs), len(one), nil
+}
+
+func (c *certs) clientTLS() (*tls.Config, error) {
+	pair, err := tls.X509KeyPair(c.clientPEM, c.clientKeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(c.caPEM) {
+		return nil, errors.New("routerbench: bad CA")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}, nil
+}
+
+// runStep starts a fresh router, subscribes, offers rate for cfg.Duration
+// over cfg.Senders streams, waits until delivery settles and reads the
+// router's CPU time, memory and counters.
+func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stderr io.Writer) (Step, error) {
+	st := Step{Rate: rate, Run: run, Senders: cfg.Senders, Subscribers: cfg.Subscribers, Split: cfg.Split}
+	profile := ""
+	if cfg.ProfileDir != "" {
+		profile = filepath.Join(cfg.ProfileDir, fmt.Sprintf("cpu-%s-%d.pprof", rateName(rate), run))
+	}
+	rp, err := startRouter(cfg.Router, cfg.certs, cfg.Buffer, cfg.SubBuffer, profile, stderr)
+	if err != nil {
+		return st, err
+	}
+	defer rp.Stop()
+	ctls, err := cfg.certs.clientTLS()
+	if err != nil {
+		return st, err
+	}
+	dial := func() (*grpc.ClientConn, error) {
+		return grpc.NewClient(rp.Addr, grpc.WithTransportCredentials(credentials.NewTLS(ctls)))
+	}
+
+	// Subscribers: shard IDs A and B (a copy each) or A and A (a share each).
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	var delivered atomic.Uint64
+	var subs sync.WaitGroup
+	defer subs.Wait()
+	defer scancel()
+	logs := []*envelope.Selector{{Message: &envelope.Selector_Log{Log: &envelope.LogSelector{}}}}
+	for i := range cfg.Subscribers {
+		shard := "A"
+		if i == 1 && !cfg.Split {
+			shard = "B"
+		}
+		cc, err := dial()
+		if err != nil {
+			return st, err
+		}
+		defer cc.Close()
+		stream, err := wire.OpenBatchedReceiver(sctx, cc, &envelope.EgressBatchRequest{ShardId: shard, Selectors: logs})
+		if err != nil {
+			return st, err
+		}
+		subs.Add(1)
+		go func() {
+			defer subs.Done()
+			var b wire.Batch
+			var envs [][]byte
+			for {
+				if err := stream.RecvMsg(&b); err != nil {
+					return
+				}
+				envs, _ = envelope.SplitBatch(b.Raw, envs[:0])
+				delivered.Add(uint64(len(envs)))
+			}
+		}()
+	}
+	if err := waitSubscribed(ctx, rp, cfg.Subscribers); err != nil {
+		return st, err
+	}
+	st.Expected = 0
+	copies := uint64(cfg.Subscribers)
+	if cfg.Split {
+		copies = 1
+	}
+	before, err := rp.scrape(ctx)
+	if err != nil {
+		return st, err
+	}
+
+	// Senders: open every stream first, then start the clock.
+	streams := make([]grpc.ClientStream, cfg.Senders)
+	for i := range streams {
+		cc, err := dial()
+		if err != nil {
+			return st, err
+		}
+		defer cc.Close()
+		if streams[i], err = wire.OpenBatchSender(ctx, cc); err != nil {
+			return st, err
+		}
+	}
+	cpu0, err := procCPU(rp.Pid())
+	if err != nil {
+		return st, err
+	}
+	start := time.Now()
+	sent := make([]uint64, cfg.Senders)
+	errs := make([]error, cfg.Senders)
+	var senders sync.WaitGroup
+	for i, s := range streams {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			sent[i], errs[i] = send(ctx, s, batch, rate/cfg.Senders, start, cfg.Duration)
+		}()
+	}
+	senders.Wait()
+	st.Window = time.Since(start)
+	for i := range sent {
+		if errs[i] != nil {
+			return st, fmt.Errorf("routerbench: sender %d: %w", i, errs[i])
+		}
+		st.Sent += sent[i]
+	}
+	st.Expected = st.Sent * copies
+
+	// Delivery has settled when everything arrived, or nothing more arrived
+	// for 500 ms (the router flushes partial batches within 100 ms).
+	last, lastChange := delivered.Load(), time.Now()
+	for delivered.Load() < st.Expected && time.Since(lastChange) < 500*time.Millisecond {
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if d := delivered.Load(); d != last {
+			last, lastChange = d, time.Now()
+		}
+	}
+	st.Delivered = delivered.Load()
+	cpu1, err := procCPU(rp.Pid())
+	if err != nil {
+		return st, err
+	}
+	st.CPU = cpu1 - cpu0
+	if st.RSS, st.PeakRSS, err = procRSS(rp.Pid()); err != nil {
+		return st, err
+	}
+	after, err := rp.scrape(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.IngressDropped = after.IngressDropped - before.IngressDropped
+	st.EgressDropped = after.EgressDropped - before.EgressDropped
+	st.GCs = after.GCs - before.GCs
+	if after.Ingress-before.Ingress != st.Sent {
+		return st, fmt.Errorf("routerbench: router counted %d envelopes in, the senders %d", after.Ingress-before.Ingress, st.Sent)
+	}
+	scancel()
+	if err := rp.Stop(); err != nil {
+		return st, fmt.Errorf("routerbench: router: %w", err)
+	}
+	return st, nil
+}
+
+// send paces one BatchSender stream at rate envelopes per second (flat out
+// when rate is 0) from start for d, then ends the stream and waits for the
+// router's answer, which confirms it read every batch. It returns how many
+// envelopes were sent.
+func send(ctx context.Context, s grpc.ClientStream, batch []byte, rate int, start time.Time, d time.Duration) (uint64, error) {
+	msg := &wire.Batch{Raw: batch}
+	var n uint64
+	for ctx.Err() == nil {
+		elapsed := time.Since(start)
+		if elapsed >= d {
+			break
+		}
+		if rate > 0 {
+			due := uint64(float64(rate) * elapsed.Seconds())
+			if n+BatchSize > due {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+		}
+		if err := s.SendMsg(msg); err != nil {
+			return n, err
+		}
+		n += BatchSize
+	}
+	if err := s.CloseSend(); err != nil {
+		return n, err
+	}
+	if err := s.RecvMsg(&envelope.BatchSenderResponse{}); !wire.Confirmed(err) {
+		return n, err
+	}
+	return n, nil
+}
+
+// waitSubscribed waits until the router reports n subscriptions.
+func waitSubscribed(ctx context.Context, rp *routerProc, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := rp.scrape(ctx)
+		if err != nil {
+			return err
+		}
+		if c.Subscriptions == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("routerbench: %d of %d subscribers subscribed after 30 s", c.Subscriptions, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func rateName(rate int) string {
+	if rate == 0 {
+		return "max"
+	}
+	return strconv.Itoa(rate)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// A short study at one low rate with two subscribers (a copy each): the
+// router program is built and run with mutual TLS, nothing is lost at
+// 2,000 envelopes per second, every column is filled and the CSV has a row.
+func TestStudyAtALowRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the router program")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	var out, errs bytes.Buffer
+	code := run(ctx, []string{"-rates", "2000", "-duration", "1s", "-subscribers", "2", "-profile", "-out", dir}, &out, &errs)
+	t.Log(out.String())
+	require.Equal(t, 0, code, errs.String())
+
+	f, err := os.Open(filepath.Join(dir, "routerbench.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	require.Len(t, rows[1], len(csvHeader))
+	col := func(name string) string {
+		for i, h := range csvHeader {
+			if h == name {
+				return rows[1][i]
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return ""
+	}
+	num := func(name string) float64 {
+		v, err := strconv.ParseFloat(col(name), 64)
+		require.NoError(t, err, name)
+		return v
+	}
+	sent := num("sent")
+	// 2,000/s for 1 s in batches of 100: the pacer sends what is due.
+	assert.InDelta(t, 2000, sent, 200)
+	assert.Equal(t, 2*sent, num("expected"))
+	assert.Equal(t, 2*sent, num("delivered"))
+	assert.Equal(t, 0.0, num("loss"))
+	assert.Equal(t, 0.0, num("ingress_dropped"))
+	assert.Equal(t, 0.0, num("egress_dropped"))
+	assert.Positive(t, num("rss_bytes"))
+	assert.GreaterOrEqual(t, num("peak_rss_bytes"), num("rss_bytes"))
+	assert.Equal(t, "2000", col("offered_rate"))
+
+	// The router wrote its profile when it stopped.
+	fi, err := os.Stat(filepath.Join(dir, "cpu-2000-1.pprof"))
+	require.NoError(t, err)
+	assert.Positive(t, fi.Size())
+}
+
+func TestProcReadsThisProcess(t *testing.T) {
+	pid := os.Getpid()
+	cpu, err := procCPU(pid)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, cpu, time.Duration(0))
+	rss, peak, err := procRSS(pid)
+	require.NoError(t, err)
+	assert.Positive(t, rss)
+	assert.GreaterOrEqual(t, peak, rss)
+}
+
+func TestFlagsAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"-rates", "fast"},
+		{"-rates", "-5"},
+		{"-senders", "5"},
+		{"-subscribers", "3"},
+		{"-runs", "0"},
+	} {
+		var out, errs bytes.Buffer
+		assert.Equal(t, 2, run(context.Background(), args, &out, &errs), args)
+	}
+}
