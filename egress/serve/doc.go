@@ -35,6 +35,13 @@
 // Publish looks the source ID up in a lock-free hash table (plus one list
 // for selectors with an empty source ID) and allocates nothing;
 // subscribing builds new state aside and publishes it atomically.
+// Subscribing costs time linear in the request: its selectors are grouped
+// by source ID before the router's lock is taken, and under the lock each
+// source ID costs one entry. Requests are bounded (WithLimits): selectors,
+// distinct source IDs and shard ID length per request (refused with an
+// error wrapping ErrRequestTooLarge: InvalidArgument, HTTP 400), and shard
+// groups open at once (ErrTooManyShards: ResourceExhausted, HTTP 429); each
+// refusal is counted by cause in RouterStats.Refused.
 // Router.Stats reports ingress, egress, dropped (direction=egress) per
 // shard ID, the subscriptions gauge, rejected streams and malformed input.
 //

@@ -167,8 +167,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sub, err := g.sub.Subscribe(r.Context(), req)
 	if err != nil {
 		e := gatewayError{http.StatusServiceUnavailable, "unavailable", err.Error()}
-		if errors.Is(err, envelope.ErrNoSelectors) || errors.Is(err, envelope.ErrSelectorWithoutMessage) {
+		switch {
+		case errors.Is(err, envelope.ErrNoSelectors), errors.Is(err, envelope.ErrSelectorWithoutMessage),
+			errors.Is(err, ErrRequestTooLarge):
 			e = gatewayError{http.StatusBadRequest, "invalid_request", err.Error()}
+		case errors.Is(err, ErrTooManyShards):
+			e = gatewayError{http.StatusTooManyRequests, "too_many_shards", err.Error()}
 		}
 		g.fail(w, e)
 		return

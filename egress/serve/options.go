@@ -92,6 +92,7 @@ func (o allOption) applyGateway(c *gatewayConfig) { o.gateway(c) }
 
 type routerConfig struct {
 	newBuffer func() (diode.Buffer[[]byte], error)
+	limits    Limits
 	logger    *slog.Logger
 }
 

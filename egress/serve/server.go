@@ -324,8 +324,11 @@ func (s *Server) reject() {
 // serverSubscribeStatus maps a Subscribe error to a gRPC status.
 func serverSubscribeStatus(err error) error {
 	switch {
-	case errors.Is(err, envelope.ErrNoSelectors), errors.Is(err, envelope.ErrSelectorWithoutMessage):
+	case errors.Is(err, envelope.ErrNoSelectors), errors.Is(err, envelope.ErrSelectorWithoutMessage),
+		errors.Is(err, ErrRequestTooLarge):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, ErrTooManyShards):
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
 	}
