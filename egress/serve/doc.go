@@ -69,10 +69,24 @@
 // an `event: heartbeat` frame when idle (every 15 s by default) and an
 // `event: closing` frame before the stream ends on its timeout. Errors are
 // JSON {"error": ..., "message": ...}: 400 for an empty query or no
-// envelope type, 405 for another method than GET, 403 when the authorizer
-// (WithAuthorizer) refuses the source IDs, 429 ("too_many_streams")
-// beyond WithMaxStreams open streams (500 by default). The Gateway is
+// envelope type, 405 for another method than GET, 401 or 403 when the
+// authorizer refuses (see Access), 429 ("too_many_streams") beyond
+// WithMaxStreams open streams (500 by default) or WithMaxClientStreams
+// streams of one client (100). The Gateway is
 // the one place in this package that decodes envelopes: JSON needs them.
+//
+// # Access
+//
+// A Server and a Gateway ask one authz.Authorizer (WithAuthorizer) before
+// each stream, with the caller's identity (verified client certificate,
+// bearer token from the Authorization header or gRPC metadata) and what
+// the request reads (source IDs, every source ID, shard ID). A refusal
+// wrapping authz.ErrUnauthenticated is answered Unauthenticated / 401, one
+// wrapping authz.ErrDenied PermissionDenied / 403, with the refusal's text;
+// each is counted by cause in the Stats' Refused and in the series
+// refused_requests{cause}. The default, authz.Open, allows everything: give
+// anything listening beyond loopback a policy (authz.Policy binds shard IDs
+// to identities, so that nobody joins another consumer's group).
 //
 // # Options
 //

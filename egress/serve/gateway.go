@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/stats"
@@ -41,6 +42,7 @@ type Gateway struct {
 	rejected uint64
 	egress   uint64
 	dropped  stats.Drops
+	refusals refusals
 }
 
 type gatewayStream struct {
@@ -64,6 +66,9 @@ type GatewayStats struct {
 	// went away mid-frame) and CauseMalformed (the envelope could not be
 	// decoded).
 	Dropped stats.Drops
+	// Refused counts the requests (also in RejectedStreams) refused by the
+	// authorizer or the per-client limit, by cause (see ServerStats).
+	Refused map[string]uint64
 }
 
 // NewGateway returns a Gateway that subscribes through s.
@@ -77,8 +82,8 @@ func NewGateway(s Subscriber, opts ...GatewayOption) (*Gateway, error) {
 			o.applyGateway(&cfg)
 		}
 	}
-	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 {
-		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval and max streams must be positive", ErrInvalidConfig)
+	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 || cfg.maxClient < 1 {
+		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval, max streams and max client streams must be positive", ErrInvalidConfig)
 	}
 	return &Gateway{sub: s, cfg: cfg, streams: make(map[*gatewayStream]struct{})}, nil
 }
@@ -124,15 +129,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, gatewayErrMethod)
 		return
 	}
-	req, sourceIDs, gerr := gatewayRequest(r.URL.Query())
+	req, _, gerr := gatewayRequest(r.URL.Query())
 	if gerr != nil {
 		g.fail(w, *gerr)
 		return
 	}
-	if err := g.cfg.authorize(r, sourceIDs); err != nil {
-		g.fail(w, gatewayError{http.StatusForbidden, "forbidden", err.Error()})
+	id := authz.FromHTTP(r)
+	if err := g.cfg.authorizer.Authorize(r.Context(), id, authzRequest(req)); err != nil {
+		cause := authzCause(err)
+		g.mu.Lock()
+		g.refusals.add(cause)
+		g.mu.Unlock()
+		g.cfg.logger.Info("serve: gateway request refused", "cause", cause, "shard_id", req.GetShardId(), "err", err)
+		g.fail(w, authzHTTP(cause, err))
 		return
 	}
+	client := clientKey(id, r.RemoteAddr)
 	rc := http.NewResponseController(w)
 	if !gatewayCanFlush(w) {
 		g.fail(w, gatewayErrNoStreaming)
@@ -154,12 +166,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("serve: at most %d streams at once", g.cfg.maxStreams)})
 		return
 	}
+	if !g.refusals.acquire(client, g.cfg.maxClient) {
+		g.refusals.add(RefusedClientStreams)
+		g.mu.Unlock()
+		g.fail(w, gatewayError{http.StatusTooManyRequests, "too_many_streams",
+			fmt.Sprintf("serve: at most %d streams from one client", g.cfg.maxClient)})
+		return
+	}
 	g.streams[st] = struct{}{}
 	g.handlers.Add(1)
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
 		delete(g.streams, st)
+		g.refusals.release(client)
 		g.mu.Unlock()
 		g.handlers.Done()
 	}()
@@ -451,7 +471,7 @@ func (g *Gateway) Close() error {
 func (g *Gateway) Stats() GatewayStats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped.Clone()}
+	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped.Clone(), Refused: g.refusals.snapshot()}
 }
 
 func (e gatewayError) Error() string { return fmt.Sprintf("serve: %s: %s", e.Code, e.Message) }

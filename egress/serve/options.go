@@ -3,10 +3,10 @@ package serve
 import (
 	"crypto/tls"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/egress/authz"
 )
 
 // Defaults, Loggregator's where it has one.
@@ -113,6 +113,8 @@ type serverConfig struct {
 	kaTime     time.Duration
 	kaTimeout  time.Duration
 	kaMinPing  time.Duration
+	authorizer authz.Authorizer
+	maxClient  int
 	logger     *slog.Logger
 }
 
@@ -124,19 +126,17 @@ func serverDefaults() serverConfig {
 		kaTime:     DefaultKeepalive,
 		kaTimeout:  DefaultKeepalive,
 		kaMinPing:  DefaultMinPingInterval,
+		authorizer: authz.Open(),
+		maxClient:  DefaultMaxClientStreams,
 		logger:     slog.New(slog.DiscardHandler),
 	}
 }
 
-// AuthorizeFunc decides whether a request may read the given source IDs
-// (empty: every source ID, the firehose). A non-nil error refuses the
-// request with 403 and the error's text as the message.
-type AuthorizeFunc func(r *http.Request, sourceIDs []string) error
-
 type gatewayConfig struct {
 	heartbeat  time.Duration
 	timeout    time.Duration
-	authorize  AuthorizeFunc
+	authorizer authz.Authorizer
+	maxClient  int
 	batchSize  int
 	interval   time.Duration
 	maxStreams int
@@ -147,7 +147,8 @@ func gatewayDefaults() gatewayConfig {
 	return gatewayConfig{
 		heartbeat:  DefaultHeartbeat,
 		timeout:    DefaultStreamTimeout,
-		authorize:  func(*http.Request, []string) error { return nil },
+		authorizer: authz.Open(),
+		maxClient:  DefaultMaxClientStreams,
 		batchSize:  DefaultBatchSize,
 		interval:   DefaultBatchInterval,
 		maxStreams: DefaultMaxStreams,
@@ -255,15 +256,4 @@ func WithHeartbeat(d time.Duration) GatewayOption {
 // sends `event: closing` and ends it (default DefaultStreamTimeout).
 func WithStreamTimeout(d time.Duration) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) { c.timeout = d })
-}
-
-// WithAuthorizer sets the hook that decides which source IDs a gateway
-// request may read (default: every request may read everything). It runs
-// before subscribing; put authentication in it or in front of the Gateway.
-func WithAuthorizer(f AuthorizeFunc) GatewayOption {
-	return gatewayOptionFunc(func(c *gatewayConfig) {
-		if f != nil {
-			c.authorize = f
-		}
-	})
 }

@@ -28,6 +28,7 @@ func (r *Router) Report(emit func(stats.Metric)) {
 	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed}, []string{stats.CauseMalformed})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	emit(stats.GaugeOf(stats.Subscriptions, stats.HelpSubscriptions, float64(st.Subscriptions)))
+	reportRefused(emit, st.Refused)
 	for _, id := range slices.Sorted(maps.Keys(st.Shards)) {
 		sh := st.Shards[id]
 		shard := stats.Tag{Key: stats.TagShardID, Value: id}
@@ -48,6 +49,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 		stats.ReportDropped(emit, stats.DirectionEgress, st.DroppedByShard[id], []string{CauseStreamBroken}, stats.Tag{Key: stats.TagShardID, Value: id})
 	}
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
+	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
 }
 
@@ -59,5 +61,6 @@ func (g *Gateway) Report(emit func(stats.Metric)) {
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
 	stats.ReportDropped(emit, stats.DirectionEgress, st.Dropped, []string{CauseClientGone})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
+	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
 }

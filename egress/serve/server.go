@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/internal/grpcserve"
@@ -41,6 +42,7 @@ type Server struct {
 	rejected uint64
 	egress   uint64
 	dropped  map[string]uint64 // CauseStreamBroken, by shard ID
+	refusals refusals
 }
 
 type serverStream struct {
@@ -65,6 +67,11 @@ type ServerStats struct {
 	// counted by the Subscriber, e.g. RouterStats.)
 	Dropped        stats.Drops
 	DroppedByShard map[string]stats.Drops
+	// Refused counts the streams (also in RejectedStreams) refused by the
+	// authorizer or the per-client limit, by cause: RefusedUnauthenticated,
+	// RefusedDenied, RefusedAuthzError, RefusedClientStreams. Nil when
+	// none was.
+	Refused map[string]uint64
 }
 
 var _ wire.EgressHandler = serverHandler{}
@@ -81,8 +88,8 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 		}
 	}
 	switch {
-	case cfg.maxStreams < 1:
-		return nil, fmt.Errorf("%w: max streams %d, want at least 1", ErrInvalidConfig, cfg.maxStreams)
+	case cfg.maxStreams < 1 || cfg.maxClient < 1:
+		return nil, fmt.Errorf("%w: max streams %d, per client %d, want at least 1", ErrInvalidConfig, cfg.maxStreams, cfg.maxClient)
 	case cfg.batchSize < 1 || cfg.interval <= 0:
 		return nil, fmt.Errorf("%w: batch size %d, interval %v", ErrInvalidConfig, cfg.batchSize, cfg.interval)
 	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
@@ -197,6 +204,7 @@ func (s *Server) Stats() ServerStats {
 		RejectedStreams: s.rejected,
 		Egress:          s.egress,
 		DroppedByShard:  make(map[string]stats.Drops, len(s.dropped)),
+		Refused:         s.refusals.snapshot(),
 	}
 	for id, n := range s.dropped {
 		var d stats.Drops
@@ -224,6 +232,14 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 		s.reject()
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
+	id := authz.FromGRPC(stream.Context())
+	if err := s.cfg.authorizer.Authorize(stream.Context(), id, authzRequest(req)); err != nil {
+		cause := authzCause(err)
+		s.refuse(cause)
+		s.cfg.logger.Info("serve: stream refused", "cause", cause, "shard_id", req.GetShardId(), "err", err)
+		return authzStatus(cause, err)
+	}
+	client := clientKey(id, grpcClientAddr(stream.Context()))
 	ctx, stop := context.WithCancel(stream.Context())
 	defer stop()
 	st := &serverStream{stop: stop}
@@ -238,12 +254,19 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 		s.mu.Unlock()
 		return status.Errorf(codes.ResourceExhausted, "serve: too many streams (at most %d)", s.cfg.maxStreams)
 	}
+	if !s.refusals.acquire(client, s.cfg.maxClient) {
+		s.rejected++
+		s.refusals.add(RefusedClientStreams)
+		s.mu.Unlock()
+		return status.Errorf(codes.ResourceExhausted, "serve: too many streams from one client (at most %d)", s.cfg.maxClient)
+	}
 	s.streams[st] = struct{}{}
 	s.handlers.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.streams, st)
+		s.refusals.release(client)
 		s.mu.Unlock()
 		s.handlers.Done()
 	}()
@@ -313,6 +336,13 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	default:
 		return status.Errorf(codes.Unavailable, "serve: subscription ended: %v", runErr)
 	}
+}
+
+func (s *Server) refuse(cause string) {
+	s.mu.Lock()
+	s.rejected++
+	s.refusals.add(cause)
+	s.mu.Unlock()
 }
 
 func (s *Server) reject() {
