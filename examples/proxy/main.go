@@ -30,11 +30,13 @@ func run(args []string) int {
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
+		access      cli.Access
 	)
 	common.Flags(fs, "127.0.0.1:8084", "Egress gRPC listen address")
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the proxy's Egress server and gateway")
 	routerFiles.ClientFlags(fs, "router-", "routers")
+	access.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -48,6 +50,14 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
+	// Who may read what: -authz-policy (reloaded on SIGHUP) and/or
+	// -authz-introspect; without them only loopback listeners start,
+	// unless -authz-open.
+	authorizer, stopAuthz, err := access.Authorizer(logger, common.Addr, *gatewayAddr)
+	if err != nil {
+		return cli.Fatal("proxy", err)
+	}
+	defer stopAuthz()
 	routerTLS, err := routerFiles.ClientConfig()
 	if err != nil {
 		return cli.Fatal("proxy", err)
@@ -74,7 +84,7 @@ func run(args []string) int {
 		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger)))
 
 	// 3. The Egress server on -addr.
-	egress, err := serve.NewServer(subscriber, serve.WithTLS(serverTLS), serve.WithLogger(logger))
+	egress, err := serve.NewServer(subscriber, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
@@ -88,7 +98,7 @@ func run(args []string) int {
 	var gateway *serve.Gateway
 	var gatewayHTTP *cli.HTTPServer
 	if *gatewayAddr != "" {
-		if gateway, err = serve.NewGateway(subscriber, serve.WithLogger(logger)); err != nil {
+		if gateway, err = serve.NewGateway(subscriber, serve.WithAuthorizer(authorizer), serve.WithLogger(logger)); err != nil {
 			return cli.Fatal("proxy", err)
 		}
 		defer gateway.Close()

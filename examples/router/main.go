@@ -39,10 +39,12 @@ func run(args []string) int {
 		subBuffer   = fs.Int("subscription-buffer", serve.DefaultSubscriptionBuffer, "per-subscription diode size (envelopes)")
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
+		access      cli.Access
 	)
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
+	access.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -56,6 +58,14 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
+	// Who may read what: -authz-policy (reloaded on SIGHUP) and/or
+	// -authz-introspect; without them only loopback listeners start,
+	// unless -authz-open.
+	authorizer, stopAuthz, err := access.Authorizer(logger, common.Addr, *gatewayAddr)
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	defer stopAuthz()
 
 	// The envelope path: ingress.Server -> diode -> serve.Router ->
 	// subscriptions -> serve.Server (and serve.Gateway).
@@ -82,7 +92,7 @@ func run(args []string) int {
 	defer router.Close()
 
 	// 3. The Egress server: one subscription at the router per stream.
-	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithLogger(logger))
+	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -115,7 +125,7 @@ func run(args []string) int {
 	var gateway *serve.Gateway
 	var gatewayHTTP *cli.HTTPServer
 	if *gatewayAddr != "" {
-		if gateway, err = serve.NewGateway(router, serve.WithLogger(logger)); err != nil {
+		if gateway, err = serve.NewGateway(router, serve.WithAuthorizer(authorizer), serve.WithLogger(logger)); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer gateway.Close()
