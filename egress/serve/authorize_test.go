@@ -4,11 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -233,3 +238,32 @@ func TestGatewayAuthorizer(t *testing.T) {
 	code, _ = get(anon, "tok-billing", "log&source_id=payroll")
 	assert.Equal(t, http.StatusOK, code, "the last good policy stays")
 }
+
+// TestServerCountsTLSFailures: a plaintext client at a TLS Server is
+// counted under not_tls and logged at warn through the Server's logger,
+// naming TLS.
+func TestServerCountsTLSFailures(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, cc := serverTestStart(t, routerTestNew(t), WithLogger(logger))
+	c, err := net.Dial("tcp", cc.Target())
+	require.NoError(t, err)
+	_, err = c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	require.NoError(t, err)
+	_, _ = c.Read(make([]byte, 1))
+	c.Close()
+	require.Eventually(t, func() bool { return len(srv.Stats().TLSFailures) > 0 }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, map[string]uint64{"not_tls": 1}, srv.Stats().TLSFailures)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, logs.String(), `level=WARN msg="egress: TLS handshake failed: the peer does not speak TLS (a plaintext client?)"`)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -51,6 +51,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
+	s.tlsWatch.Report(emit)
 }
 
 // Report describes the Gateway's counters: egress (envelopes written to

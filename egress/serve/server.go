@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/internal/grpcserve"
+	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
 )
@@ -43,6 +44,7 @@ type Server struct {
 	egress   uint64
 	dropped  map[string]uint64 // CauseStreamBroken, by shard ID
 	refusals refusals
+	tlsWatch *tlswatch.Watch
 }
 
 type serverStream struct {
@@ -72,6 +74,10 @@ type ServerStats struct {
 	// RefusedDenied, RefusedAuthzError, RefusedClientStreams. Nil when
 	// none was.
 	Refused map[string]uint64
+	// TLSFailures counts failed TLS handshakes with clients by cause
+	// (`tls_handshake_failures{cause}`, see ingress.ServerStats); each
+	// episode of a client is also logged at warn. Nil when none failed.
+	TLSFailures map[string]uint64
 }
 
 var _ wire.EgressHandler = serverHandler{}
@@ -95,7 +101,7 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
 		return nil, fmt.Errorf("%w: keepalive durations must be positive", ErrInvalidConfig)
 	}
-	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}
+	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64), tlsWatch: tlswatch.New("egress", cfg.logger)}
 	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions, srv.Register)
 	return srv, nil
 }
@@ -118,7 +124,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: true}),
 	}
 	if c.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(c.tls)))
+		opts = append(opts, grpc.Creds(s.tlsWatch.Credentials(credentials.NewTLS(c.tls))))
 	}
 	return opts
 }
@@ -205,6 +211,7 @@ func (s *Server) Stats() ServerStats {
 		Egress:          s.egress,
 		DroppedByShard:  make(map[string]stats.Drops, len(s.dropped)),
 		Refused:         s.refusals.snapshot(),
+		TLSFailures:     s.tlsWatch.Failures(),
 	}
 	for id, n := range s.dropped {
 		var d stats.Drops
