@@ -412,6 +412,7 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 	f.Dropped.Add(CauseOverflow, overflowed)
 	f.Dropped.Add(CauseClosed, unread-overflowed)
 	r.folded[s.shardID] = f
+	r.routerTrimFolded()
 }
 
 // Stats returns a snapshot of the counters.

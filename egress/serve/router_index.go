@@ -27,9 +27,17 @@ const (
 	// DefaultMaxShards is how many shard groups (distinct non-empty shard
 	// IDs with open subscriptions) a Router holds at once; a subscription
 	// that would open one more is refused with an error wrapping
-	// ErrTooManyShards (ResourceExhausted, 429).
+	// ErrTooManyShards (ResourceExhausted, 429). It also bounds the shard
+	// IDs whose subscriptions have all left that RouterStats.Shards keeps
+	// apart (see DepartedShards).
 	DefaultMaxShards = 10_000
 )
+
+// DepartedShards is the shard ID under which a Router's stats sum the
+// counts of departed shard IDs (no open subscription) once more than
+// Limits.MaxShards of them are kept: counters stay whole, while the
+// number of series stays bounded.
+const DepartedShards = "_departed"
 
 // Causes of refused subscribe requests (the keys of RouterStats.Refused).
 const (
@@ -269,4 +277,31 @@ func (r *Router) routerEntryFor(g *routerGroup, members []*routerSub, key string
 		return nil
 	}
 	return e
+}
+
+// routerTrimFolded bounds the per-shard counts kept for shard IDs whose
+// subscriptions have all left: beyond MaxShards of them, the departed ones
+// are summed under DepartedShards, down to half the limit at once (so the
+// work is amortized). Called under Router.mu; the one place departed
+// shard state is freed.
+func (r *Router) routerTrimFolded() {
+	max := r.cfg.limits.MaxShards
+	if len(r.folded) <= max+1 {
+		return
+	}
+	d := r.folded[DepartedShards]
+	for id, f := range r.folded {
+		if len(r.folded) <= max/2+1 {
+			break
+		}
+		if _, open := r.groups[id]; open || id == DepartedShards || id == "" {
+			continue
+		}
+		d.Egress += f.Egress
+		for c, n := range f.Dropped {
+			d.Dropped.Add(c, n)
+		}
+		delete(r.folded, id)
+	}
+	r.folded[DepartedShards] = d
 }

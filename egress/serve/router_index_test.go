@@ -206,3 +206,32 @@ func BenchmarkSubscribe(b *testing.B) {
 		})
 	}
 }
+
+// TestRouterDepartedShardsBounded: 1,000 one-off shard IDs leave at most
+// MaxShards+2 entries in the stats (and so in /metrics), and no count is
+// lost.
+func TestRouterDepartedShardsBounded(t *testing.T) {
+	r := routerTestNew(t, WithLimits(Limits{MaxShards: 8}))
+	stay := routerTestSubscribe(t, r, routerTestReq("stay", routerTestLogs("")))
+	env := routerTestMarshal(t, envelope.NewLog("app", nil))
+	for i := range 1000 {
+		s := routerTestSubscribe(t, r, routerTestReq("once-"+strconv.Itoa(i), routerTestLogs("")))
+		require.NoError(t, r.Publish(env))
+		require.Len(t, routerTestDrain(s), 1)
+		require.NoError(t, s.Close())
+		require.LessOrEqual(t, len(r.Stats().Shards), 8+2)
+	}
+	st := r.Stats()
+	assert.Equal(t, uint64(2000), st.Egress)
+	assert.Equal(t, ShardStats{Subscriptions: 1, Egress: 1000}, st.Shards["stay"])
+	var once uint64
+	for id, sh := range st.Shards {
+		if id != "stay" {
+			once += sh.Egress
+		}
+	}
+	assert.Equal(t, uint64(1000), once)
+	kept := len(st.Shards) - 2 // less stay and DepartedShards
+	assert.Equal(t, uint64(1000-kept), st.Shards[DepartedShards].Egress, "the departed sum what they handed on")
+	assert.Len(t, routerTestDrain(stay), 1000)
+}
