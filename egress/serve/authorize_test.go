@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -267,3 +268,43 @@ func TestServerCountsTLSFailures(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestServerMaxConnections: idle connections beyond the limit are closed
+// at once and counted; once they go, a real subscriber gets in.
+func TestServerMaxConnections(t *testing.T) {
+	r := routerTestNew(t)
+	srv, cc := serverTestStart(t, r, WithMaxConnections(2))
+	addr := cc.Target()
+	var idle []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		idle = append(idle, c)
+	}
+	require.Eventually(t, func() bool { return srv.Stats().Connections == 2 }, 10*time.Second, time.Millisecond)
+	extra, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	require.NoError(t, extra.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = extra.Read(make([]byte, 1))
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "closed by the server, not timed out")
+	extra.Close()
+	st := srv.Stats()
+	assert.Equal(t, uint64(1), st.RefusedConnections)
+	assert.Equal(t, 2, st.Connections)
+
+	for _, c := range idle {
+		c.Close()
+	}
+	require.Eventually(t, func() bool { return srv.Stats().Connections == 0 }, 10*time.Second, time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := envelope.NewEgressClient(cc).BatchedReceiver(ctx, routerTestReq("", routerTestLogs("")))
+	require.NoError(t, err)
+	serverTestWaitSubs(t, r, 1)
+	require.NoError(t, r.Publish(serverTestLog(t, 1)))
+	b, err := s.Recv()
+	require.NoError(t, err)
+	assert.Len(t, b.GetBatch(), 1)
+	assert.Equal(t, uint64(1), srv.Stats().RefusedConnections)
+}

@@ -17,6 +17,9 @@ const (
 	// DefaultMaxStreams is how many streams a Server, or a Gateway, serves
 	// at once.
 	DefaultMaxStreams = 500
+	// DefaultMaxConnections is how many connections a Server holds open
+	// at once on the listeners it serves itself.
+	DefaultMaxConnections = 1000
 	// DefaultBatchSize and DefaultBatchInterval bound a batch sent on
 	// BatchedReceiver or in one gateway frame.
 	DefaultBatchSize     = 100
@@ -115,6 +118,7 @@ type serverConfig struct {
 	kaMinPing  time.Duration
 	authorizer authz.Authorizer
 	maxClient  int
+	maxConns   int
 	logger     *slog.Logger
 }
 
@@ -128,6 +132,7 @@ func serverDefaults() serverConfig {
 		kaMinPing:  DefaultMinPingInterval,
 		authorizer: authz.Open(),
 		maxClient:  DefaultMaxClientStreams,
+		maxConns:   DefaultMaxConnections,
 		logger:     slog.New(slog.DiscardHandler),
 	}
 }
@@ -256,4 +261,13 @@ func WithHeartbeat(d time.Duration) GatewayOption {
 // sends `event: closing` and ends it (default DefaultStreamTimeout).
 func WithStreamTimeout(d time.Duration) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) { c.timeout = d })
+}
+
+// WithMaxConnections sets how many connections a Server holds open at once
+// on the listeners it serves itself (Serve, Start; default
+// DefaultMaxConnections; 0: no limit). Connections beyond it are closed as
+// they come and counted (ServerStats.RefusedConnections). A grpc.Server
+// shared through Register is its owner's to bound.
+func WithMaxConnections(n int) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.maxConns = n })
 }

@@ -52,6 +52,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
 	s.tlsWatch.Report(emit)
+	s.conns.Report(emit)
 }
 
 // Report describes the Gateway's counters: egress (envelopes written to

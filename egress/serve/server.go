@@ -16,6 +16,7 @@ import (
 	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/internal/connlimit"
 	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
@@ -45,6 +46,7 @@ type Server struct {
 	dropped  map[string]uint64 // CauseStreamBroken, by shard ID
 	refusals refusals
 	tlsWatch *tlswatch.Watch
+	conns    *connlimit.Limit // of the listeners given to Serve and Start
 }
 
 type serverStream struct {
@@ -78,6 +80,11 @@ type ServerStats struct {
 	// (`tls_handshake_failures{cause}`, see ingress.ServerStats); each
 	// episode of a client is also logged at warn. Nil when none failed.
 	TLSFailures map[string]uint64
+	// Connections is the number of connections open now on the listeners
+	// the Server serves itself (Serve, Start); RefusedConnections counts
+	// those closed at once beyond WithMaxConnections.
+	Connections        int
+	RefusedConnections uint64
 }
 
 var _ wire.EgressHandler = serverHandler{}
@@ -94,6 +101,8 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 		}
 	}
 	switch {
+	case cfg.maxConns < 0:
+		return nil, fmt.Errorf("%w: max connections %d, want at least 0", ErrInvalidConfig, cfg.maxConns)
 	case cfg.maxStreams < 1 || cfg.maxClient < 1:
 		return nil, fmt.Errorf("%w: max streams %d, per client %d, want at least 1", ErrInvalidConfig, cfg.maxStreams, cfg.maxClient)
 	case cfg.batchSize < 1 || cfg.interval <= 0:
@@ -103,6 +112,8 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 	}
 	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64), tlsWatch: tlswatch.New("egress", cfg.logger)}
 	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions, srv.Register)
+	srv.conns = connlimit.New(cfg.maxConns)
+	srv.host.WrapListeners(srv.conns.Listener)
 	return srv, nil
 }
 
@@ -206,12 +217,14 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ServerStats{
-		Streams:         len(s.streams),
-		RejectedStreams: s.rejected,
-		Egress:          s.egress,
-		DroppedByShard:  make(map[string]stats.Drops, len(s.dropped)),
-		Refused:         s.refusals.snapshot(),
-		TLSFailures:     s.tlsWatch.Failures(),
+		Streams:            len(s.streams),
+		RejectedStreams:    s.rejected,
+		Egress:             s.egress,
+		DroppedByShard:     make(map[string]stats.Drops, len(s.dropped)),
+		Refused:            s.refusals.snapshot(),
+		TLSFailures:        s.tlsWatch.Failures(),
+		Connections:        s.conns.Open(),
+		RefusedConnections: s.conns.Refused(),
 	}
 	for id, n := range s.dropped {
 		var d stats.Drops

@@ -31,6 +31,7 @@ func run(args []string) int {
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
 		access      cli.Access
+		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
 	common.Flags(fs, "127.0.0.1:8084", "Egress gRPC listen address")
 	routers.Flags(fs)
@@ -84,7 +85,7 @@ func run(args []string) int {
 		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger)))
 
 	// 3. The Egress server on -addr.
-	egress, err := serve.NewServer(subscriber, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithLogger(logger))
+	egress, err := serve.NewServer(subscriber, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
@@ -102,7 +103,7 @@ func run(args []string) int {
 			return cli.Fatal("proxy", err)
 		}
 		defer gateway.Close()
-		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS); err != nil {
+		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS, *maxConns); err != nil {
 			return cli.Fatal("proxy", err)
 		}
 		defer gatewayHTTP.Close()
@@ -112,7 +113,7 @@ func run(args []string) int {
 	//    counters never go back), the Egress server and the gateway.
 	components := []telemetry.Component{{Name: "firehose", Reporter: firehoses.Reporter()}, {Name: "egress_server", Reporter: egress}}
 	if gateway != nil {
-		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
+		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway}, telemetry.Component{Name: "gateway_listener", Reporter: gatewayHTTP.Conns})
 	}
 	tel, err := common.StartTelemetry("reverse_log_proxy", map[string]string{"job": "proxy"}, logger, components)
 	if err != nil {

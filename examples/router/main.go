@@ -18,6 +18,7 @@ import (
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/internal/connlimit"
 	"github.com/sluicelog/sluice/telemetry"
 )
 
@@ -40,6 +41,7 @@ func run(args []string) int {
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
 		access      cli.Access
+		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")
@@ -104,6 +106,8 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
+	conns := connlimit.New(*maxConns)
+	lis = conns.Listener(lis)
 	gs := grpc.NewServer(in.GRPCServerOptions()...)
 	in.Register(gs)
 	egress.Register(gs)
@@ -129,7 +133,7 @@ func run(args []string) int {
 			return cli.Fatal("router", err)
 		}
 		defer gateway.Close()
-		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS); err != nil {
+		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS, *maxConns); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer gatewayHTTP.Close()
@@ -140,9 +144,9 @@ func run(args []string) int {
 	}
 	// 7. Telemetry: /metrics, and with -agent-addr the counters as
 	//    envelopes (source ID "doppler"), as Loggregator's router does.
-	components := []telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}}
+	components := []telemetry.Component{{Name: "ingress_server", Reporter: in}, {Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}, {Name: "grpc_listener", Reporter: conns}}
 	if gateway != nil {
-		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
+		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway}, telemetry.Component{Name: "gateway_listener", Reporter: gatewayHTTP.Conns})
 	}
 	tel, err := common.StartTelemetry("doppler", map[string]string{"job": "router", "router_id": *id}, logger, components)
 	if err != nil {

@@ -126,7 +126,13 @@ func (w *Watch) failed(addr net.Addr, err error) {
 		if cause == CauseNotTLS {
 			msg = w.component + ": TLS handshake failed: the peer does not speak TLS (a plaintext client?)"
 		}
-		w.logger.Warn(msg, "peer", addrString(addr), "cause", cause, "err", err)
+		level := slog.LevelWarn
+		if cause == CauseClosed {
+			// A TCP probe (load balancer health check) connects and
+			// closes: counted, but no warning.
+			level = slog.LevelDebug
+		}
+		w.logger.Log(context.Background(), level, msg, "peer", addrString(addr), "cause", cause, "err", err)
 	}
 }
 
