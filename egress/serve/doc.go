@@ -72,7 +72,10 @@
 // envelope type, 405 for another method than GET, 401 or 403 when the
 // authorizer refuses (see Access), 429 ("too_many_streams") beyond
 // WithMaxStreams open streams (500 by default) or WithMaxClientStreams
-// streams of one client (100). The Gateway is
+// streams of one client (100). A client that reads nothing is evicted
+// after WithWriteTimeout (10 s per frame); its lost frame is counted with
+// cause write_timeout, what its subscription held by the Router under its
+// shard ID. The Gateway is
 // the one place in this package that decodes envelopes: JSON needs them.
 //
 // # Access

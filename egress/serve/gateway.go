@@ -209,7 +209,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	sw := &gatewayWriter{w: w, rc: rc, last: time.Now()}
+	sw := &gatewayWriter{w: w, rc: rc, last: time.Now(), timeout: g.cfg.writeTimeout}
 	if sw.err = rc.Flush(); sw.err != nil {
 		return
 	}
@@ -241,7 +241,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = sw.frame("", data)
 		}
 		if err != nil {
-			g.count(0, len(frame.Batch), bad)
+			g.countLost(err, len(frame.Batch), bad)
 			_ = sub.Close()
 			stop()
 			return
@@ -289,6 +289,8 @@ type gatewayWriter struct {
 	rc   *http.ResponseController
 	last time.Time // of the last frame
 	err  error     // the first write error; nothing is written after it
+
+	timeout time.Duration // for each frame's write (0: none)
 }
 
 func (s *gatewayWriter) frame(event string, data []byte) error {
@@ -304,6 +306,9 @@ func (s *gatewayWriter) frame(event string, data []byte) error {
 	buf = append(buf, "data: "...)
 	buf = append(buf, data...)
 	buf = append(buf, "\n\n"...)
+	if s.timeout > 0 {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) // ErrNotSupported: such writers do not block
+	}
 	if _, s.err = s.w.Write(buf); s.err == nil {
 		s.err = s.rc.Flush()
 	}

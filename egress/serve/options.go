@@ -138,26 +138,28 @@ func serverDefaults() serverConfig {
 }
 
 type gatewayConfig struct {
-	heartbeat  time.Duration
-	timeout    time.Duration
-	authorizer authz.Authorizer
-	maxClient  int
-	batchSize  int
-	interval   time.Duration
-	maxStreams int
-	logger     *slog.Logger
+	heartbeat    time.Duration
+	timeout      time.Duration
+	authorizer   authz.Authorizer
+	maxClient    int
+	batchSize    int
+	interval     time.Duration
+	maxStreams   int
+	writeTimeout time.Duration
+	logger       *slog.Logger
 }
 
 func gatewayDefaults() gatewayConfig {
 	return gatewayConfig{
-		heartbeat:  DefaultHeartbeat,
-		timeout:    DefaultStreamTimeout,
-		authorizer: authz.Open(),
-		maxClient:  DefaultMaxClientStreams,
-		batchSize:  DefaultBatchSize,
-		interval:   DefaultBatchInterval,
-		maxStreams: DefaultMaxStreams,
-		logger:     slog.New(slog.DiscardHandler),
+		writeTimeout: DefaultWriteTimeout,
+		heartbeat:    DefaultHeartbeat,
+		timeout:      DefaultStreamTimeout,
+		authorizer:   authz.Open(),
+		maxClient:    DefaultMaxClientStreams,
+		batchSize:    DefaultBatchSize,
+		interval:     DefaultBatchInterval,
+		maxStreams:   DefaultMaxStreams,
+		logger:       slog.New(slog.DiscardHandler),
 	}
 }
 
