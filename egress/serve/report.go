@@ -25,7 +25,7 @@ func (r *Router) Report(emit func(stats.Metric)) {
 	st := r.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
-	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed}, []string{stats.CauseMalformed})
+	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed, stats.CauseTooLarge: st.TooLarge}, []string{stats.CauseMalformed, stats.CauseTooLarge})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	emit(stats.GaugeOf(stats.Subscriptions, stats.HelpSubscriptions, float64(st.Subscriptions)))
 	reportRefused(emit, st.Refused)

@@ -43,6 +43,7 @@ type Router struct {
 	pubClosed bool       // under pubMu
 	ingress   uint64     // under pubMu
 	malformed uint64     // under pubMu
+	tooLarge  uint64     // under pubMu
 
 	mu       sync.Mutex // subscribe, unsubscribe, stats
 	closed   bool
@@ -64,6 +65,9 @@ type RouterStats struct {
 	// Malformed counts envelopes Publish refused because their wire bytes
 	// were not a valid Envelope (not part of Ingress).
 	Malformed uint64
+	// TooLarge counts envelopes Publish refused because they were larger
+	// than Limits.MaxEnvelopeBytes (not part of Ingress).
+	TooLarge uint64
 	// Egress (`egress`) counts envelope copies handed to subscription
 	// buffers: one per subscription that an envelope was routed to.
 	Egress uint64
@@ -140,6 +144,10 @@ func (r *Router) Publish(env []byte) error {
 	defer r.pubMu.Unlock()
 	if r.pubClosed {
 		return ErrRouterClosed
+	}
+	if len(env) > r.cfg.limits.MaxEnvelopeBytes {
+		r.tooLarge++
+		return fmt.Errorf("serve: publish: %w: %d bytes, at most %d", ErrEnvelopeTooLarge, len(env), r.cfg.limits.MaxEnvelopeBytes)
 	}
 	rt, err := envelope.ReadRoute(env)
 	if err != nil {
@@ -445,7 +453,7 @@ func (r *Router) Stats() RouterStats {
 		}
 	}
 	r.pubMu.Lock()
-	st.Ingress, st.Malformed = r.ingress, r.malformed
+	st.Ingress, st.Malformed, st.TooLarge = r.ingress, r.malformed, r.tooLarge
 	r.pubMu.Unlock()
 	return st
 }

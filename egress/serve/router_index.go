@@ -33,6 +33,16 @@ const (
 	DefaultMaxShards = 10_000
 )
 
+// DefaultMaxEnvelopeBytes is the largest envelope a Router routes, in
+// wire bytes: Cloud Foundry splits application log lines at 64 KiB, so
+// this leaves room for tags while keeping a 1,000-envelope subscription
+// buffer under 128 MiB.
+const DefaultMaxEnvelopeBytes = 128 << 10
+
+// ErrEnvelopeTooLarge wraps Publish's error for an envelope larger than
+// Limits.MaxEnvelopeBytes.
+var ErrEnvelopeTooLarge = errors.New("serve: envelope too large")
+
 // DepartedShards is the shard ID under which a Router's stats sum the
 // counts of departed shard IDs (no open subscription) once more than
 // Limits.MaxShards of them are kept: counters stay whole, while the
@@ -63,6 +73,9 @@ type Limits struct {
 	MaxSourceIDs  int // distinct source IDs in one request
 	MaxShardIDLen int // bytes of a shard ID
 	MaxShards     int // shard groups open at once
+	// MaxEnvelopeBytes is the largest envelope Publish routes; larger ones
+	// are refused and counted (dropped{direction=ingress,cause=too_large}).
+	MaxEnvelopeBytes int
 }
 
 func (l Limits) withDefaults() (Limits, error) {
@@ -75,6 +88,7 @@ func (l Limits) withDefaults() (Limits, error) {
 		{&l.MaxSourceIDs, DefaultMaxSourceIDs, "max source IDs"},
 		{&l.MaxShardIDLen, DefaultMaxShardIDLen, "max shard ID length"},
 		{&l.MaxShards, DefaultMaxShards, "max shards"},
+		{&l.MaxEnvelopeBytes, DefaultMaxEnvelopeBytes, "max envelope bytes"},
 	} {
 		switch {
 		case *f.v < 0:

@@ -235,3 +235,19 @@ func TestRouterDepartedShardsBounded(t *testing.T) {
 	assert.Equal(t, uint64(1000-kept), st.Shards[DepartedShards].Egress, "the departed sum what they handed on")
 	assert.Len(t, routerTestDrain(stay), 1000)
 }
+
+// TestRouterRefusesLargeEnvelopes: an envelope over MaxEnvelopeBytes is
+// refused and counted, not carried.
+func TestRouterRefusesLargeEnvelopes(t *testing.T) {
+	r := routerTestNew(t, WithLimits(Limits{MaxEnvelopeBytes: 1000}))
+	s := routerTestSubscribe(t, r, routerTestReq("", routerTestLogs("")))
+	big := routerTestMarshal(t, envelope.NewLog("app", make([]byte, 5<<20)))
+	err := r.Publish(big)
+	require.ErrorIs(t, err, ErrEnvelopeTooLarge)
+	assert.EqualError(t, err, fmt.Sprintf("serve: publish: serve: envelope too large: %d bytes, at most 1000", len(big)))
+	require.NoError(t, r.Publish(routerTestMarshal(t, envelope.NewLog("app", make([]byte, 900)))))
+	assert.Len(t, routerTestDrain(s), 1)
+	st := r.Stats()
+	assert.Equal(t, uint64(1), st.TooLarge)
+	assert.Equal(t, uint64(1), st.Ingress)
+}
