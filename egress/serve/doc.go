@@ -54,7 +54,11 @@
 // bytes without re-encoding. Requests without selectors, or with a selector
 // that names no message type, are answered InvalidArgument (the legacy
 // selector counts only when selectors is empty); streams beyond the maximum
-// (500 by default) are answered ResourceExhausted. TLS and mutual TLS via
+// (500 by default), or beyond WithMaxClientStreams of one client (100), are
+// answered ResourceExhausted; connections beyond WithMaxConnections (1,000)
+// on the listeners it serves itself are closed as they come. Failed TLS
+// handshakes are counted by cause (ServerStats.TLSFailures) and logged at
+// warn through its logger. TLS and mutual TLS via
 // WithTLS. Serve or Start it, or Register it on a grpc.Server shared
 // with other services (created with GRPCServerOption). Shutdown sends what
 // the streams hold before ending them; Close ends them at once.
