@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 
@@ -120,4 +121,19 @@ func bearer(v string) string {
 		return strings.TrimSpace(v[7:])
 	}
 	return ""
+}
+
+// Loopback reports whether the listen or local address addr (host:port, or
+// a bare host) is on loopback only. An empty host (":8080") or an
+// unspecified one ("0.0.0.0") binds every interface: not loopback.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -33,21 +33,38 @@ const (
 // one address for callers without one) may hold on a Server or a Gateway.
 const DefaultMaxClientStreams = 100
 
-// WithAuthorizer sets who may read what on a Server or a Gateway (default
-// authz.Open: everybody everything, meant for loopback; nil keeps it). It is
+// WithAuthorizer sets who may read what on a Server or a Gateway (nil
+// keeps the default). Without it everybody reads everything, but only on
+// loopback: a Server refuses to Serve or Start beyond loopback, and a
+// Gateway refuses (403) requests that arrive beyond loopback, with an error
+// wrapping ErrNoPolicy. It is
 // asked once per stream, before subscribing, with the caller's identity
 // (its verified client certificate, its bearer token) and the request's
 // source IDs, firehose flag and shard ID.
 func WithAuthorizer(a authz.Authorizer) StreamOption {
-	set := func(dst *authz.Authorizer) {
+	set := func(dst *authz.Authorizer, chosen *bool) {
 		if a != nil {
-			*dst = a
+			*dst, *chosen = a, true
 		}
 	}
 	return streamOption{
-		server:  func(c *serverConfig) { set(&c.authorizer) },
-		gateway: func(c *gatewayConfig) { set(&c.authorizer) },
+		server:  func(c *serverConfig) { set(&c.authorizer, &c.authorizerSet) },
+		gateway: func(c *gatewayConfig) { set(&c.authorizer, &c.authorizerSet) },
 	}
+}
+
+// ErrNoPolicy wraps the error of a Server asked to serve beyond loopback,
+// and the refusal of a gateway request that came in beyond loopback, when
+// no WithAuthorizer was given. Pass WithAuthorizer(authz.Open()) to serve
+// everyone on purpose.
+var ErrNoPolicy = errors.New("serve: no access policy for an address beyond loopback")
+
+// checkOpen refuses addr beyond loopback when no authorizer was chosen.
+func checkOpen(chosen bool, addr string) error {
+	if chosen || authz.Loopback(addr) {
+		return nil
+	}
+	return fmt.Errorf("%w (%s): give WithAuthorizer a policy, or authz.Open() to let everyone read everything", ErrNoPolicy, addr)
 }
 
 // WithMaxClientStreams sets how many streams one client may hold at once

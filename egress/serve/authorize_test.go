@@ -308,3 +308,45 @@ func TestServerMaxConnections(t *testing.T) {
 	assert.Len(t, b.GetBatch(), 1)
 	assert.Equal(t, uint64(1), srv.Stats().RefusedConnections)
 }
+
+// TestNoPolicyOnlyOnLoopback: without WithAuthorizer a Server refuses to
+// serve beyond loopback and a Gateway refuses requests that arrive beyond
+// loopback; authz.Open() opens both on purpose.
+func TestNoPolicyOnlyOnLoopback(t *testing.T) {
+	r := routerTestNew(t)
+	srv, err := NewServer(r)
+	require.NoError(t, err)
+	defer srv.Close()
+	_, err = srv.Start("0.0.0.0:0")
+	require.ErrorIs(t, err, ErrNoPolicy)
+	assert.EqualError(t, err, "serve: no access policy for an address beyond loopback (0.0.0.0:0): give WithAuthorizer a policy, or authz.Open() to let everyone read everything")
+	lis, err := net.Listen("tcp", ":0")
+	require.NoError(t, err)
+	require.ErrorIs(t, srv.Serve(lis), ErrNoPolicy)
+
+	open, err := NewServer(r, WithAuthorizer(authz.Open()))
+	require.NoError(t, err)
+	defer open.Close()
+	_, err = open.Start("0.0.0.0:0")
+	require.NoError(t, err)
+
+	gw, err := NewGateway(r)
+	require.NoError(t, err)
+	defer gw.Close()
+	get := func(g *Gateway, local net.Addr) int {
+		req := httptest.NewRequest(http.MethodGet, "/v2/read?log", nil)
+		ctx, cancel := context.WithCancel(context.WithValue(req.Context(), http.LocalAddrContextKey, local))
+		cancel() // a request let in finds its context ended: 503 from Subscribe
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req.WithContext(ctx))
+		return rec.Code
+	}
+	outside := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 8083}
+	assert.Equal(t, http.StatusForbidden, get(gw, outside))
+	assert.Equal(t, http.StatusServiceUnavailable, get(gw, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8083}))
+	assert.Equal(t, map[string]uint64{RefusedDenied: 1}, gw.Stats().Refused)
+	gwOpen, err := NewGateway(r, WithAuthorizer(authz.Open()))
+	require.NoError(t, err)
+	defer gwOpen.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, get(gwOpen, outside))
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -133,6 +134,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if gerr != nil {
 		g.fail(w, *gerr)
 		return
+	}
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if err := checkOpen(g.cfg.authorizerSet, la.String()); err != nil {
+			g.mu.Lock()
+			g.refusals.add(RefusedDenied)
+			g.mu.Unlock()
+			g.fail(w, gatewayError{http.StatusForbidden, "forbidden", err.Error()})
+			return
+		}
 	}
 	id := authz.FromHTTP(r)
 	if err := g.cfg.authorizer.Authorize(r.Context(), id, authzRequest(req)); err != nil {

@@ -109,17 +109,18 @@ func routerDefaults() routerConfig {
 }
 
 type serverConfig struct {
-	tls        *tls.Config
-	maxStreams int
-	batchSize  int
-	interval   time.Duration
-	kaTime     time.Duration
-	kaTimeout  time.Duration
-	kaMinPing  time.Duration
-	authorizer authz.Authorizer
-	maxClient  int
-	maxConns   int
-	logger     *slog.Logger
+	tls           *tls.Config
+	maxStreams    int
+	batchSize     int
+	interval      time.Duration
+	kaTime        time.Duration
+	kaTimeout     time.Duration
+	kaMinPing     time.Duration
+	authorizer    authz.Authorizer
+	authorizerSet bool // WithAuthorizer was given
+	maxClient     int
+	maxConns      int
+	logger        *slog.Logger
 }
 
 func serverDefaults() serverConfig {
@@ -138,15 +139,16 @@ func serverDefaults() serverConfig {
 }
 
 type gatewayConfig struct {
-	heartbeat    time.Duration
-	timeout      time.Duration
-	authorizer   authz.Authorizer
-	maxClient    int
-	batchSize    int
-	interval     time.Duration
-	maxStreams   int
-	writeTimeout time.Duration
-	logger       *slog.Logger
+	heartbeat     time.Duration
+	timeout       time.Duration
+	authorizer    authz.Authorizer
+	authorizerSet bool // WithAuthorizer was given
+	maxClient     int
+	batchSize     int
+	interval      time.Duration
+	maxStreams    int
+	writeTimeout  time.Duration
+	logger        *slog.Logger
 }
 
 func gatewayDefaults() gatewayConfig {

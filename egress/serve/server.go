@@ -148,11 +148,22 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) { wire.RegisterEgress(gs, se
 
 // Serve serves Egress on lis until Shutdown or Close, then returns
 // ErrServerClosed. It may be called for several listeners.
-func (s *Server) Serve(lis net.Listener) error { return s.host.Serve(lis) }
+func (s *Server) Serve(lis net.Listener) error {
+	if err := checkOpen(s.cfg.authorizerSet, lis.Addr().String()); err != nil {
+		lis.Close()
+		return err
+	}
+	return s.host.Serve(lis)
+}
 
 // Start listens on the TCP address addr (":0" picks a free port), serves in
 // the background and returns the bound address.
-func (s *Server) Start(addr string) (net.Addr, error) { return s.host.Start(addr) }
+func (s *Server) Start(addr string) (net.Addr, error) {
+	if err := checkOpen(s.cfg.authorizerSet, addr); err != nil {
+		return nil, err
+	}
+	return s.host.Start(addr)
+}
 
 // Addr returns the address of the first listener served, or nil.
 func (s *Server) Addr() net.Addr { return s.host.Addr() }

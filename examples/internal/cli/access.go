@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -93,7 +92,7 @@ func (a *Access) Authorizer(logger *slog.Logger, addrs ...string) (_ authz.Autho
 	}
 	if !a.Open {
 		for _, addr := range addrs {
-			if addr != "" && !Loopback(addr) {
+			if addr != "" && !authz.Loopback(addr) {
 				return nil, stop, fmt.Errorf("egress on %s is beyond loopback and no -authz-policy or -authz-introspect says who may read it; set -authz-open to let everyone read everything", addr)
 			}
 		}
@@ -137,20 +136,6 @@ func reloadOnHUP(pol *authz.Policy, path string, logger *slog.Logger) func() {
 		close(done)
 		<-finished
 	}
-}
-
-// Loopback reports whether the listen address addr (host:port) binds only
-// loopback interfaces. An empty host ("":8080) binds every interface.
-func Loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func httpClientTLS(tc *tls.Config) *http.Client {

@@ -21,7 +21,7 @@ func TestLoopback(t *testing.T) {
 		"127.0.0.1:8082": true, "[::1]:0": true, "localhost:80": true,
 		":8082": false, "0.0.0.0:1": false, "10.0.0.7:8082": false, "example.com:1": false,
 	} {
-		assert.Equal(t, want, Loopback(addr), addr)
+		assert.Equal(t, want, authz.Loopback(addr), addr)
 	}
 }
 
