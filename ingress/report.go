@@ -27,6 +27,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 			r.n, stats.Tag{Key: stats.TagCause, Value: r.cause}))
 	}
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.OpenStreams)))
+	s.tlsWatch.Report(emit)
 }
 
 // Report describes the Client's counters: ingress (envelopes handed to

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/grpcserve"
+	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
 )
@@ -37,7 +38,8 @@ type Server struct {
 	tooLarge     atomic.Uint64
 	refused      atomic.Uint64
 	open         atomic.Int64
-	closed       atomic.Bool // read on every message: refuse after Close
+	closed       atomic.Bool     // read on every message: refuse after Close
+	tlsWatch     *tlswatch.Watch // failed handshakes of GRPCServerOptions' credentials
 
 	mu       sync.Mutex
 	draining bool          // Shutdown or Close called: no new streams
@@ -64,7 +66,7 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{})}
+	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{}), tlsWatch: tlswatch.New("ingress", cfg.logger)}
 	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions,
 		grpcserve.Reflecting(s.Register, cfg.reflection, envelope.Files()))
 	return s, nil
@@ -93,7 +95,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: c.kaWithoutRP}),
 	}
 	if c.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(c.tls)))
+		opts = append(opts, grpc.Creds(s.tlsWatch.Credentials(credentials.NewTLS(c.tls))))
 	}
 	return opts
 }
@@ -235,6 +237,11 @@ type ServerStats struct {
 	// OpenStreams is the number of handlers running now (streams and
 	// Send calls).
 	OpenStreams int64
+	// TLSFailures counts failed TLS handshakes with clients by cause
+	// (`tls_handshake_failures{cause}`: not_tls, no_certificate,
+	// bad_certificate, peer_rejected, timeout, closed, other); each
+	// episode of a client is also logged at warn. Nil when none failed.
+	TLSFailures map[string]uint64
 }
 
 // Rejected counts messages the Server refused, by cause. A message is one
@@ -268,6 +275,7 @@ func (s *Server) Stats() ServerStats {
 			Closed:    s.refused.Load(),
 		},
 		OpenStreams: s.open.Load(),
+		TLSFailures: s.tlsWatch.Failures(),
 	}
 }
 

@@ -30,10 +30,13 @@ func ExampleFirehoseSubscriber() {
 		log.Fatal(err)
 	}
 	defer proxy.Close()
-	if _, err := proxy.Start(":8083"); err != nil {
+	// Beyond loopback a Server needs serve.WithAuthorizer (a policy, or
+	// authz.Open() to serve everyone on purpose).
+	if _, err := proxy.Start("127.0.0.1:8083"); err != nil {
 		log.Fatal(err)
 	}
-	// Nozzles now subscribe to :8083 (for example with nozzle.NewReader).
+	// Nozzles now subscribe to 127.0.0.1:8083 (for example with
+	// nozzle.NewReader).
 }
 
 // Nozzle -> proxy -> two routers, all over mutual TLS: a Reader of the proxy

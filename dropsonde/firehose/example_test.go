@@ -1,12 +1,13 @@
 package firehose_test
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/sluicelog/sluice/dropsonde/firehose"
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/egress/serve"
 )
 
@@ -19,12 +20,12 @@ func ExampleNewHandler() {
 		panic(err)
 	}
 	defer router.Close()
-	h, err := firehose.NewHandler(router, firehose.WithAuthorizer(func(_ *http.Request, sourceIDs []string) error {
-		if len(sourceIDs) == 0 {
-			return errors.New("the whole firehose needs an admin grant")
+	h, err := firehose.NewHandler(router, firehose.WithAuthorizer(authz.AuthorizerFunc(func(_ context.Context, _ authz.Identity, req authz.Request) error {
+		if req.Firehose {
+			return fmt.Errorf("%w: the whole firehose needs an admin grant", authz.ErrDenied)
 		}
 		return nil
-	}))
+	})))
 	if err != nil {
 		panic(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/sluicelog/sluice/dropsonde/events"
 	"github.com/sluicelog/sluice/dropsonde/firehose"
 	"github.com/sluicelog/sluice/dropsonde/plumbing"
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
 )
@@ -248,18 +249,19 @@ func TestFirehoseSlowConsumer(t *testing.T) {
 	_ = conn
 }
 
-// Authorization: the whole firehose and an app stream ask the hook with no
-// source ID and with the app's; refused requests get 403 and are counted.
+// Authorization: the whole firehose and an app stream ask the authorizer for
+// the firehose and for the app's source ID; refused requests get 403 and are
+// counted.
 func TestFirehoseAuthorization(t *testing.T) {
-	r := startRouter(t, firehose.WithAuthorizer(func(_ *http.Request, ids []string) error {
-		if len(ids) == 0 {
-			return fmt.Errorf("firehose needs an admin grant")
+	r := startRouter(t, firehose.WithAuthorizer(authz.AuthorizerFunc(func(_ context.Context, _ authz.Identity, req authz.Request) error {
+		if req.Firehose {
+			return fmt.Errorf("%w: firehose needs an admin grant", authz.ErrDenied)
 		}
-		if ids[0] != "mine" {
-			return fmt.Errorf("not your app")
+		if req.SourceIDs[0] != "mine" {
+			return fmt.Errorf("%w: not your app", authz.ErrDenied)
 		}
 		return nil
-	}))
+	})))
 	for _, path := range []string{"/firehose/x", "/apps/theirs/stream"} {
 		_, resp, err := websocket.DefaultDialer.Dial(r.wsURL+path, nil)
 		require.Error(t, err)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sluicelog/sluice/dropsonde"
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/egress/serve"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/stats"
@@ -135,13 +136,20 @@ func request(subID, sourceID string) *envelope.EgressBatchRequest {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, subID, sourceID string) {
-	var ids []string // none: the whole firehose
+	req := authz.Request{ShardID: subID, Firehose: sourceID == ""}
 	if sourceID != "" {
-		ids = []string{sourceID}
+		req.SourceIDs = []string{sourceID}
 	}
-	if err := h.cfg.authorize(r, ids); err != nil {
+	if err := h.cfg.authorizer.Authorize(r.Context(), authz.FromHTTP(r), req); err != nil {
 		h.reject()
-		http.Error(w, err.Error(), http.StatusForbidden)
+		code := http.StatusServiceUnavailable
+		switch {
+		case errors.Is(err, authz.ErrUnauthenticated):
+			code = http.StatusUnauthorized
+		case errors.Is(err, authz.ErrDenied):
+			code = http.StatusForbidden
+		}
+		http.Error(w, err.Error(), code)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sluicelog/sluice/egress/serve"
+	"github.com/sluicelog/sluice/egress/authz"
 )
 
 // ErrInvalidConfig is wrapped by NewHandler's errors for a configuration it
@@ -31,7 +31,7 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	authorize    serve.AuthorizeFunc
+	authorizer   authz.Authorizer
 	checkOrigin  func(*http.Request) bool
 	slowConsumer time.Duration
 	keepalive    time.Duration
@@ -40,22 +40,23 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		authorize:    func(*http.Request, []string) error { return nil },
+		authorizer:   authz.Open(),
 		slowConsumer: DefaultSlowConsumerTimeout,
 		keepalive:    DefaultKeepalive,
 		logger:       slog.New(slog.DiscardHandler),
 	}
 }
 
-// WithAuthorizer sets the hook that decides whether a request may read
-// (the same hook as serve.WithAuthorizer for the gateway): it gets no source
-// ID for /firehose (the whole firehose, an admin's grant) and the one source
-// ID of /apps/{source_id}/stream. An error refuses the request with 403 and
-// its text. Default: every request may read everything.
-func WithAuthorizer(f serve.AuthorizeFunc) Option {
+// WithAuthorizer sets who may read (the same authz.Authorizer as
+// serve.WithAuthorizer): /firehose/{subscription_id} asks for the whole
+// firehose with the subscription ID as shard ID, /apps/{source_id}/stream for
+// one source ID. A refusal wrapping authz.ErrUnauthenticated is answered 401,
+// one wrapping authz.ErrDenied 403, any other error 503, each with the
+// error's text. Default: authz.Open, every request may read everything.
+func WithAuthorizer(a authz.Authorizer) Option {
 	return optionFunc(func(c *config) {
-		if f != nil {
-			c.authorize = f
+		if a != nil {
+			c.authorizer = a
 		}
 	})
 }

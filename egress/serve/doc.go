@@ -36,6 +36,13 @@
 // Publish looks the source ID up in a lock-free hash table (plus one list
 // for selectors with an empty source ID) and allocates nothing;
 // subscribing builds new state aside and publishes it atomically.
+// Subscribing costs time linear in the request: its selectors are grouped
+// by source ID before the router's lock is taken, and under the lock each
+// source ID costs one entry. Requests are bounded (WithLimits): selectors,
+// distinct source IDs and shard ID length per request (refused with an
+// error wrapping ErrRequestTooLarge: InvalidArgument, HTTP 400), and shard
+// groups open at once (ErrTooManyShards: ResourceExhausted, HTTP 429); each
+// refusal is counted by cause in RouterStats.Refused.
 // Router.Stats reports ingress, egress, dropped (direction=egress) per
 // shard ID, the subscriptions gauge, rejected streams and malformed input.
 //
@@ -48,7 +55,11 @@
 // bytes without re-encoding. Requests without selectors, or with a selector
 // that names no message type, are answered InvalidArgument (the legacy
 // selector counts only when selectors is empty); streams beyond the maximum
-// (500 by default) are answered ResourceExhausted. TLS and mutual TLS via
+// (500 by default), or beyond WithMaxClientStreams of one client (100), are
+// answered ResourceExhausted; connections beyond WithMaxConnections (1,000)
+// on the listeners it serves itself are closed as they come. Failed TLS
+// handshakes are counted by cause (ServerStats.TLSFailures) and logged at
+// warn through its logger. TLS and mutual TLS via
 // WithTLS. Serve or Start it, or Register it on a grpc.Server shared
 // with other services (created with GRPCServerOption). Shutdown sends what
 // the streams hold before ending them; Close ends them at once.
@@ -79,11 +90,27 @@
 // stream timeout` before the stream ends on its timeout. Errors are written
 // with http.Error (text/plain), the body a JSON {"message": ...,
 // "error": ...}: 400 for an empty query or no envelope type, 405 for
-// another method than GET, 403 when the authorizer (WithAuthorizer)
-// refuses the source IDs, 429 ("too_many_streams") beyond WithMaxStreams
-// open streams (500 by default). WithStrictQuery refuses empty names and
+// another method than GET, 401 or 403 when the authorizer refuses (see
+// Access), 429 ("too_many_streams") beyond WithMaxStreams open streams (500
+// by default) or WithMaxClientStreams streams of one client (100). A client
+// that reads nothing is evicted after WithWriteTimeout (10 s per frame); its
+// lost frame is counted with cause write_timeout, what its subscription held
+// by the Router under its shard ID. WithStrictQuery refuses empty names and
 // source IDs that Loggregator takes. The Gateway is the one place in this
 // package that decodes envelopes: JSON needs them.
+//
+// # Access
+//
+// A Server and a Gateway ask one authz.Authorizer (WithAuthorizer) before
+// each stream, with the caller's identity (verified client certificate,
+// bearer token from the Authorization header or gRPC metadata) and what
+// the request reads (source IDs, every source ID, shard ID). A refusal
+// wrapping authz.ErrUnauthenticated is answered Unauthenticated / 401, one
+// wrapping authz.ErrDenied PermissionDenied / 403, with the refusal's text;
+// each is counted by cause in the Stats' Refused and in the series
+// refused_requests{cause}. The default, authz.Open, allows everything: give
+// anything listening beyond loopback a policy (authz.Policy binds shard IDs
+// to identities, so that nobody joins another consumer's group).
 //
 // # Options
 //

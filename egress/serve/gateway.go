@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/stats"
@@ -43,6 +45,7 @@ type Gateway struct {
 	rejected uint64
 	egress   uint64
 	dropped  stats.Drops
+	refusals refusals
 }
 
 type gatewayStream struct {
@@ -66,6 +69,9 @@ type GatewayStats struct {
 	// went away mid-frame) and CauseMalformed (the envelope could not be
 	// decoded).
 	Dropped stats.Drops
+	// Refused counts the requests (also in RejectedStreams) refused by the
+	// authorizer or the per-client limit, by cause (see ServerStats).
+	Refused map[string]uint64
 }
 
 // NewGateway returns a Gateway that subscribes through s.
@@ -79,8 +85,8 @@ func NewGateway(s Subscriber, opts ...GatewayOption) (*Gateway, error) {
 			o.applyGateway(&cfg)
 		}
 	}
-	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 {
-		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval and max streams must be positive", ErrInvalidConfig)
+	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 || cfg.maxClient < 1 {
+		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval, max streams and max client streams must be positive", ErrInvalidConfig)
 	}
 	return &Gateway{sub: s, cfg: cfg, streams: make(map[*gatewayStream]struct{})}, nil
 }
@@ -125,15 +131,31 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, gatewayErrMethod)
 		return
 	}
-	req, sourceIDs, gerr := gatewayRequest(r.URL.Query(), g.cfg.strictQuery)
+	req, _, gerr := gatewayRequest(r.URL.Query(), g.cfg.strictQuery)
 	if gerr != nil {
 		g.fail(w, *gerr)
 		return
 	}
-	if err := g.cfg.authorize(r, sourceIDs); err != nil {
-		g.fail(w, gatewayError{http.StatusForbidden, err.Error(), "forbidden"})
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if err := checkOpen(g.cfg.authorizerSet, la.String()); err != nil {
+			g.mu.Lock()
+			g.refusals.add(RefusedDenied)
+			g.mu.Unlock()
+			g.fail(w, gatewayError{http.StatusForbidden, err.Error(), "forbidden"})
+			return
+		}
+	}
+	id := authz.FromHTTP(r)
+	if err := g.cfg.authorizer.Authorize(r.Context(), id, authzRequest(req)); err != nil {
+		cause := authzCause(err)
+		g.mu.Lock()
+		g.refusals.add(cause)
+		g.mu.Unlock()
+		g.cfg.logger.Info("serve: gateway request refused", "cause", cause, "shard_id", req.GetShardId(), "err", err)
+		g.fail(w, authzHTTP(cause, err))
 		return
 	}
+	client := clientKey(id, r.RemoteAddr)
 	rc := http.NewResponseController(w)
 	if !gatewayCanFlush(w) {
 		g.fail(w, gatewayErrNoStreaming)
@@ -155,12 +177,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("serve: at most %d streams at once", g.cfg.maxStreams), "too_many_streams"})
 		return
 	}
+	if !g.refusals.acquire(client, g.cfg.maxClient) {
+		g.refusals.add(RefusedClientStreams)
+		g.mu.Unlock()
+		g.fail(w, gatewayError{http.StatusTooManyRequests,
+			fmt.Sprintf("serve: at most %d streams from one client", g.cfg.maxClient), "too_many_streams"})
+		return
+	}
 	g.streams[st] = struct{}{}
 	g.handlers.Add(1)
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
 		delete(g.streams, st)
+		g.refusals.release(client)
 		g.mu.Unlock()
 		g.handlers.Done()
 	}()
@@ -168,8 +198,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sub, err := g.sub.Subscribe(r.Context(), req)
 	if err != nil {
 		e := gatewayError{http.StatusServiceUnavailable, err.Error(), "unavailable"}
-		if errors.Is(err, envelope.ErrNoSelectors) || errors.Is(err, envelope.ErrSelectorWithoutMessage) {
+		switch {
+		case errors.Is(err, envelope.ErrNoSelectors), errors.Is(err, envelope.ErrSelectorWithoutMessage),
+			errors.Is(err, ErrRequestTooLarge):
 			e = gatewayError{http.StatusBadRequest, err.Error(), "invalid_request"}
+		case errors.Is(err, ErrTooManyShards):
+			e = gatewayError{http.StatusTooManyRequests, err.Error(), "too_many_shards"}
 		}
 		g.fail(w, e)
 		return
@@ -186,7 +220,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	sw := &gatewayWriter{w: w, rc: rc, last: time.Now()}
+	sw := &gatewayWriter{w: w, rc: rc, last: time.Now(), timeout: g.cfg.writeTimeout}
 	if sw.err = rc.Flush(); sw.err != nil {
 		return
 	}
@@ -227,7 +261,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if err != nil {
-			g.count(0, len(frame.Batch), bad)
+			g.countLost(err, len(frame.Batch), bad)
 			_ = sub.Close()
 			stop()
 			return
@@ -275,6 +309,8 @@ type gatewayWriter struct {
 	rc   *http.ResponseController
 	last time.Time // of the last frame
 	err  error     // the first write error; nothing is written after it
+
+	timeout time.Duration // for each frame's write (0: none)
 }
 
 func (s *gatewayWriter) frame(event string, data []byte) error {
@@ -290,6 +326,9 @@ func (s *gatewayWriter) frame(event string, data []byte) error {
 	buf = append(buf, "data: "...)
 	buf = append(buf, data...)
 	buf = append(buf, "\n\n"...)
+	if s.timeout > 0 {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) // ErrNotSupported: such writers do not block
+	}
 	if _, s.err = s.w.Write(buf); s.err == nil {
 		s.err = s.rc.Flush()
 	}
@@ -462,7 +501,7 @@ func (g *Gateway) Close() error {
 func (g *Gateway) Stats() GatewayStats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped.Clone()}
+	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped.Clone(), Refused: g.refusals.snapshot()}
 }
 
 func (e gatewayError) Error() string { return fmt.Sprintf("serve: %s: %s", e.Code, e.Message) }

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
 )
 
@@ -150,18 +151,17 @@ func TestGatewayHeartbeatAndClosing(t *testing.T) {
 
 func TestGatewayErrors(t *testing.T) {
 	r := routerTestNew(t)
-	refuse := errors.New("source ID secret is not yours")
-	gw, ts := gatewayTestStart(t, r, WithAuthorizer(func(_ *http.Request, ids []string) error {
-		for _, id := range ids {
+	gw, ts := gatewayTestStart(t, r, WithAuthorizer(authz.AuthorizerFunc(func(_ context.Context, _ authz.Identity, req authz.Request) error {
+		for _, id := range req.SourceIDs {
 			if id == "secret" {
-				return refuse
+				return fmt.Errorf("%w: source ID secret is not yours", authz.ErrDenied)
 			}
 		}
-		if len(ids) == 0 {
-			return errors.New("no firehose for you")
+		if req.Firehose {
+			return fmt.Errorf("%w: no firehose for you", authz.ErrDenied)
 		}
 		return nil
-	}))
+	})))
 	tests := []struct {
 		name, method, target string
 		status               int

@@ -3,10 +3,10 @@ package serve
 import (
 	"crypto/tls"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/sluicelog/sluice/diode"
+	"github.com/sluicelog/sluice/egress/authz"
 )
 
 // Defaults, Loggregator's where it has one.
@@ -17,6 +17,9 @@ const (
 	// DefaultMaxStreams is how many streams a Server, or a Gateway, serves
 	// at once.
 	DefaultMaxStreams = 500
+	// DefaultMaxConnections is how many connections a Server holds open
+	// at once on the listeners it serves itself.
+	DefaultMaxConnections = 1000
 	// DefaultBatchSize and DefaultBatchInterval bound a batch sent on
 	// BatchedReceiver or in one gateway frame.
 	DefaultBatchSize     = 100
@@ -92,6 +95,7 @@ func (o allOption) applyGateway(c *gatewayConfig) { o.gateway(c) }
 
 type routerConfig struct {
 	newBuffer func() (diode.Buffer[[]byte], error)
+	limits    Limits
 	logger    *slog.Logger
 }
 
@@ -105,14 +109,18 @@ func routerDefaults() routerConfig {
 }
 
 type serverConfig struct {
-	tls        *tls.Config
-	maxStreams int
-	batchSize  int
-	interval   time.Duration
-	kaTime     time.Duration
-	kaTimeout  time.Duration
-	kaMinPing  time.Duration
-	logger     *slog.Logger
+	tls           *tls.Config
+	maxStreams    int
+	batchSize     int
+	interval      time.Duration
+	kaTime        time.Duration
+	kaTimeout     time.Duration
+	kaMinPing     time.Duration
+	authorizer    authz.Authorizer
+	authorizerSet bool // WithAuthorizer was given
+	maxClient     int
+	maxConns      int
+	logger        *slog.Logger
 
 	tagsUnchanged bool // WithTagsUnchanged
 	reflection    bool // WithReflection
@@ -126,36 +134,39 @@ func serverDefaults() serverConfig {
 		kaTime:     DefaultKeepalive,
 		kaTimeout:  DefaultKeepalive,
 		kaMinPing:  DefaultMinPingInterval,
+		authorizer: authz.Open(),
+		maxClient:  DefaultMaxClientStreams,
+		maxConns:   DefaultMaxConnections,
 		logger:     slog.New(slog.DiscardHandler),
 	}
 }
 
-// AuthorizeFunc decides whether a request may read the given source IDs
-// (empty: every source ID, the firehose). A non-nil error refuses the
-// request with 403 and the error's text as the message.
-type AuthorizeFunc func(r *http.Request, sourceIDs []string) error
-
 type gatewayConfig struct {
-	heartbeat  time.Duration
-	timeout    time.Duration
-	authorize  AuthorizeFunc
-	batchSize  int
-	interval   time.Duration
-	maxStreams int
-	logger     *slog.Logger
+	heartbeat     time.Duration
+	timeout       time.Duration
+	authorizer    authz.Authorizer
+	authorizerSet bool // WithAuthorizer was given
+	maxClient     int
+	batchSize     int
+	interval      time.Duration
+	maxStreams    int
+	writeTimeout  time.Duration
+	logger        *slog.Logger
 
 	strictQuery bool // WithStrictQuery
 }
 
 func gatewayDefaults() gatewayConfig {
 	return gatewayConfig{
-		heartbeat:  DefaultHeartbeat,
-		timeout:    DefaultStreamTimeout,
-		authorize:  func(*http.Request, []string) error { return nil },
-		batchSize:  DefaultBatchSize,
-		interval:   DefaultBatchInterval,
-		maxStreams: DefaultMaxStreams,
-		logger:     slog.New(slog.DiscardHandler),
+		writeTimeout: DefaultWriteTimeout,
+		heartbeat:    DefaultHeartbeat,
+		timeout:      DefaultStreamTimeout,
+		authorizer:   authz.Open(),
+		maxClient:    DefaultMaxClientStreams,
+		batchSize:    DefaultBatchSize,
+		interval:     DefaultBatchInterval,
+		maxStreams:   DefaultMaxStreams,
+		logger:       slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -261,13 +272,11 @@ func WithStreamTimeout(d time.Duration) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) { c.timeout = d })
 }
 
-// WithAuthorizer sets the hook that decides which source IDs a gateway
-// request may read (default: every request may read everything). It runs
-// before subscribing; put authentication in it or in front of the Gateway.
-func WithAuthorizer(f AuthorizeFunc) GatewayOption {
-	return gatewayOptionFunc(func(c *gatewayConfig) {
-		if f != nil {
-			c.authorize = f
-		}
-	})
+// WithMaxConnections sets how many connections a Server holds open at once
+// on the listeners it serves itself (Serve, Start; default
+// DefaultMaxConnections; 0: no limit). Connections beyond it are closed as
+// they come and counted (ServerStats.RefusedConnections). A grpc.Server
+// shared through Register is its owner's to bound.
+func WithMaxConnections(n int) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.maxConns = n })
 }

@@ -25,9 +25,10 @@ func (r *Router) Report(emit func(stats.Metric)) {
 	st := r.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
-	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed, CauseClosed: st.Discarded}, []string{stats.CauseMalformed, CauseClosed})
+	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed, stats.CauseTooLarge: st.TooLarge, CauseClosed: st.Discarded}, []string{stats.CauseMalformed, stats.CauseTooLarge, CauseClosed})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	emit(stats.GaugeOf(stats.Subscriptions, stats.HelpSubscriptions, float64(st.Subscriptions)))
+	reportRefused(emit, st.Refused)
 	for _, id := range slices.Sorted(maps.Keys(st.Shards)) {
 		sh := st.Shards[id]
 		shard := stats.Tag{Key: stats.TagShardID, Value: id}
@@ -48,7 +49,10 @@ func (s *Server) Report(emit func(stats.Metric)) {
 		stats.ReportDropped(emit, stats.DirectionEgress, st.DroppedByShard[id], []string{CauseStreamBroken}, stats.Tag{Key: stats.TagShardID, Value: id})
 	}
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
+	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
+	s.tlsWatch.Report(emit)
+	s.conns.Report(emit)
 }
 
 // Report describes the Gateway's counters: egress (envelopes written to
@@ -59,5 +63,6 @@ func (g *Gateway) Report(emit func(stats.Metric)) {
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
 	stats.ReportDropped(emit, stats.DirectionEgress, st.Dropped, []string{CauseClientGone})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
+	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
 }

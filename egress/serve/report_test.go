@@ -24,6 +24,7 @@ func TestRouterReportUsesLoggregatorNames(t *testing.T) {
 		require.NoError(t, rt.Publish(b))
 	}
 	require.ErrorIs(t, rt.Publish([]byte{0xff}), envelope.ErrMalformed)
+	require.ErrorIs(t, rt.Publish(make([]byte, DefaultMaxEnvelopeBytes+1)), ErrEnvelopeTooLarge)
 	// A diode of 2 read after 5 writes (go-diodes' rules): the reader finds
 	// write 4 in its slot, skips 0..3 and reads 4.
 	_, ok := sub.TryNext()
@@ -42,6 +43,7 @@ func TestRouterReportUsesLoggregatorNames(t *testing.T) {
 		stats.CounterOf("egress", stats.HelpEgress, 6),
 		stats.CounterOf("dropped", stats.HelpDropped, 0, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "closed"}),
 		stats.CounterOf("dropped", stats.HelpDropped, 1, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "malformed"}),
+		stats.CounterOf("dropped", stats.HelpDropped, 1, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "too_large"}),
 		stats.CounterOf("rejected_streams", stats.HelpRejectedStreams, 0),
 		stats.GaugeOf("subscriptions", stats.HelpSubscriptions, 0),
 		stats.CounterOf("dropped", stats.HelpDropped, 1, egress, shard, stats.Tag{Key: "cause", Value: "closed"}),

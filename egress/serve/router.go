@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +45,7 @@ type Router struct {
 	ingress   uint64     // under pubMu
 	malformed uint64     // under pubMu
 	discarded uint64     // under pubMu: taken by Run after the router closed
+	tooLarge  uint64     // under pubMu
 
 	mu       sync.Mutex // subscribe, unsubscribe, stats
 	closed   bool
@@ -52,7 +53,10 @@ type Router struct {
 	subs     map[*routerSub]struct{}
 	folded   map[string]ShardStats // counts of closed subscriptions, by shard ID
 	rejected uint64
+	refused  map[string]uint64 // requests beyond a limit, by cause (also in rejected)
 	nextID   uint64
+
+	rebuildSteps uint64 // candidate entries built under mu: tests check it is linear
 }
 
 // RouterStats is a snapshot of a Router's counters. The names in the field
@@ -68,6 +72,9 @@ type RouterStats struct {
 	// router had closed (not part of Ingress). What the buffer still holds
 	// after Run returns is the caller's to count.
 	Discarded uint64
+	// TooLarge counts envelopes Publish refused because they were larger
+	// than Limits.MaxEnvelopeBytes (not part of Ingress).
+	TooLarge uint64
 	// Egress (`egress`) counts envelope copies handed to subscription
 	// buffers: one per subscription that an envelope was routed to.
 	Egress uint64
@@ -83,6 +90,10 @@ type RouterStats struct {
 	// RejectedStreams (`rejected_streams`) counts Subscribe calls refused:
 	// invalid requests, a closed router, a failing buffer factory.
 	RejectedStreams uint64
+	// Refused counts the subscribe requests (also in RejectedStreams)
+	// refused by a limit, by cause: RefusedSelectors, RefusedSourceIDs,
+	// RefusedShardID, RefusedShards. Nil when none was.
+	Refused map[string]uint64
 	// Shards has the egress counts by shard ID ("" for subscriptions without
 	// one), including shard IDs whose subscriptions have all closed.
 	Shards map[string]ShardStats
@@ -107,6 +118,11 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 			o.applyRouter(&cfg)
 		}
 	}
+	lim, err := cfg.limits.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.limits = lim
 	if cfg.newBuffer == nil {
 		return nil, fmt.Errorf("%w: nil subscription buffer factory", ErrInvalidConfig)
 	}
@@ -140,6 +156,10 @@ func (r *Router) Publish(env []byte) error {
 func (r *Router) publishLocked(env []byte, read func([]byte) (envelope.Route, error)) error {
 	if r.pubClosed {
 		return ErrRouterClosed
+	}
+	if len(env) > r.cfg.limits.MaxEnvelopeBytes {
+		r.tooLarge++
+		return fmt.Errorf("serve: publish: %w: %d bytes, at most %d", ErrEnvelopeTooLarge, len(env), r.cfg.limits.MaxEnvelopeBytes)
 	}
 	rt, err := read(env)
 	if err != nil {
@@ -340,6 +360,14 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 		r.reject()
 		return nil, fmt.Errorf("serve: subscribe: %w", err)
 	}
+	if n := len(req.GetShardId()); n > r.cfg.limits.MaxShardIDLen {
+		return nil, r.refuse(&routerRefusal{RefusedShardID, fmt.Errorf("%w: shard ID of %d bytes, at most %d", ErrRequestTooLarge, n, r.cfg.limits.MaxShardIDLen)})
+	}
+	if len(sels) > r.cfg.limits.MaxSelectors {
+		// Checked before copying: a huge request costs nothing more.
+		_, err := routerIndex(sels, r.cfg.limits)
+		return nil, r.refuse(err)
+	}
 	if err := ctx.Err(); err != nil {
 		r.reject()
 		return nil, err
@@ -359,6 +387,10 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	s.sels = make([]*envelope.Selector, 0, len(sels))
 	for _, sel := range sels {
 		s.sels = append(s.sels, proto.Clone(sel).(*envelope.Selector))
+	}
+	// Index the selectors before taking the lock, in time linear in them.
+	if s.idx, err = routerIndex(s.sels, r.cfg.limits); err != nil {
+		return nil, r.refuse(err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.stopMu.Lock()
@@ -382,6 +414,11 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	if s.shardID == "" {
 		g = &routerGroup{}
 	} else if g = r.groups[s.shardID]; g == nil {
+		if len(r.groups) >= r.cfg.limits.MaxShards {
+			r.mu.Unlock()
+			_ = s.Close()
+			return nil, r.refuse(&routerRefusal{RefusedShards, fmt.Errorf("%w: %d shard groups open, at most %d", ErrTooManyShards, r.cfg.limits.MaxShards, r.cfg.limits.MaxShards)})
+		}
 		g = &routerGroup{shardID: s.shardID}
 		r.groups[s.shardID] = g
 	}
@@ -397,6 +434,21 @@ func (r *Router) reject() {
 	r.mu.Lock()
 	r.rejected++
 	r.mu.Unlock()
+}
+
+// refuse counts a request refused by a limit and returns its error.
+func (r *Router) refuse(err error) error {
+	r.mu.Lock()
+	r.rejected++
+	var rf *routerRefusal
+	if errors.As(err, &rf) {
+		if r.refused == nil {
+			r.refused = make(map[string]uint64)
+		}
+		r.refused[rf.cause]++
+	}
+	r.mu.Unlock()
+	return err
 }
 
 // routerUnsubscribe removes s from its group and makes its counts final.
@@ -432,6 +484,7 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 	f.Dropped.Add(CauseOverflow, overflowed)
 	f.Dropped.Add(CauseClosed, unread-overflowed)
 	r.folded[s.shardID] = f
+	r.routerTrimFolded()
 }
 
 // Stats returns a snapshot of the counters.
@@ -441,6 +494,7 @@ func (r *Router) Stats() RouterStats {
 	st := RouterStats{
 		Subscriptions:   len(r.subs),
 		RejectedStreams: r.rejected,
+		Refused:         maps.Clone(r.refused),
 		Shards:          make(map[string]ShardStats, len(r.folded)+len(r.groups)),
 	}
 	for id, f := range r.folded {
@@ -463,7 +517,7 @@ func (r *Router) Stats() RouterStats {
 		}
 	}
 	r.pubMu.Lock()
-	st.Ingress, st.Malformed, st.Discarded = r.ingress, r.malformed, r.discarded
+	st.Ingress, st.Malformed, st.Discarded, st.TooLarge = r.ingress, r.malformed, r.discarded, r.tooLarge
 	r.pubMu.Unlock()
 	return st
 }
@@ -526,6 +580,7 @@ type routerSub struct {
 	shardID string
 	detName string
 	sels    []*envelope.Selector
+	idx     routerSelIndex
 	buf     diode.Buffer[[]byte]
 	group   *routerGroup // set under Router.mu
 
@@ -642,102 +697,6 @@ type routerEntry struct {
 type routerCand struct {
 	sub  *routerSub
 	sels []*envelope.Selector
-}
-
-// routerRebuild recomputes g's entries in every bucket it is or was in.
-// Called under Router.mu.
-func (r *Router) routerRebuild(g *routerGroup) {
-	keys := make(map[string]struct{})
-	for _, m := range g.members {
-		for _, s := range m.sels {
-			keys[s.GetSourceId()] = struct{}{}
-		}
-	}
-	_, wild := keys[""]
-	mixed := len(keys) > 1 || (len(keys) == 1 && !wild)
-
-	members := g.members
-	det := len(members) > 0
-	for _, m := range members {
-		if m.detName == "" {
-			det = false
-		}
-	}
-	if det {
-		// A member keeps its place while the set of names stays the same,
-		// so a metric keeps landing on the member with the same name, even
-		// across reconnects.
-		members = slices.Clone(members)
-		slices.SortStableFunc(members, func(a, b *routerSub) int {
-			if c := strings.Compare(a.detName, b.detName); c != 0 {
-				return c
-			}
-			return int(a.id - b.id)
-		})
-	}
-
-	storeWild := func() {
-		var e *routerEntry
-		if wild {
-			e = routerEntryFor(g, members, "", det, mixed)
-		}
-		r.wild.Store(routerBucketWith(r.wild.Load(), g, e))
-	}
-	storeSources := func() {
-		t := r.table.Load()
-		nt := t
-		for k := range g.keys {
-			if _, ok := keys[k]; !ok && k != "" {
-				nt = nt.set(k, routerBucketWith(nt.lookup(k), g, nil))
-			}
-		}
-		for k := range keys {
-			if k != "" {
-				nt = nt.set(k, routerBucketWith(nt.lookup(k), g, routerEntryFor(g, members, k, det, false)))
-			}
-		}
-		if nt != t {
-			r.table.Store(nt)
-		}
-	}
-	// The wild entry must say "mixed" whenever a source bucket holds the
-	// group, or a publish between the two stores could deliver twice.
-	if mixed {
-		storeWild()
-		storeSources()
-	} else {
-		storeSources()
-		storeWild()
-	}
-	g.keys = keys
-}
-
-// routerEntryFor builds g's entry for bucket key: the members with a
-// selector for key, or (for a source ID) a selector for every source ID.
-func routerEntryFor(g *routerGroup, members []*routerSub, key string, det, mixed bool) *routerEntry {
-	e := &routerEntry{group: g, deterministic: det, mixed: mixed}
-	for _, m := range members {
-		var sels []*envelope.Selector
-		for _, s := range m.sels {
-			if id := s.GetSourceId(); id == key || id == "" {
-				sels = append(sels, s)
-			}
-		}
-		if len(sels) > 0 {
-			e.members = append(e.members, routerCand{sub: m, sels: sels})
-		}
-	}
-	if len(e.members) == 0 {
-		return nil
-	}
-	e.uniform = true
-	for _, c := range e.members[1:] {
-		if !slices.EqualFunc(c.sels, e.members[0].sels, func(a, b *envelope.Selector) bool { return proto.Equal(a, b) }) {
-			e.uniform = false
-			break
-		}
-	}
-	return e
 }
 
 // routerBucketWith returns a copy of b with g's entry replaced by e (removed

@@ -13,9 +13,12 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/internal/connlimit"
 	"github.com/sluicelog/sluice/internal/grpcserve"
+	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
 )
@@ -41,6 +44,9 @@ type Server struct {
 	rejected uint64
 	egress   uint64
 	dropped  map[string]uint64 // CauseStreamBroken, by shard ID
+	refusals refusals
+	tlsWatch *tlswatch.Watch
+	conns    *connlimit.Limit // of the listeners given to Serve and Start
 }
 
 type serverStream struct {
@@ -65,6 +71,20 @@ type ServerStats struct {
 	// counted by the Subscriber, e.g. RouterStats.)
 	Dropped        stats.Drops
 	DroppedByShard map[string]stats.Drops
+	// Refused counts the streams (also in RejectedStreams) refused by the
+	// authorizer or the per-client limit, by cause: RefusedUnauthenticated,
+	// RefusedDenied, RefusedAuthzError, RefusedClientStreams. Nil when
+	// none was.
+	Refused map[string]uint64
+	// TLSFailures counts failed TLS handshakes with clients by cause
+	// (`tls_handshake_failures{cause}`, see ingress.ServerStats); each
+	// episode of a client is also logged at warn. Nil when none failed.
+	TLSFailures map[string]uint64
+	// Connections is the number of connections open now on the listeners
+	// the Server serves itself (Serve, Start); RefusedConnections counts
+	// those closed at once beyond WithMaxConnections.
+	Connections        int
+	RefusedConnections uint64
 }
 
 var _ wire.EgressHandler = serverHandler{}
@@ -81,16 +101,20 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 		}
 	}
 	switch {
-	case cfg.maxStreams < 1:
-		return nil, fmt.Errorf("%w: max streams %d, want at least 1", ErrInvalidConfig, cfg.maxStreams)
+	case cfg.maxConns < 0:
+		return nil, fmt.Errorf("%w: max connections %d, want at least 0", ErrInvalidConfig, cfg.maxConns)
+	case cfg.maxStreams < 1 || cfg.maxClient < 1:
+		return nil, fmt.Errorf("%w: max streams %d, per client %d, want at least 1", ErrInvalidConfig, cfg.maxStreams, cfg.maxClient)
 	case cfg.batchSize < 1 || cfg.interval <= 0:
 		return nil, fmt.Errorf("%w: batch size %d, interval %v", ErrInvalidConfig, cfg.batchSize, cfg.interval)
 	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
 		return nil, fmt.Errorf("%w: keepalive durations must be positive", ErrInvalidConfig)
 	}
-	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64)}
+	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64), tlsWatch: tlswatch.New("egress", cfg.logger)}
 	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions,
 		grpcserve.Reflecting(srv.Register, cfg.reflection, envelope.Files()))
+	srv.conns = connlimit.New(cfg.maxConns)
+	srv.host.WrapListeners(srv.conns.Listener)
 	return srv, nil
 }
 
@@ -112,7 +136,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: true}),
 	}
 	if c.tls != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(c.tls)))
+		opts = append(opts, grpc.Creds(s.tlsWatch.Credentials(credentials.NewTLS(c.tls))))
 	}
 	return opts
 }
@@ -125,11 +149,22 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) { wire.RegisterEgress(gs, se
 
 // Serve serves Egress on lis until Shutdown or Close, then returns
 // ErrServerClosed. It may be called for several listeners.
-func (s *Server) Serve(lis net.Listener) error { return s.host.Serve(lis) }
+func (s *Server) Serve(lis net.Listener) error {
+	if err := checkOpen(s.cfg.authorizerSet, lis.Addr().String()); err != nil {
+		lis.Close()
+		return err
+	}
+	return s.host.Serve(lis)
+}
 
 // Start listens on the TCP address addr (":0" picks a free port), serves in
 // the background and returns the bound address.
-func (s *Server) Start(addr string) (net.Addr, error) { return s.host.Start(addr) }
+func (s *Server) Start(addr string) (net.Addr, error) {
+	if err := checkOpen(s.cfg.authorizerSet, addr); err != nil {
+		return nil, err
+	}
+	return s.host.Start(addr)
+}
 
 // Addr returns the address of the first listener served, or nil.
 func (s *Server) Addr() net.Addr { return s.host.Addr() }
@@ -194,10 +229,14 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ServerStats{
-		Streams:         len(s.streams),
-		RejectedStreams: s.rejected,
-		Egress:          s.egress,
-		DroppedByShard:  make(map[string]stats.Drops, len(s.dropped)),
+		Streams:            len(s.streams),
+		RejectedStreams:    s.rejected,
+		Egress:             s.egress,
+		DroppedByShard:     make(map[string]stats.Drops, len(s.dropped)),
+		Refused:            s.refusals.snapshot(),
+		TLSFailures:        s.tlsWatch.Failures(),
+		Connections:        s.conns.Open(),
+		RefusedConnections: s.conns.Refused(),
 	}
 	for id, n := range s.dropped {
 		var d stats.Drops
@@ -225,6 +264,14 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 		s.reject()
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
+	id := authz.FromGRPC(stream.Context())
+	if err := s.cfg.authorizer.Authorize(stream.Context(), id, authzRequest(req)); err != nil {
+		cause := authzCause(err)
+		s.refuse(cause)
+		s.cfg.logger.Info("serve: stream refused", "cause", cause, "shard_id", req.GetShardId(), "err", err)
+		return authzStatus(cause, err)
+	}
+	client := clientKey(id, grpcClientAddr(stream.Context()))
 	ctx, stop := context.WithCancel(stream.Context())
 	defer stop()
 	st := &serverStream{stop: stop}
@@ -239,12 +286,19 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 		s.mu.Unlock()
 		return status.Errorf(codes.ResourceExhausted, "serve: too many streams (at most %d)", s.cfg.maxStreams)
 	}
+	if !s.refusals.acquire(client, s.cfg.maxClient) {
+		s.rejected++
+		s.refusals.add(RefusedClientStreams)
+		s.mu.Unlock()
+		return status.Errorf(codes.ResourceExhausted, "serve: too many streams from one client (at most %d)", s.cfg.maxClient)
+	}
 	s.streams[st] = struct{}{}
 	s.handlers.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.streams, st)
+		s.refusals.release(client)
 		s.mu.Unlock()
 		s.handlers.Done()
 	}()
@@ -322,6 +376,13 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	}
 }
 
+func (s *Server) refuse(cause string) {
+	s.mu.Lock()
+	s.rejected++
+	s.refusals.add(cause)
+	s.mu.Unlock()
+}
+
 func (s *Server) reject() {
 	s.mu.Lock()
 	s.rejected++
@@ -331,8 +392,11 @@ func (s *Server) reject() {
 // serverSubscribeStatus maps a Subscribe error to a gRPC status.
 func serverSubscribeStatus(err error) error {
 	switch {
-	case errors.Is(err, envelope.ErrNoSelectors), errors.Is(err, envelope.ErrSelectorWithoutMessage):
+	case errors.Is(err, envelope.ErrNoSelectors), errors.Is(err, envelope.ErrSelectorWithoutMessage),
+		errors.Is(err, ErrRequestTooLarge):
 		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, ErrTooManyShards):
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
 	}

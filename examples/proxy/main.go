@@ -30,11 +30,14 @@ func run(args []string) int {
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
+		access      cli.Access
+		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
 	common.Flags(fs, "127.0.0.1:8084", "Egress gRPC listen address")
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the proxy's Egress server and gateway")
 	routerFiles.ClientFlags(fs, "router-", "routers")
+	access.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -48,6 +51,14 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("proxy", err)
 	}
+	// Who may read what: -authz-policy (reloaded on SIGHUP) and/or
+	// -authz-introspect; without them only loopback listeners start,
+	// unless -authz-open.
+	authorizer, stopAuthz, err := access.Authorizer(logger, common.Addr, *gatewayAddr)
+	if err != nil {
+		return cli.Fatal("proxy", err)
+	}
+	defer stopAuthz()
 	routerTLS, err := routerFiles.ClientConfig()
 	if err != nil {
 		return cli.Fatal("proxy", err)
@@ -74,7 +85,7 @@ func run(args []string) int {
 		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger)))
 
 	// 3. The Egress server on -addr.
-	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithLogger(logger)}
+	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns), serve.WithLogger(logger)}
 	if common.Reflection {
 		egressOpts = append(egressOpts, serve.WithReflection())
 	}
@@ -92,11 +103,11 @@ func run(args []string) int {
 	var gateway *serve.Gateway
 	var gatewayHTTP *cli.HTTPServer
 	if *gatewayAddr != "" {
-		if gateway, err = serve.NewGateway(subscriber, serve.WithLogger(logger)); err != nil {
+		if gateway, err = serve.NewGateway(subscriber, serve.WithAuthorizer(authorizer), serve.WithLogger(logger)); err != nil {
 			return cli.Fatal("proxy", err)
 		}
 		defer gateway.Close()
-		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS); err != nil {
+		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS, *maxConns); err != nil {
 			return cli.Fatal("proxy", err)
 		}
 		defer gatewayHTTP.Close()
@@ -106,7 +117,7 @@ func run(args []string) int {
 	//    counters never go back), the Egress server and the gateway.
 	components := []telemetry.Component{{Name: "firehose", Reporter: firehoses.Reporter()}, {Name: "egress_server", Reporter: egress}}
 	if gateway != nil {
-		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
+		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway}, telemetry.Component{Name: "gateway_listener", Reporter: gatewayHTTP.Conns})
 	}
 	tel, err := common.StartTelemetry("reverse_log_proxy", map[string]string{"job": "proxy"}, logger, components)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/sluicelog/sluice/examples/internal/cli"
 	"github.com/sluicelog/sluice/examples/internal/discoveryflag"
 	"github.com/sluicelog/sluice/ingress"
+	"github.com/sluicelog/sluice/internal/connlimit"
 	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/limit"
 	"github.com/sluicelog/sluice/telemetry"
@@ -48,11 +49,14 @@ func run(args []string) int {
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
+		access      cli.Access
+		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
 	ingressBuf.Flags(fs, limit.PolicyFair)
+	access.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -76,6 +80,14 @@ func run(args []string) int {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
+	// Who may read what: -authz-policy (reloaded on SIGHUP) and/or
+	// -authz-introspect; without them only loopback listeners start,
+	// unless -authz-open.
+	authorizer, stopAuthz, err := access.Authorizer(logger, common.Addr, *gatewayAddr)
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	defer stopAuthz()
 
 	// The envelope path: ingress.Server -> diode -> serve.Router ->
 	// subscriptions -> serve.Server (and serve.Gateway).
@@ -114,7 +126,7 @@ func run(args []string) int {
 	defer router.Close()
 
 	// 3. The Egress server: one subscription at the router per stream.
-	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithLogger(logger))
+	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -126,6 +138,8 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
+	conns := connlimit.New(*maxConns)
+	lis = conns.Listener(lis)
 	gs := grpc.NewServer(in.GRPCServerOptions()...)
 	in.Register(gs)
 	v1.Register(gs)
@@ -153,11 +167,11 @@ func run(args []string) int {
 	var gateway *serve.Gateway
 	var gatewayHTTP *cli.HTTPServer
 	if *gatewayAddr != "" {
-		if gateway, err = serve.NewGateway(router, serve.WithLogger(logger)); err != nil {
+		if gateway, err = serve.NewGateway(router, serve.WithAuthorizer(authorizer), serve.WithLogger(logger)); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer gateway.Close()
-		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS); err != nil {
+		if gatewayHTTP, err = cli.ServeHTTP(*gatewayAddr, serve.GatewayPath, gateway, serverTLS, *maxConns); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer gatewayHTTP.Close()
@@ -169,11 +183,11 @@ func run(args []string) int {
 	var v1Firehose *firehose.Handler
 	var firehoseHTTP *cli.HTTPServer
 	if *fhAddr != "" {
-		if v1Firehose, err = firehose.NewHandler(router, firehose.WithLogger(logger)); err != nil {
+		if v1Firehose, err = firehose.NewHandler(router, firehose.WithAuthorizer(authorizer), firehose.WithLogger(logger)); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer v1Firehose.Close()
-		if firehoseHTTP, err = cli.ServeHTTP(*fhAddr, "/", v1Firehose, serverTLS); err != nil {
+		if firehoseHTTP, err = cli.ServeHTTP(*fhAddr, "/", v1Firehose, serverTLS, *maxConns); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer firehoseHTTP.Close()
@@ -186,10 +200,10 @@ func run(args []string) int {
 	//    envelopes (source ID "doppler"), as Loggregator's router does.
 	components := []telemetry.Component{
 		{Name: "ingress_server", Reporter: in}, {Name: "ingress_buffer", Reporter: buf}, {Name: "v1_ingestor", Reporter: v1},
-		{Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress},
+		{Name: "router", Reporter: router}, {Name: "egress_server", Reporter: egress}, {Name: "grpc_listener", Reporter: conns},
 	}
 	if gateway != nil {
-		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway})
+		components = append(components, telemetry.Component{Name: "gateway", Reporter: gateway}, telemetry.Component{Name: "gateway_listener", Reporter: gatewayHTTP.Conns})
 	}
 	if v1Firehose != nil {
 		components = append(components, telemetry.Component{Name: "v1_firehose", Reporter: v1Firehose})

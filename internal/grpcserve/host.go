@@ -18,6 +18,7 @@ type Host struct {
 	logger    *slog.Logger
 	options   func() []grpc.ServerOption
 	register  func(grpc.ServiceRegistrar)
+	wrap      func(net.Listener) net.Listener // nil: none
 
 	mu      sync.Mutex
 	closed  bool
@@ -33,9 +34,16 @@ func New(name string, errClosed error, logger *slog.Logger, options func() []grp
 	return &Host{name: name, errClosed: errClosed, logger: logger, options: options, register: register}
 }
 
+// WrapListeners makes Serve wrap every listener with f (a connection
+// limit, say). Call it before Serve or Start.
+func (h *Host) WrapListeners(f func(net.Listener) net.Listener) { h.wrap = f }
+
 // Serve serves on lis until the grpc.Server stops, then returns errClosed.
 // It may be called for several listeners.
 func (h *Host) Serve(lis net.Listener) error {
+	if h.wrap != nil {
+		lis = h.wrap(lis)
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()

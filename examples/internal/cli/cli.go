@@ -216,16 +216,19 @@ func (c *Common) WaitThenShutdown(name string, shutdown func(context.Context) er
 
 // LogLevel registers -log-level and returns a function that builds the
 // logger it selects: text on stderr, or a discarding logger for "off".
+// grpc's own log goes to the same logger (see RouteGRPCLog).
 func LogLevel(fs *flag.FlagSet) func() (*slog.Logger, error) {
 	level := fs.String("log-level", "warn", "log level on stderr: debug, info, warn, error or off")
 	return func() (*slog.Logger, error) {
-		if *level == "off" {
-			return slog.New(slog.DiscardHandler), nil
+		logger := slog.New(slog.DiscardHandler)
+		if *level != "off" {
+			var l slog.Level
+			if err := l.UnmarshalText([]byte(*level)); err != nil {
+				return nil, fmt.Errorf("-log-level: %w", err)
+			}
+			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 		}
-		var l slog.Level
-		if err := l.UnmarshalText([]byte(*level)); err != nil {
-			return nil, fmt.Errorf("-log-level: %w", err)
-		}
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+		RouteGRPCLog(logger)
+		return logger, nil
 	}
 }

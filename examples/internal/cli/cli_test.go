@@ -93,7 +93,7 @@ func TestServeHTTP(t *testing.T) {
 		scheme string
 	}{{"plaintext", nil, "http://"}, {"tls", serverTLS, "https://"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := ServeHTTP("127.0.0.1:0", "/v2/read", h, tc.server)
+			s, err := ServeHTTP("127.0.0.1:0", "/v2/read", h, tc.server, 0)
 			require.NoError(t, err)
 			require.True(t, strings.HasPrefix(s.URL(), tc.scheme), s.URL())
 			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/sluicelog/sluice/internal/connlimit"
 )
 
 // HTTPServer is an http.Server serving one handler on one listener, with
@@ -15,16 +17,22 @@ type HTTPServer struct {
 	srv  *http.Server
 	url  string
 	done chan struct{}
+	// Conns counts the server's connections (a stats.Reporter for
+	// /metrics).
+	Conns *connlimit.Limit
 }
 
 // ServeHTTP serves h at addr under path (for example the gateway's
-// "/v2/read"), with TLS when cfg is not nil. Its URL is the base URL
+// "/v2/read"), with TLS when cfg is not nil, holding at most maxConns
+// connections at once (0: no limit; see Conns). Its URL is the base URL
 // ("http://host:port" or "https://host:port").
-func ServeHTTP(addr, path string, h http.Handler, cfg *tls.Config) (*HTTPServer, error) {
+func ServeHTTP(addr, path string, h http.Handler, cfg *tls.Config, maxConns int) (*HTTPServer, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
+	conns := connlimit.New(maxConns)
+	lis = conns.Listener(lis)
 	scheme := "http"
 	if cfg != nil {
 		scheme = "https"
@@ -33,9 +41,10 @@ func ServeHTTP(addr, path string, h http.Handler, cfg *tls.Config) (*HTTPServer,
 	mux := http.NewServeMux()
 	mux.Handle(path, h)
 	s := &HTTPServer{
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
-		url:  scheme + "://" + lis.Addr().String(),
-		done: make(chan struct{}),
+		srv:   &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute},
+		url:   scheme + "://" + lis.Addr().String(),
+		done:  make(chan struct{}),
+		Conns: conns,
 	}
 	go func() {
 		defer close(s.done)
