@@ -39,6 +39,8 @@ func TestRouterReportUsesLoggregatorNames(t *testing.T) {
 	egress := stats.Tag{Key: "direction", Value: "egress"}
 	assert.Equal(t, []stats.Metric{
 		stats.CounterOf("ingress", stats.HelpIngress, 6),
+		stats.CounterOf("routed", stats.HelpRouted, 6),
+		stats.CounterOf("unrouted", stats.HelpUnrouted, 0),
 		stats.CounterOf("egress", stats.HelpEgress, 6),
 		stats.CounterOf("dropped", stats.HelpDropped, 1, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "malformed"}),
 		stats.CounterOf("rejected_streams", stats.HelpRejectedStreams, 0),

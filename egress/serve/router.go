@@ -43,6 +43,7 @@ type Router struct {
 	pubClosed bool       // under pubMu
 	ingress   uint64     // under pubMu
 	malformed uint64     // under pubMu
+	unrouted  uint64     // under pubMu
 
 	mu       sync.Mutex // subscribe, unsubscribe, stats
 	closed   bool
@@ -56,8 +57,16 @@ type Router struct {
 // RouterStats is a snapshot of a Router's counters. The names in the field
 // docs are the Loggregator telemetry names they map to.
 type RouterStats struct {
-	// Ingress (`ingress`) counts envelopes accepted by Publish.
+	// Ingress (`ingress`) counts envelopes accepted by Publish. The books
+	// close exactly: Ingress == Routed + Unrouted.
 	Ingress uint64
+	// Routed (`routed`) counts envelopes handed to at least one
+	// subscription buffer (Egress counts the copies).
+	Routed uint64
+	// Unrouted (`unrouted`) counts envelopes that matched no subscription
+	// (and no shard group waiting for its members, WithGroupGrace): no one
+	// asked for them, so they went nowhere. Not a drop.
+	Unrouted uint64
 	// Malformed counts envelopes Publish refused because their wire bytes
 	// were not a valid Envelope (not part of Ingress).
 	Malformed uint64
@@ -141,9 +150,10 @@ func (r *Router) Publish(env []byte) error {
 	if rt.SourceID != "" {
 		b = r.table.Load().lookup(rt.SourceID)
 	}
+	routed := false
 	if b != nil {
 		for i := range b.entries {
-			p.deliver(&b.entries[i], &rt)
+			routed = p.deliver(&b.entries[i], &rt) || routed
 		}
 	}
 	if w := r.wild.Load(); w != nil {
@@ -154,8 +164,11 @@ func (r *Router) Publish(env []byte) error {
 			if e.mixed && b.has(e.group) {
 				continue
 			}
-			p.deliver(e, &rt)
+			routed = p.deliver(e, &rt) || routed
 		}
+	}
+	if !routed {
+		r.unrouted++
 	}
 	return nil
 }
@@ -202,20 +215,21 @@ type routerDelivery struct {
 	hasHash bool // the envelope has a metric name
 }
 
-// deliver gives the envelope to at most one member of e's group.
-func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) {
+// deliver gives the envelope to at most one member of e's group and
+// reports whether it did.
+func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) bool {
 	n := len(e.members)
 	if n == 1 || e.uniform {
 		// Every member has the same selectors: match once.
 		if !routerMatchAny(e.members[0].sels, rt) {
-			return
+			return false
 		}
 		k := 0
 		if n > 1 {
 			k = p.pick(e, rt, n)
 		}
 		e.members[k].sub.buf.Set(p.env)
-		return
+		return true
 	}
 	// Members select differently: choose among those that match.
 	c := 0
@@ -225,7 +239,7 @@ func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) {
 		}
 	}
 	if c == 0 {
-		return
+		return false
 	}
 	k := 0
 	if c > 1 {
@@ -235,11 +249,12 @@ func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) {
 		if routerMatchAny(e.members[i].sels, rt) {
 			if k == 0 {
 				e.members[i].sub.buf.Set(p.env)
-				return
+				return true
 			}
 			k--
 		}
 	}
+	return false
 }
 
 // pick chooses one of n candidates: by the metric name's hash in a
@@ -399,7 +414,8 @@ func (r *Router) Stats() RouterStats {
 		}
 	}
 	r.pubMu.Lock()
-	st.Ingress, st.Malformed = r.ingress, r.malformed
+	st.Ingress, st.Malformed, st.Unrouted = r.ingress, r.malformed, r.unrouted
+	st.Routed = st.Ingress - st.Unrouted
 	r.pubMu.Unlock()
 	return st
 }

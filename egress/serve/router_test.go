@@ -483,3 +483,41 @@ func TestRouterChurn(t *testing.T) {
 	assert.Equal(t, st.Egress, read.Load()+st.Dropped.Total(), "egress == read + dropped")
 	assert.GreaterOrEqual(t, st.Egress, uint64(4*200), "each subscription got at least one copy")
 }
+
+// The router's books close: every envelope published is routed to at
+// least one subscription or counted unrouted, whatever the selectors.
+func TestRouterBooksClose(t *testing.T) {
+	r := routerTestNew(t)
+	require.NoError(t, r.PublishEnvelope(envelope.NewLog("app", nil)), "no subscription at all")
+	counterA := routerTestSubscribe(t, r, routerTestReq("", routerTestCounters("app", "a")))
+	// One group whose members select differently (no uniform match).
+	g1 := routerTestSubscribe(t, r, routerTestReq("G", routerTestLogs("app")))
+	g2 := routerTestSubscribe(t, r, routerTestReq("G", routerTestCounters("", "b")))
+	timers := routerTestSubscribe(t, r, routerTestReq("", &envelope.Selector{SourceId: "app", Message: &envelope.Selector_Timer{Timer: &envelope.TimerSelector{}}}))
+	now := time.Now()
+	for _, e := range []*envelope.Envelope{
+		envelope.NewCounter("app", "a", 1),        // counterA
+		envelope.NewCounter("app", "b", 1),        // g2
+		envelope.NewCounter("other", "c", 1),      // nobody
+		envelope.NewGauge("x", nil),               // nobody
+		envelope.NewTimer("app", "t", now, now),   // timers
+		envelope.NewTimer("other", "t", now, now), // nobody
+		envelope.NewEvent("e", "title", "body"),   // nobody
+		envelope.NewLog("app", nil),               // g1
+		envelope.NewLog("other", nil),             // nobody
+	} {
+		require.NoError(t, r.PublishEnvelope(e))
+	}
+	require.ErrorIs(t, r.Publish([]byte{0xff}), envelope.ErrMalformed)
+	require.NoError(t, g1.Close())
+	require.NoError(t, r.PublishEnvelope(envelope.NewLog("app", nil)), "g1 left: nobody")
+	st := r.Stats()
+	assert.Equal(t, uint64(11), st.Ingress)
+	assert.Equal(t, uint64(4), st.Routed)
+	assert.Equal(t, uint64(7), st.Unrouted)
+	assert.Equal(t, uint64(1), st.Malformed)
+	assert.Equal(t, st.Ingress, st.Routed+st.Unrouted)
+	for _, s := range []Subscription{counterA, g2, timers} {
+		assert.Len(t, routerTestDrain(s), 1)
+	}
+}
