@@ -521,3 +521,24 @@ func TestRouterBooksClose(t *testing.T) {
 		assert.Len(t, routerTestDrain(s), 1)
 	}
 }
+
+// A subscriber that stalls shows its shard's overflow while it happens,
+// and what was overwritten stays overflow when the subscription closes
+// (only what the buffer still held counts as closed).
+func TestRouterOverflowVisibleWhileStalled(t *testing.T) {
+	r := routerTestNew(t, WithSubscriptionDiode(10))
+	stalled := routerTestSubscribe(t, r, routerTestReq("stalled", routerTestLogs("")))
+	for range 3 {
+		require.NoError(t, r.PublishEnvelope(envelope.NewLog("s", nil)))
+	}
+	assert.Len(t, routerTestDrain(stalled), 3)
+	for range 100 {
+		require.NoError(t, r.PublishEnvelope(envelope.NewLog("s", nil)))
+	}
+	// 103 written, 3 read, 10 still held: 90 overwritten, before any read.
+	st := r.Stats()
+	assert.Equal(t, ShardStats{Subscriptions: 1, Egress: 103, Dropped: stats.Drops{CauseOverflow: 90}}, st.Shards["stalled"])
+	require.NoError(t, stalled.Close())
+	st = r.Stats()
+	assert.Equal(t, ShardStats{Egress: 103, Dropped: stats.Drops{CauseOverflow: 90, CauseClosed: 10}}, st.Shards["stalled"])
+}
