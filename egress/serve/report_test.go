@@ -13,7 +13,7 @@ import (
 )
 
 func TestRouterReportUsesLoggregatorNames(t *testing.T) {
-	rt, err := NewRouter(WithSubscriptionDiode(2))
+	rt, err := NewRouter(WithSubscriptionDiode(2), WithGroupGrace(0))
 	require.NoError(t, err)
 	defer rt.Close()
 	sub, err := rt.Subscribe(context.Background(), routerTestReq("nozzle-a", routerTestLogs("")))

@@ -49,7 +49,8 @@ type Router struct {
 	closed   bool
 	groups   map[string]*routerGroup // by non-empty shard ID
 	subs     map[*routerSub]struct{}
-	folded   map[string]ShardStats // counts of closed subscriptions, by shard ID
+	folded   map[string]ShardStats    // counts of closed subscriptions, by shard ID
+	parked   map[string]*routerParked // groups without members, by shard ID (router_grace.go)
 	rejected uint64
 	nextID   uint64
 }
@@ -122,6 +123,7 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 		groups: make(map[string]*routerGroup),
 		subs:   make(map[*routerSub]struct{}),
 		folded: make(map[string]ShardStats),
+		parked: make(map[string]*routerParked),
 	}
 	r.table.Store(newRouterTable(64, maphash.MakeSeed()))
 	return r, nil
@@ -329,6 +331,7 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	}
 	r.nextID++
 	s.id = r.nextID
+	r.adopt(s)
 	var g *routerGroup
 	if s.shardID == "" {
 		g = &routerGroup{}
@@ -358,6 +361,15 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 		return
 	}
 	delete(r.subs, s)
+	if r.park(s) {
+		return
+	}
+	r.routerLeave(s, CauseClosed)
+}
+
+// routerLeave removes s from its group and folds its counts; what its
+// buffer still holds is counted with cause held. Called under Router.mu.
+func (r *Router) routerLeave(s *routerSub, held string) {
 	g := s.group
 	g.members = slices.DeleteFunc(g.members, func(m *routerSub) bool { return m == s })
 	r.routerRebuild(g)
@@ -381,7 +393,7 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 	f := r.folded[s.shardID]
 	f.Egress += st.Written
 	f.Dropped.Add(CauseOverflow, overflowed)
-	f.Dropped.Add(CauseClosed, unread-overflowed)
+	f.Dropped.Add(held, unread-overflowed)
 	r.folded[s.shardID] = f
 }
 
@@ -407,6 +419,7 @@ func (r *Router) Stats() RouterStats {
 		sh.Dropped.Add(CauseOverflow, b.Dropped)
 		st.Shards[s.shardID] = sh
 	}
+	r.parkedStats(st.Shards)
 	for _, sh := range st.Shards {
 		st.Egress += sh.Egress
 		for cause, n := range sh.Dropped {
@@ -437,6 +450,7 @@ func (r *Router) Close() error {
 	for _, s := range subs {
 		_ = s.Close()
 	}
+	r.unparkAll()
 	return nil
 }
 
