@@ -139,6 +139,18 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter, first []*poolItem) bool {
 		defer p.wg.Done()
 		ended <- cs.RecvMsg(new(envelope.BatchSenderResponse))
 	}()
+	// A router that stops gracefully sends GOAWAY: the connection leaves
+	// READY while the stream still works. Close the stream then, on
+	// purpose, so that the router reads it to the end and confirms it:
+	// moving off a leaving router loses nothing.
+	leaving := make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if r.cc.WaitForStateChange(ctx, connectivity.Ready) {
+			close(leaving)
+		}
+	}()
 	s.recent.reset()
 	p.markUp(s, r)
 	life := p.lifetime()
@@ -185,6 +197,8 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter, first []*poolItem) bool {
 			return false
 		case <-life.C:
 		case <-s.move:
+		case <-leaving:
+			p.cfg.logger.Debug("forward: router leaving (GOAWAY); closing stream", "stream", s.id, "router", r.ep.Addr)
 		case <-p.stopCtx.Done():
 		}
 		// Close on purpose: send what is queued, then wait for the router's
