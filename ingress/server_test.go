@@ -405,17 +405,7 @@ func TestServerServeReturnsErrServerClosed(t *testing.T) {
 // Ingress registered on a grpc.Server shared with other services: the
 // owner serves and stops it; Close makes the handlers refuse.
 func TestServerRegisterOnSharedServer(t *testing.T) {
-	tp := newTLS(t)
-	buf := newBuffer(t)
-	s, err := NewServer(buf, WithTLS(tp.server))
-	require.NoError(t, err)
-	gs := grpc.NewServer(s.GRPCServerOptions()...)
-	s.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go gs.Serve(lis)
-	defer gs.Stop()
-	cc := dial(t, lis.Addr().String(), tp.client)
+	s, _, buf, cc := sharedServer(t)
 	ctx := testCtx(t)
 
 	st, err := wire.OpenBatchSender(ctx, cc)
@@ -460,18 +450,9 @@ func TestServerShutdownEndsStreamsAfterDrain(t *testing.T) {
 		assert.Len(t, drain(buf), 4, "what was accepted stays")
 	})
 	t.Run("shared server", func(t *testing.T) {
-		tp := newTLS(t)
-		buf := newBuffer(t)
-		s, err := NewServer(buf, WithTLS(tp.server), WithDrain(200*time.Millisecond))
-		require.NoError(t, err)
-		gs := grpc.NewServer(s.GRPCServerOptions()...)
-		s.Register(gs)
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		go gs.Serve(lis)
-		defer gs.Stop()
+		s, gs, buf, cc := sharedServer(t, WithDrain(200*time.Millisecond))
 		ctx := testCtx(t)
-		st, err := wire.OpenBatchSender(ctx, dial(t, lis.Addr().String(), tp.client))
+		st, err := wire.OpenBatchSender(ctx, cc)
 		require.NoError(t, err)
 		require.NoError(t, st.SendMsg(&wire.Batch{Envelopes: logs(t, "a", 4)}))
 		require.Eventually(t, func() bool { return s.Stats().Ingress == 4 }, 20*time.Second, time.Millisecond)
@@ -485,4 +466,21 @@ func TestServerShutdownEndsStreamsAfterDrain(t *testing.T) {
 		assert.Equal(t, uint64(1), s.Stats().Rejected.Closed)
 		assert.Len(t, drain(buf), 4)
 	})
+}
+
+// sharedServer registers a Server with opts on a grpc.Server of its own
+// options, serving on loopback (stopped at cleanup), and dials it.
+func sharedServer(t *testing.T, opts ...ServerOption) (*Server, *grpc.Server, *diode.ManyToOne[[]byte], *grpc.ClientConn) {
+	t.Helper()
+	tp := newTLS(t)
+	buf := newBuffer(t)
+	s, err := NewServer(buf, append([]ServerOption{WithTLS(tp.server)}, opts...)...)
+	require.NoError(t, err)
+	gs := grpc.NewServer(s.GRPCServerOptions()...)
+	s.Register(gs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go gs.Serve(lis) //nolint:errcheck
+	t.Cleanup(gs.Stop)
+	return s, gs, buf, dial(t, lis.Addr().String(), tp.client)
 }
