@@ -185,7 +185,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	sw := &gatewayWriter{w: w, rc: rc, last: time.Now()}
+	sw := &gatewayWriter{w: w, rc: rc, last: time.Now(), timeout: g.cfg.writeTO}
 	if sw.err = rc.Flush(); sw.err != nil {
 		return
 	}
@@ -265,6 +265,8 @@ type gatewayWriter struct {
 	rc   *http.ResponseController
 	last time.Time // of the last frame
 	err  error     // the first write error; nothing is written after it
+
+	timeout time.Duration // per frame; 0: none
 }
 
 func (s *gatewayWriter) frame(event string, data []byte) error {
@@ -280,6 +282,11 @@ func (s *gatewayWriter) frame(event string, data []byte) error {
 	buf = append(buf, "data: "...)
 	buf = append(buf, data...)
 	buf = append(buf, "\n\n"...)
+	if s.timeout > 0 {
+		// A writer that cannot set deadlines (http.ErrNotSupported) writes
+		// without one.
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	}
 	if _, s.err = s.w.Write(buf); s.err == nil {
 		s.err = s.rc.Flush()
 	}

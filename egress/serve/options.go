@@ -31,6 +31,9 @@ const (
 	// DefaultMinPingInterval is the shortest interval between client pings
 	// a Server tolerates.
 	DefaultMinPingInterval = 5 * time.Second
+	// DefaultWriteTimeout bounds each frame a Gateway writes to its client
+	// (WithWriteTimeout): Loggregator's slow consumer timeout.
+	DefaultWriteTimeout = 5 * time.Second
 	// DefaultHeartbeat is how long a gateway stream may stay idle before the
 	// Gateway sends an `event: heartbeat` frame (Loggregator's 15 s).
 	DefaultHeartbeat = 15 * time.Second
@@ -145,6 +148,7 @@ type gatewayConfig struct {
 	interval   time.Duration
 	maxStreams int
 	logger     *slog.Logger
+	writeTO    time.Duration
 }
 
 func gatewayDefaults() gatewayConfig {
@@ -156,6 +160,7 @@ func gatewayDefaults() gatewayConfig {
 		interval:   DefaultBatchInterval,
 		maxStreams: DefaultMaxStreams,
 		logger:     slog.New(slog.DiscardHandler),
+		writeTO:    DefaultWriteTimeout,
 	}
 }
 
@@ -266,6 +271,15 @@ func WithMinPingInterval(d time.Duration) ServerOption {
 // heartbeat frame is sent (default DefaultHeartbeat).
 func WithHeartbeat(d time.Duration) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) { c.heartbeat = d })
+}
+
+// WithWriteTimeout bounds each frame a Gateway writes (default
+// DefaultWriteTimeout): a client that stops reading is cut when its frame
+// cannot be written in time, its subscription closes, and what the frame
+// carried is counted as dropped with CauseClientGone (what its subscription
+// still held, under its shard ID, by the Router). 0 writes without a bound.
+func WithWriteTimeout(d time.Duration) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.writeTO = max(d, 0) })
 }
 
 // WithStreamTimeout sets how long a gateway stream lasts before the Gateway
