@@ -193,10 +193,19 @@ func run(args []string) int {
 			errs = append(errs, gateway.Shutdown(ctx), gatewayHTTP.Shutdown(ctx))
 		}
 		errs = append(errs, egress.Shutdown(ctx), router.Shutdown(ctx))
-		// 6. Stop the gRPC server: everything is accounted for; a client
-		//    that kept an idle ingress stream open is cut now.
-		gs.Stop()
-		<-stopped
+		// 6. Let the gRPC server finish: its connections close once their
+		//    streams have flushed what they sent. A client that keeps an
+		//    idle ingress stream open would hold it: after a short wait it
+		//    is cut (everything is accounted for by then).
+		select {
+		case <-stopped:
+		case <-time.After(2 * time.Second):
+			gs.Stop()
+			<-stopped
+		case <-ctx.Done():
+			gs.Stop()
+			<-stopped
+		}
 		// 7. Telemetry last, so its final envelopes carry final totals.
 		errs = append(errs, tel.Shutdown(ctx))
 		return errors.Join(errs...)
