@@ -58,6 +58,7 @@ type faultRig struct {
 	lgOut    *syncBuffer
 	lgDone   chan error
 	incarnat int
+	etcd     *program // nil: static discovery (-routers)
 }
 
 type faultTLS struct {
@@ -105,6 +106,9 @@ func freeAddr(t *testing.T) string {
 }
 
 func (r *faultRig) routerList() []string {
+	if r.etcd != nil {
+		return []string{"-etcd", r.etcd.addr}
+	}
 	var eps []string
 	for _, x := range r.routers {
 		eps = append(eps, x.addr+"@z1")
@@ -119,7 +123,20 @@ func (r *faultRig) startRouter(i int) {
 	r.incarnat++
 	x.id = fmt.Sprintf("r%d-%d", i, r.incarnat)
 	x.p = startProgram(r.t, r.bin, "router", concat([]string{"-addr", x.addr, "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", x.id,
-		"-shutdown-timeout", "15s", "-log-level", "error"}, r.tls.server, r.telemetryArgs())...)
+		"-shutdown-timeout", "15s", "-log-level", "error"}, r.registerArgs(), r.tls.server, r.telemetryArgs())...)
+}
+
+// useEtcd starts an etcd for the routers to register in and the agent and
+// proxy to watch.
+func (r *faultRig) useEtcd() {
+	r.etcd = startProgram(r.t, r.bin, "etcd", "-addr", "127.0.0.1:0", "-peer-addr", "127.0.0.1:0")
+}
+
+func (r *faultRig) registerArgs() []string {
+	if r.etcd == nil {
+		return nil
+	}
+	return []string{"-etcd", r.etcd.addr, "-ttl", "3s"}
 }
 
 // start brings the topology up and waits until both nozzles are subscribed
@@ -220,6 +237,9 @@ func (r *faultRig) finish(lg loadgenSummary) []nozzleSummary {
 		}
 	}
 	r.proxy.stop(t)
+	if r.etcd != nil {
+		r.etcd.stop(t)
+	}
 	sums := make([]nozzleSummary, len(r.nozzles))
 	for i, n := range r.nozzles {
 		out := n.stop(t)
@@ -479,9 +499,13 @@ func faultHasTags(text string, want []string) bool {
 // and starts it again on its address while loadgen sends, with static
 // discovery, in stream and acknowledged modes. Nothing may be unaccounted.
 func TestFaultRollingRestart(t *testing.T) {
-	for _, mode := range []string{"stream", "ack"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct{ mode, discovery string }{{"stream", "static"}, {"ack", "static"}, {"stream", "etcd"}} {
+		mode := tc.mode
+		t.Run(mode+"/"+tc.discovery, func(t *testing.T) {
 			r := newFaultRig(t, mode)
+			if tc.discovery == "etcd" {
+				r.useEtcd()
+			}
 			r.start()
 			r.startLoad(5000, 8*time.Second)
 			var recover []time.Duration
@@ -496,7 +520,7 @@ func TestFaultRollingRestart(t *testing.T) {
 			}
 			lg := r.waitLoad()
 			nz := r.finish(lg)
-			r.ledger(lg, nz).check(t, "rolling restart/"+mode, recover, 0)
+			r.ledger(lg, nz).check(t, "rolling restart/"+mode+"/"+tc.discovery, recover, 0)
 		})
 	}
 }
@@ -507,7 +531,13 @@ func TestFaultRollingRestart(t *testing.T) {
 // unconfirmed (stream mode) and is 0 in acknowledged mode beyond the
 // killed router's own unreported counts.
 func TestFaultKillRouter(t *testing.T) {
-	r := newFaultRig(t, "ack")
+	for _, mode := range []string{"stream", "ack"} {
+		t.Run(mode, func(t *testing.T) { faultKillRouter(t, mode) })
+	}
+}
+
+func faultKillRouter(t *testing.T, mode string) {
+	r := newFaultRig(t, mode)
 	r.start()
 	r.startLoad(5000, 6*time.Second)
 	time.Sleep(2 * time.Second) //nolint:forbidigo // let traffic flow before the kill
@@ -525,4 +555,29 @@ func TestFaultKillRouter(t *testing.T) {
 	// counters and the kill (at most the load rate for the read's 100 ms).
 	bound := 10000 + 2*1000 + l.agentUnconfirmed + 500
 	l.check(t, "kill -9/"+r.mode, recover, bound)
+}
+
+// TestFaultStalledNozzle stops one nozzle (SIGSTOP) for 4 s while the
+// other shard group keeps reading, then resumes it (SIGCONT). The proxy's
+// buffer for the stalled shard overflows: every envelope is delivered or
+// counted, exactly, and the other shard loses nothing.
+func TestFaultStalledNozzle(t *testing.T) {
+	r := newFaultRig(t, "stream")
+	r.start()
+	r.startLoad(5000, 8*time.Second)
+	time.Sleep(time.Second) //nolint:forbidigo // let traffic flow before the stall
+	stalled := r.nozzles[0]
+	require.NoError(t, stalled.cmd.Process.Signal(syscall.SIGSTOP))
+	time.Sleep(4 * time.Second) //nolint:forbidigo // the stall itself
+	start := time.Now()
+	require.NoError(t, stalled.cmd.Process.Signal(syscall.SIGCONT))
+	before := stalled.metric(t, "ingress", "component", "reader")
+	require.Eventually(t, func() bool { return stalled.metric(t, "ingress", "component", "reader") > before },
+		20*time.Second, 20*time.Millisecond, "the stalled nozzle never read again")
+	recover := []time.Duration{time.Since(start).Round(time.Millisecond)}
+	lg := r.waitLoad()
+	nz := r.finish(lg)
+	l := r.ledger(lg, nz)
+	l.check(t, "stalled nozzle", recover, 0)
+	assert.Equal(t, uint64(lg.Sent), nz[1].Delivered, "the other shard lost nothing")
 }
