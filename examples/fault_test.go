@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -76,7 +77,7 @@ func newFaultRig(t *testing.T, mode string) *faultRig {
 	if testing.Short() {
 		t.Skip("runs the example programs as processes")
 	}
-	bin := buildPrograms(t)
+	bin := faultPrograms(t)
 	dir := makeCerts(t, bin)
 	file := func(name string) string { return filepath.Join(dir, name) }
 	ca, cert, key := file("ca.pem"), file("client.pem"), file("client-key.pem")
@@ -90,6 +91,47 @@ func newFaultRig(t *testing.T, mode string) *faultRig {
 	addr, buf := startTelemetryAgent(t, ca, file("server.pem"), file("server-key.pem"))
 	r.tel = &faultTelemetry{addr: addr, buf: buf, totals: map[string]float64{}}
 	return r
+}
+
+// The fault scenarios share one build of the programs (removed by
+// TestMain), so that each scenario does not link them again.
+var (
+	faultBuildOnce sync.Once
+	faultBinDir    string
+	faultBuildErr  error
+)
+
+func faultPrograms(t *testing.T) string {
+	faultBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-fault-")
+		if err != nil {
+			faultBuildErr = err
+			return
+		}
+		faultBinDir = dir
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			faultBuildErr = err
+			return
+		}
+		args := []string{"build", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}
+		for _, p := range programs {
+			args = append(args, "./examples/"+p)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			faultBuildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	require.NoError(t, faultBuildErr)
+	return faultBinDir
+}
+
+func faultCleanup() {
+	if faultBinDir != "" {
+		_ = os.RemoveAll(faultBinDir)
+	}
 }
 
 func (r *faultRig) telemetryArgs() []string {
