@@ -41,7 +41,9 @@ type Stats struct {
 	// Read counts elements returned by TryNext and Next.
 	Read uint64
 	// Dropped counts elements that were written and will never be read.
-	// It is a single count, not a stats.Drops by cause as components
+	// A OneToOne counts an element as soon as the writer has overwritten it
+	// unread, before its reader comes to it; a ManyToOne counts it when its
+	// reader skips it. It is a single count, not a stats.Drops by cause as components
 	// report: a buffer drops for one cause only, overflow (a lapped reader,
 	// or a full channel). Components that report a buffer's drops report
 	// them as cause "overflow".

@@ -60,7 +60,8 @@ func (d *ManyToOne[T]) Next(ctx context.Context) (T, error) {
 // Stats returns a snapshot of the counters.
 func (d *ManyToOne[T]) Stats() Stats {
 	var s Stats
-	s.Read, s.Dropped = d.r.counts()
+	c := d.r.counts()
+	s.Read, s.Dropped = c.read, c.dropped
 	s.Written = d.written.Load()
 	s.Collisions = d.collisions.Load()
 	return s

@@ -68,8 +68,15 @@ func (d *OneToOne[T]) Next(ctx context.Context) (T, error) {
 // Stats returns a snapshot of the counters.
 func (d *OneToOne[T]) Stats() Stats {
 	var s Stats
-	s.Read, s.Dropped = d.r.counts()
+	// Dropped includes what the writer has already overwritten ahead of the
+	// reader: a lapped reader's loss shows while it happens, not when the
+	// reader next reads. The writes are taken before the reader's counts
+	// (see overwritten), and Written after them (Read+Dropped <= Written).
+	before := d.writes()
+	c := d.r.counts()
 	s.Written = d.writes()
+	s.Read = c.read
+	s.Dropped = c.dropped + d.r.overwritten(c, before)
 	return s
 }
 

@@ -39,13 +39,19 @@ func TestOneToOneMatchesGoDiodes(t *testing.T) {
 		theirs := diodes.NewOneToOne(size, diodes.AlertFunc(func(n int) { theirAlerts = append(theirAlerts, n) }))
 
 		written, read := 0, 0
+		var lastDropped uint64
 		for step := range steps {
-			// Written and Dropped are exact at every step; Read is exact
+			// Written is exact at every step; Dropped is at least what
+			// the reader reported (it also counts what is overwritten
+			// ahead of the reader) and never grows back; Read is exact
 			// whenever the reader has caught up, and otherwise behind by
 			// less than publishEvery (see reader.counts).
 			st, dropped := ours.Stats(), uint64(sum(ourAlerts))
 			require.Equal(t, uint64(written), st.Written, "round %d step %d", round, step)
-			require.Equal(t, dropped, st.Dropped, "round %d step %d", round, step)
+			require.GreaterOrEqual(t, st.Dropped, dropped, "round %d step %d", round, step)
+			require.GreaterOrEqual(t, st.Dropped, lastDropped, "round %d step %d", round, step)
+			require.LessOrEqual(t, st.Dropped+uint64(read), uint64(written), "round %d step %d", round, step)
+			lastDropped = st.Dropped
 			if uint64(written) == uint64(read)+dropped {
 				require.Equal(t, uint64(read), st.Read, "round %d step %d", round, step)
 			} else {
@@ -137,5 +143,47 @@ func TestRingReleasesReadValues(t *testing.T) {
 	require.True(t, ok)
 	for i := range d.r.slots {
 		assert.Nil(t, d.r.slots[i].val, "slot %d still holds a pointer", i)
+	}
+}
+
+// A lapped OneToOne shows what the writer overwrote in Stats before the
+// reader comes to it, exactly, growing with every write, and the reader's
+// count once it skips.
+func TestOneToOneStatsShowsOverwrittenBeforeRead(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int
+		readFirs int
+	}{
+		{"reader never read", 8, 0},
+		{"reader read some, unpublished", 128, 3},
+		{"reader read a publish interval", 256, 64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewOneToOne[int](tc.size)
+			require.NoError(t, err)
+			for i := range tc.readFirs {
+				d.Set(i)
+			}
+			for range tc.readFirs {
+				_, ok := d.TryNext()
+				require.True(t, ok)
+			}
+			var last uint64
+			for i := tc.readFirs; i < 5000; i++ {
+				d.Set(i)
+				st := d.Stats()
+				lost := uint64(max(0, i+1-tc.size-tc.readFirs))
+				require.LessOrEqual(t, st.Dropped, lost, "never more than lost (write %d)", i)
+				require.Equal(t, lost, st.Dropped, "exact (write %d)", i)
+				require.GreaterOrEqual(t, st.Dropped, last, "only grows")
+				last = st.Dropped
+			}
+			got := drain[int](d)
+			st := d.Stats()
+			assert.Equal(t, uint64(len(got)+tc.readFirs), st.Read)
+			assert.Equal(t, uint64(5000), st.Read+st.Dropped)
+			assert.GreaterOrEqual(t, st.Dropped, last)
+		})
 	}
 }

@@ -187,6 +187,11 @@ type reader[T any] struct {
 	pubNext atomic.Uint64
 	pubRead atomic.Uint64
 	dropped atomic.Uint64
+
+	// at is the reader's position, stored after every read: one plain
+	// store, no lock. Stats uses it only while the writer laps the reader
+	// (see counts), to count what is already overwritten exactly.
+	at atomic.Uint64
 }
 
 func newReader[T any](size int, alert AlertFunc) reader[T] {
@@ -213,6 +218,15 @@ func (r *reader[T]) publish(missed uint64) {
 	r.ver.Add(1)
 }
 
+// readerCounts is what counts finds: the read and dropped counts, and
+// bounds on the reader's position (the number it expects next): lo <= r <=
+// hi. They are equal unless the writer has reused the slot of a read the
+// reader has not published yet (see counts).
+type readerCounts struct {
+	read, dropped uint64
+	lo, hi        uint64
+}
+
 // counts returns the read and dropped counts for Stats.
 //
 // Since its last publish at position p, the reader has read p, p+1, ...
@@ -231,26 +245,56 @@ func (r *reader[T]) publish(missed uint64) {
 // a value the reader has not read yet; so whenever the reader has caught up
 // (in particular once it has drained) the count is exact, even if it never
 // saw the buffer empty.
-func (r *reader[T]) counts() (read, dropped uint64) {
+//
+// The scan also gives the reader's position: it is exactly where the scan
+// stopped, unless the slot there holds a later write (the writer lapped the
+// reader), in which case the reader may have read up to every-1 numbers
+// beyond its published position before the writer came round: the position
+// it stored after its last read (at) says how many.
+func (r *reader[T]) counts() readerCounts {
 	for spins := 0; ; spins++ {
 		v := r.ver.Load()
 		if v&1 == 0 {
 			next, read, dropped := r.pubNext.Load(), r.pubRead.Load(), r.dropped.Load()
 			if r.ver.Load() == v {
 				size := uint64(len(r.slots))
-				for n := next; n < next+r.every; n++ {
-					if r.slots[n%size].word.Load() != word(n, stateEmpty) {
+				c := readerCounts{dropped: dropped}
+				n := next
+				for ; n < next+r.every; n++ {
+					w := r.slots[n%size].word.Load()
+					if w != word(n, stateEmpty) {
+						if tagOf(w) > n+1 {
+							c.hi = min(r.at.Load(), next+r.every-1)
+						}
 						break
 					}
 					read++
 				}
-				return read, dropped
+				c.read, c.lo = read, n
+				c.hi = max(c.hi, n)
+				return c
 			}
 		}
 		if spins >= spinsBeforeYield {
 			runtime.Gosched() // the reader was descheduled mid-publish
 		}
 	}
+}
+
+// overwritten returns how many writes the reader has not reached yet are
+// already lost, given that the first written writes had claimed their
+// slots before counts ran: every number below written-size, from the
+// reader's position on (a later write has claimed its slot). It counts what
+// the reader will report as missed when it comes to them, before it does,
+// so that Stats shows a lapped reader's loss as it happens. Because written
+// is taken before the reader's position, a read the reader made meanwhile
+// is never counted as lost.
+func (r *reader[T]) overwritten(c readerCounts, written uint64) uint64 {
+	size := uint64(len(r.slots))
+	if written <= size || written-size <= c.hi {
+		return 0
+	}
+	return written - size - c.hi
 }
 
 // tryNext follows go-diodes' TryNext rules; see the walk-through above.
@@ -285,6 +329,7 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 	r.nread++
 	if seq == r.next {
 		r.next++
+		r.at.Store(r.next)
 		r.pos++
 		if r.pos == uint64(len(r.slots)) {
 			r.pos = 0
@@ -297,6 +342,7 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 	// The writer lapped us: skip to seq.
 	missed := seq - r.next
 	r.next = seq + 1
+	r.at.Store(r.next)
 	r.pos = r.next % uint64(len(r.slots))
 	r.publish(missed)
 	r.alert(int(missed))

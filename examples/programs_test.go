@@ -46,7 +46,17 @@ type nozzleSummary struct {
 	Kinds                                   map[string]uint64
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	faultCleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 var programs = []string{"router", "agent", "proxy", "nozzle", "loadgen", "etcd", "devcerts"}
 

@@ -153,7 +153,7 @@ func (t *Topology) Report() Report {
 
 	// Routers.
 	rt := Hop{Name: "routers", Dropped: map[string]uint64{}, Bound: poolUnconfirmed}
-	type shardSide struct{ out, dropped uint64 }
+	type shardSide struct{ out, dropped, notRouted uint64 }
 	shards := map[string]*shardSide{}
 	var routerIngress uint64
 	for _, x := range routers {
@@ -172,6 +172,17 @@ func (t *Topology) Report() Report {
 			r.Held += pending(bs)
 		}
 		es := x.Egress.Stats()
+		// The router's books per group: what it took in and did not hand
+		// to the group (no member subscribed there then; unrouted when no
+		// group was).
+		for _, g := range t.cfg.Groups {
+			side := shards[g.ShardID]
+			if side == nil {
+				side = &shardSide{}
+				shards[g.ShardID] = side
+			}
+			side.notRouted += rs.Ingress - min(rs.Ingress, rs.Shards[g.ShardID].Egress)
+		}
 		for shard, s := range rs.Shards {
 			side := shards[shard]
 			if side == nil {
@@ -203,8 +214,9 @@ func (t *Topology) Report() Report {
 		if side == nil {
 			side = &shardSide{}
 		}
-		rHop := Hop{Name: "router egress", In: side.out + side.dropped, Out: side.out, Dropped: map[string]uint64{}}
+		rHop := Hop{Name: "router egress", In: side.out + side.dropped + side.notRouted, Out: side.out, Dropped: map[string]uint64{}}
 		add(rHop.Dropped, "subscription_overflow_or_stream", side.dropped)
+		add(rHop.Dropped, "not_routed", side.notRouted)
 
 		fh := Hop{Name: "proxy firehose", Dropped: map[string]uint64{}}
 		var fhDelivered uint64

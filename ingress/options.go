@@ -44,6 +44,9 @@ const (
 	// DefaultKeepalive so that senders may probe a dead server "within
 	// seconds"; clients that ping more often are disconnected by grpc.
 	DefaultMinPingInterval = 5 * time.Second
+	// DefaultDrain is how long a Server's Shutdown waits for open streams
+	// to end before it ends them (WithDrain).
+	DefaultDrain = 2 * time.Second
 	// DefaultBatchSize and DefaultBatchInterval are the Client's batching.
 	DefaultBatchSize     = 100
 	DefaultBatchInterval = 100 * time.Millisecond
@@ -63,6 +66,7 @@ type serverConfig struct {
 	kaMinPing   time.Duration
 	kaWithoutRP bool
 	reflection  bool // WithReflection
+	drain       time.Duration
 }
 
 func defaultServerConfig() serverConfig {
@@ -73,6 +77,7 @@ func defaultServerConfig() serverConfig {
 		kaTimeout:   DefaultKeepalive,
 		kaMinPing:   DefaultMinPingInterval,
 		kaWithoutRP: true,
+		drain:       DefaultDrain,
 	}
 }
 
@@ -176,6 +181,12 @@ func WithKeepalive(interval, timeout time.Duration) Option {
 // "too_many_pings". Zero keeps the default.
 func WithMinPingInterval(d time.Duration) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { setDuration(&c.kaMinPing, d) })
+}
+
+// WithDrain sets how long Shutdown lets open streams end by themselves
+// (default DefaultDrain) before it ends them. Zero keeps the default.
+func WithDrain(d time.Duration) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { setDuration(&c.drain, d) })
 }
 
 // setDuration stores d unless it is zero (keep the default); a negative d

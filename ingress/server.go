@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -127,14 +128,21 @@ func (s *Server) Start(addr string) (net.Addr, error) { return s.host.Start(addr
 func (s *Server) Addr() net.Addr { return s.host.Addr() }
 
 // Shutdown stops the Server gracefully: it stops listening, refuses new
-// streams and calls, and waits until the open streams end (their clients
-// close them), accepting what they send meanwhile. When ctx ends first it
-// closes the Server as Close does and returns ctx's error. Everything
-// accepted stays in the buffer. Safe to call twice and without Serve.
+// streams and calls, sends GOAWAY on its own connections and lets the open
+// streams end for the drain period (WithDrain), accepting what they send
+// meanwhile. sluice's pool (egress/forward) answers GOAWAY by closing its
+// streams on purpose, so nothing it sent is lost. Streams still open after
+// the drain are told to go elsewhere: their next message is refused with
+// codes.Unavailable (counted as rejected "closed", which a pool reads as a
+// failed router and retries elsewhere), and the Server's own connections are
+// closed. Everything accepted stays in the buffer, and Shutdown returns nil.
+// When ctx ends first it closes the Server as Close does and returns ctx's
+// error. Safe to call twice and without Serve.
 //
-// A sluice Client closes its stream every WithConfirmEvery batches (or
-// 10 s) of sending, but an idle client keeps its stream open: give ctx a
-// deadline.
+// On a shared grpc.Server (Register), the owner sends GOAWAY by calling
+// GracefulStop on it (in another goroutine) before Shutdown, and stops it
+// with Stop once every service is done: a handler whose client keeps an
+// idle stream open ends only then.
 func (s *Server) Shutdown(ctx context.Context) error {
 	gs := s.drain()
 	stopped := make(chan struct{})
@@ -144,13 +152,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			gs.GracefulStop()
 		}
 	}()
+	drain := time.NewTimer(s.cfg.drain)
+	defer drain.Stop()
 	var err error
 	select {
-	case <-stopped:
-		select {
-		case <-s.idle:
-		case <-ctx.Done():
-			err = ctx.Err()
+	case <-s.idle:
+	case <-drain.C:
+		// Streams still open: go elsewhere.
+		s.closed.Store(true)
+		if gs != nil {
+			gs.Stop()
 		}
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -158,7 +169,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.Close()
 	}
-	<-stopped
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+			s.Close()
+		}
+		<-stopped
+	}
 	s.closed.Store(true)
 	s.host.Wait()
 	return err
@@ -214,7 +233,7 @@ func (s *Server) leave() {
 	}
 }
 
-var errClosedStatus = status.Error(codes.Unavailable, "ingress: server closed")
+var errClosedStatus = status.Error(codes.Unavailable, "ingress: server closed: go elsewhere")
 
 // ServerStats is a snapshot of a Server's counters. Field docs name the
 // Loggregator telemetry each maps to.

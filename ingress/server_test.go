@@ -385,17 +385,7 @@ func TestServerServeReturnsErrServerClosed(t *testing.T) {
 // Ingress registered on a grpc.Server shared with other services: the
 // owner serves and stops it; Close makes the handlers refuse.
 func TestServerRegisterOnSharedServer(t *testing.T) {
-	tp := newTLS(t)
-	buf := newBuffer(t)
-	s, err := NewServer(buf, WithTLS(tp.server))
-	require.NoError(t, err)
-	gs := grpc.NewServer(s.GRPCServerOptions()...)
-	s.Register(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go gs.Serve(lis)
-	defer gs.Stop()
-	cc := dial(t, lis.Addr().String(), tp.client)
+	s, _, buf, cc := sharedServer(t)
 	ctx := testCtx(t)
 
 	st, err := wire.OpenBatchSender(ctx, cc)
@@ -415,4 +405,62 @@ func TestServerRegisterOnSharedServer(t *testing.T) {
 	assert.Equal(t, uint64(4), stats.Ingress)
 	assert.Len(t, drain(buf), 4)
 	assert.True(t, errors.Is(s.Shutdown(ctx), nil))
+}
+
+// A client that never closes its stream does not hold Shutdown up: after
+// the drain the Server returns nil and the stream's next message is told to
+// go elsewhere (Unavailable), on its own grpc.Server and on a shared one.
+func TestServerShutdownEndsStreamsAfterDrain(t *testing.T) {
+	t.Run("own server", func(t *testing.T) {
+		tp := newTLS(t)
+		buf := newBuffer(t)
+		s, err := NewServer(buf, WithTLS(tp.server), WithDrain(200*time.Millisecond))
+		require.NoError(t, err)
+		addr, err := s.Start("127.0.0.1:0")
+		require.NoError(t, err)
+		ctx := testCtx(t)
+		st, err := wire.OpenBatchSender(ctx, dial(t, addr.String(), tp.client))
+		require.NoError(t, err)
+		require.NoError(t, st.SendMsg(&wire.Batch{Envelopes: logs(t, "a", 4)}))
+		require.Eventually(t, func() bool { return s.Stats().Ingress == 4 }, 20*time.Second, time.Millisecond)
+		start := time.Now()
+		require.NoError(t, s.Shutdown(ctx))
+		assert.Less(t, time.Since(start), 10*time.Second)
+		require.Error(t, st.RecvMsg(&envelope.BatchSenderResponse{}), "the stream was ended")
+		assert.Len(t, drain(buf), 4, "what was accepted stays")
+	})
+	t.Run("shared server", func(t *testing.T) {
+		s, gs, buf, cc := sharedServer(t, WithDrain(200*time.Millisecond))
+		ctx := testCtx(t)
+		st, err := wire.OpenBatchSender(ctx, cc)
+		require.NoError(t, err)
+		require.NoError(t, st.SendMsg(&wire.Batch{Envelopes: logs(t, "a", 4)}))
+		require.Eventually(t, func() bool { return s.Stats().Ingress == 4 }, 20*time.Second, time.Millisecond)
+		go gs.GracefulStop() // GOAWAY, as the owner does
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, s.Shutdown(sctx), "the stream that stays open does not hold the stop")
+		_ = st.SendMsg(&wire.Batch{Envelopes: logs(t, "a", 3)})
+		err = st.RecvMsg(&envelope.BatchSenderResponse{})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		assert.Equal(t, uint64(1), s.Stats().Rejected.Closed)
+		assert.Len(t, drain(buf), 4)
+	})
+}
+
+// sharedServer registers a Server with opts on a grpc.Server of its own
+// options, serving on loopback (stopped at cleanup), and dials it.
+func sharedServer(t *testing.T, opts ...ServerOption) (*Server, *grpc.Server, *diode.ManyToOne[[]byte], *grpc.ClientConn) {
+	t.Helper()
+	tp := newTLS(t)
+	buf := newBuffer(t)
+	s, err := NewServer(buf, append([]ServerOption{WithTLS(tp.server)}, opts...)...)
+	require.NoError(t, err)
+	gs := grpc.NewServer(s.GRPCServerOptions()...)
+	s.Register(gs)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go gs.Serve(lis) //nolint:errcheck
+	t.Cleanup(gs.Stop)
+	return s, gs, buf, dial(t, lis.Addr().String(), tp.client)
 }

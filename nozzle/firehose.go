@@ -17,10 +17,13 @@ import (
 // buffer (default 10,000 envelopes; when full, new envelopes are dropped and
 // counted).
 //
-// It follows the source: a router that appears is subscribed at once, one
-// that leaves is unsubscribed. A State with an error (an outage of the
-// registry) never removes a stream: the last good set stays subscribed, and
-// endpoints it still lists are added.
+// It follows the source: a router that appears is subscribed at once. A
+// router that discovery stops listing is read until it ends its stream
+// (a router stopping gracefully leaves discovery first and ends its egress
+// streams only once their buffers are sent): the Firehose does not
+// reconnect to it, and removes it then. A State with an error (an outage
+// of the registry) never removes a stream: the last good set stays
+// subscribed, and endpoints it still lists are added.
 //
 // Next, TryNext and Close make a Firehose an serve.Subscription, so a proxy
 // is an serve.Server fed by a Firehose per subscriber (FirehoseSubscriber).
@@ -34,6 +37,7 @@ type Firehose struct {
 
 	mu      sync.Mutex
 	streams map[string]*fhStream // by endpoint key
+	leaving map[*fhStream]bool   // no longer listed, read until they end
 	retired StreamStats          // sums of the streams that were removed
 	lastErr errRecord
 	wg      sync.WaitGroup // stream goroutines
@@ -68,7 +72,7 @@ func NewFirehose(src discovery.Source, req *envelope.EgressBatchRequest, opts ..
 	if err != nil {
 		return nil, err
 	}
-	f := &Firehose{cfg: cfg, src: src, req: req, out: out, streams: map[string]*fhStream{}}
+	f := &Firehose{cfg: cfg, src: src, req: req, out: out, streams: map[string]*fhStream{}, leaving: map[*fhStream]bool{}}
 	out.start(func(ctx context.Context) {
 		f.follow(ctx, src.Subscribe(ctx))
 		f.wg.Wait() // the streams end with ctx
@@ -146,7 +150,6 @@ func (f *Firehose) apply(ctx context.Context, st discovery.State) {
 	if ctx.Err() != nil {
 		return
 	}
-	var stop []*fhStream
 	for key, s := range f.streams {
 		ep, ok := want[key]
 		if ok && ep.Addr == s.ep.Addr {
@@ -155,15 +158,10 @@ func (f *Firehose) apply(ctx context.Context, st discovery.State) {
 		if !ok && st.Err != nil {
 			continue // outage: keep it
 		}
-		stop = append(stop, s)
+		// Read it until its router ends the stream; then it is retired.
 		delete(f.streams, key)
-	}
-	for _, s := range stop {
-		s.cancel()
-	}
-	for _, s := range stop {
-		<-s.done
-		f.retire(s.stats())
+		f.leaving[s] = true
+		s.depart()
 	}
 	for key, ep := range want {
 		if _, ok := f.streams[key]; ok {
@@ -183,6 +181,13 @@ func (f *Firehose) apply(ctx context.Context, st discovery.State) {
 			defer f.wg.Done()
 			defer close(s.done)
 			s.run(sctx)
+			f.mu.Lock()
+			if f.leaving[s] {
+				delete(f.leaving, s)
+				f.retire(s.stats())
+				s.cancel()
+			}
+			f.mu.Unlock()
 		}()
 	}
 }
@@ -222,15 +227,21 @@ func (f *Firehose) Stats() Stats {
 		Received: f.retired.Received, Malformed: f.retired.Malformed, Reconnects: f.retired.Reconnects,
 		Streams: make([]StreamStats, 0, len(f.streams)),
 	}
-	for _, s := range f.streams {
-		ss := s.stats()
-		st.Streams = append(st.Streams, ss)
+	add := func(ss StreamStats) {
 		st.Received += ss.Received
 		st.Malformed += ss.Malformed
 		st.Reconnects += ss.Reconnects
 		if ss.Connected {
 			st.Connected++
 		}
+	}
+	for _, s := range f.streams {
+		ss := s.stats()
+		st.Streams = append(st.Streams, ss)
+		add(ss)
+	}
+	for s := range f.leaving {
+		add(s.stats()) // no longer listed, still read
 	}
 	f.mu.Unlock()
 	slices.SortFunc(st.Streams, func(a, b StreamStats) int { return strings.Compare(a.Addr, b.Addr) })

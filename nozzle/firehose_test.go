@@ -161,16 +161,27 @@ func TestFirehoseFollowsDiscovery(t *testing.T) {
 	require.Eventually(t, func() bool { return f.Stats().LastError != nil }, 20*time.Second, time.Millisecond)
 	assert.Len(t, f.Stats().Streams, 2)
 
-	// A router that goes away (from a good state) is dropped; its counts
-	// stay in the totals.
+	// A router that discovery stops listing (from a good state) is read
+	// until it ends its stream (a router stopping gracefully deregisters
+	// first and ends its streams once their buffers are sent); then it is
+	// dropped, not redialed, and its counts stay in the totals.
 	src.push(discovery.State{Endpoints: []discovery.Endpoint{ep(r2)}, Confirmed: time.Now()})
+	require.Eventually(t, func() bool { return len(f.Stats().Streams) == 1 }, 20*time.Second, time.Millisecond)
+	assert.Equal(t, r2.Addr(), f.Stats().Streams[0].Addr)
+	assert.Equal(t, 2, f.Stats().Connected, "the deregistered router is still read")
+	publish(t, r1, seqBatch(t, "r1", 20, 10))
+	got = collect(t, f.Next, 10)
+	assert.Equal(t, seqStrings(20, 10), got["r1"], "sent after deregistration, still delivered")
+	r1.EndStreams(nil)
 	waitSubs(t, r1, 0)
-	waitSubs(t, r2, 1)
+	require.Eventually(t, func() bool { return f.Stats().Connected == 1 }, 20*time.Second, time.Millisecond)
 	st := f.Stats()
 	require.Len(t, st.Streams, 1)
-	assert.Equal(t, r2.Addr(), st.Streams[0].Addr)
-	assert.Equal(t, uint64(40), st.Received)
-	assert.Equal(t, 1, st.Connected)
+	assert.Equal(t, uint64(50), st.Received)
+	// No reconnect to it.
+	time.Sleep(300 * time.Millisecond) //nolint:forbidigo // proving an absence: nothing to wait for
+	assert.Zero(t, r1.Subscribers())
+	waitSubs(t, r2, 1)
 }
 
 // Stop one router abruptly mid-run: the Firehose keeps delivering from the

@@ -33,8 +33,21 @@ func defaultConfig() config {
 		// Loggregator's client retries every 50 ms without backoff; we start
 		// there and back off to 5 s.
 		backoff: backoff.Policy{Base: 50 * time.Millisecond, Max: 5 * time.Second, Factor: 2},
+		// A stalled router (SIGSTOP, a cut cable) is noticed within 20 s.
+		keepalive: DefaultKeepalive,
+		kaTimeout: DefaultKeepaliveTimeout,
 	}
 }
+
+// Keepalive defaults of the gRPC consumers (WithKeepalive).
+const (
+	// DefaultKeepalive is how long a connection stays silent before the
+	// client pings: Loggregator's 15 s.
+	DefaultKeepalive = 15 * time.Second
+	// DefaultKeepaliveTimeout is how long a ping may go unanswered before
+	// the connection is dropped.
+	DefaultKeepaliveTimeout = 5 * time.Second
+)
 
 // ReaderOption configures a Reader.
 type ReaderOption interface{ applyReader(*config) }
@@ -137,11 +150,14 @@ func WithSlowConsumer(f func(*SlowConsumerError)) Option {
 
 // WithKeepalive makes the gRPC connections ping the server after interval
 // without activity and drop a connection whose ping is not answered within
-// timeout, so a router that vanished (not closed) is noticed within seconds.
-// Off by default: the server must permit pings that often (a grpc-go server
-// refuses pings more frequent than every 5 minutes unless its keepalive
-// enforcement policy allows them). grpc-go raises intervals below 10 s to
-// 10 s.
+// timeout, so a router that vanished or stalled (not closed) is noticed
+// within seconds. On by default (DefaultKeepalive, DefaultKeepaliveTimeout),
+// and only while a stream is open; WithKeepalive(0, 0) turns it off. The
+// server must permit pings that often: sluice's servers allow one every 5 s,
+// Loggregator's every 10 s; a stock grpc-go server refuses pings more
+// frequent than every 5 minutes unless its enforcement policy allows them
+// (grpc-go then doubles the client's interval). grpc-go raises intervals
+// below 10 s to 10 s.
 func WithKeepalive(interval, timeout time.Duration) GRPCOption {
 	return GRPCOption{func(c *config) { c.keepalive, c.kaTimeout = interval, timeout }}
 }

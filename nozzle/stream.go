@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluicelog/sluice/envelope"
-	"github.com/sluicelog/sluice/internal/backoff"
 	"github.com/sluicelog/sluice/internal/wire"
 )
 
@@ -35,6 +35,22 @@ type grpcStream struct {
 	reconnects atomic.Uint64
 	lastErr    errRecord
 	onErr      func(error) // reports errors to the owner's LastError
+
+	leave     chan struct{} // closed by depart
+	leaveOnce sync.Once
+}
+
+// depart makes the stream end once its current subscription ends (the
+// router closed it): no reconnect. A stream not connected now ends at once.
+func (s *grpcStream) depart() { s.leaveOnce.Do(func() { close(s.leave) }) }
+
+func (s *grpcStream) departed() bool {
+	select {
+	case <-s.leave:
+		return true
+	default:
+		return false
+	}
 }
 
 func dial(addr string, cfg *config) (*grpc.ClientConn, error) {
@@ -70,17 +86,18 @@ func newGRPCStream(key, addr string, req *envelope.EgressBatchRequest, cfg *conf
 	if err != nil {
 		return nil, invalid("address %q: %v", addr, err)
 	}
-	return &grpcStream{key: key, addr: addr, cc: cc, req: req, cfg: cfg, sink: sink, onErr: onErr}, nil
+	return &grpcStream{key: key, addr: addr, cc: cc, req: req, cfg: cfg, sink: sink, onErr: onErr, leave: make(chan struct{})}, nil
 }
 
-// run subscribes until ctx ends, then closes the connection.
+// run subscribes until ctx ends, or until the subscription open when
+// depart is called ends; then it closes the connection.
 func (s *grpcStream) run(ctx context.Context) {
 	defer s.cc.Close()
 	attempt := 0
-	for {
+	for !s.departed() {
 		err := s.once(ctx, &attempt)
 		s.connected.Store(false)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || s.departed() {
 			return
 		}
 		if err == nil || errors.Is(err, io.EOF) {
@@ -89,8 +106,15 @@ func (s *grpcStream) run(ctx context.Context) {
 		s.lastErr.set(err)
 		s.onErr(err)
 		s.cfg.logger.Debug("nozzle: stream failed, reconnecting", "addr", s.addr, "err", err, "attempt", attempt)
-		if !backoff.Sleep(ctx, s.cfg.backoff.Delay(attempt)) {
+		t := time.NewTimer(s.cfg.backoff.Delay(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return
+		case <-s.leave:
+			t.Stop()
+			return
+		case <-t.C:
 		}
 		attempt++
 		s.reconnects.Add(1)

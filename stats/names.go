@@ -38,6 +38,12 @@ const (
 	Reconnects = "reconnects"
 	// Buffered is the gauge of envelopes waiting in a buffer.
 	Buffered = "buffered"
+	// Routed counts envelopes a router handed to at least one subscription.
+	Routed = "routed"
+	// Unrouted counts envelopes a router took in that matched no
+	// subscription: nobody asked for them (not a drop). A router's books
+	// close as ingress == routed + unrouted.
+	Unrouted = "unrouted"
 )
 
 // Help texts of the shared names.
@@ -53,6 +59,8 @@ const (
 	HelpUnconfirmed        = "Envelopes sent on a stream that broke before the receiver confirmed them: lost or not, nobody knows."
 	HelpReconnects         = "Streams opened again after one broke or could not be opened."
 	HelpBuffered           = "Envelopes waiting in the component's buffer now."
+	HelpRouted             = "Envelopes handed to at least one subscription."
+	HelpUnrouted           = "Envelopes that matched no subscription (nobody asked for them)."
 )
 
 // Tag keys and the values of direction.

@@ -102,6 +102,11 @@ type PoolStats struct {
 	// Connects counts streams opened; Recycles counts streams closed on
 	// purpose (interval, rebalancing, moving back to the local zone).
 	Connects, Recycles uint64
+	// AckUnsupported counts, in acknowledged mode, the routers that
+	// answered Send with Unimplemented (Loggregator's router does): the pool
+	// streams to them instead, unacknowledged, and logs one warning per
+	// router.
+	AckUnsupported uint64
 }
 
 // Pool keeps a few streams to routers and spreads batches over them: the
@@ -160,8 +165,11 @@ type PoolStats struct {
 // broken connection therefore leaves no uncounted loss. A batch whose answer
 // was lost after the router took it may arrive twice, or arrive and still be
 // counted dropped: the books may overstate loss, never understate it. It costs a round trip
-// per batch per in-flight slot, and Loggregator's own router does not
-// implement Send (only sluice routers do).
+// per batch per in-flight slot. Loggregator's own router does not implement
+// Send (only sluice routers do): a router that answers Send with
+// Unimplemented gets streaming instead, its refused batches first (it
+// received none of them); the pool logs one warning per such router and
+// counts it in PoolStats.AckUnsupported.
 //
 // Pick streaming for throughput when the occasional unconfirmed window after
 // a network fault is acceptable (it is the firehose's own trade-off); pick
@@ -222,6 +230,7 @@ type Pool struct {
 	rr                              atomic.Uint64
 	writes, sent, failures, retries atomic.Uint64
 	unconfirmed, connects, recycles atomic.Uint64
+	ackFallbacks                    atomic.Uint64
 }
 
 type poolItem struct {
@@ -248,6 +257,7 @@ type poolRouter struct {
 	failures int
 	retryAt  time.Time
 	removed  bool
+	noAck    atomic.Bool // answered Send with Unimplemented: stream to it
 }
 
 // NewPool starts a pool of streams to the routers src gives. The pool dials
@@ -495,6 +505,7 @@ func (p *Pool) Stats() PoolStats {
 		Unconfirmed:     p.unconfirmed.Load(),
 		Connects:        p.connects.Load(),
 		Recycles:        p.recycles.Load(),
+		AckUnsupported:  p.ackFallbacks.Load(),
 	}
 	for _, r := range p.routers {
 		if !r.removed {

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -152,4 +153,32 @@ func TestPoolRouterClosedAbruptly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A router stopping gracefully (GOAWAY, then waiting for its streams): the
+// pool closes its streams to it on purpose, the router reads them to the
+// end and confirms them, and the streams move to the other router. The stop
+// ends within seconds and nothing is lost or unconfirmed.
+func TestPoolRouterGracefulStop(t *testing.T) {
+	_, serverTLS, clientTLS := testtls.Must(t)
+	rs := []*poolTestRouter{
+		poolStartRouter(t, "", serverTLS, false),
+		poolStartRouter(t, "", serverTLS, false),
+	}
+	h := poolNewHarness(t, discovery.NewStatic(poolEndpoints(rs...)...), poolTestOptions(clientTLS)...)
+	h.startSending(100, 2*time.Millisecond)
+	require.Eventually(t, func() bool { return rs[0].Count() > 1000 && rs[1].Count() > 1000 }, 20*time.Second, 5*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	require.NoError(t, rs[0].Shutdown(ctx), "the pool closes its streams, so the stop does not wait for the deadline")
+	took := time.Since(start)
+	mark := rs[1].Count()
+	require.Eventually(t, func() bool { return rs[1].Count() > mark+1000 }, 20*time.Second, 5*time.Millisecond)
+	fs, ps := h.finish()
+	t.Logf("stop took %v; sent %d, routers %d + %d, unconfirmed %d, failures %d", took, h.sent.Load(), rs[0].Count(), rs[1].Count(), ps.Unconfirmed, ps.Failures)
+	assert.Zero(t, ps.Unconfirmed)
+	assert.Zero(t, fs.Dropped.Total())
+	assert.Equal(t, uint64(h.sent.Load()), fs.Egress)
+	assert.Equal(t, fs.Egress, rs[0].Count()+rs[1].Count(), "every envelope sent arrived")
 }

@@ -7,7 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluicelog/sluice/envelope"
 	sbackoff "github.com/sluicelog/sluice/internal/backoff"
@@ -36,10 +38,16 @@ func (p *Pool) runSlot(s *poolSlot) {
 			continue
 		}
 		var clean bool
-		if p.cfg.mode == Acknowledged {
-			clean = p.serveAck(s, r)
+		if p.cfg.mode == Acknowledged && !r.noAck.Load() {
+			var back []*poolItem
+			clean, back = p.serveAck(s, r)
+			if back != nil {
+				// The router does not implement Send: stream to it instead,
+				// starting with the batches it refused (it has none of them).
+				clean = p.serveStream(s, r, back)
+			}
 		} else {
-			clean = p.serveStream(s, r)
+			clean = p.serveStream(s, r, nil)
 		}
 		p.release(s, r, !clean && p.stopCtx.Err() == nil)
 		p.flushQueue(s)
@@ -112,13 +120,17 @@ func (p *Pool) lifetime() *time.Timer {
 	return time.NewTimer(sbackoff.Jitter(d*7/8, 1.0/7))
 }
 
-// serveStream runs one BatchSender stream on r. It reports whether the
-// stream ended cleanly (closed on purpose and confirmed by the router).
-func (p *Pool) serveStream(s *poolSlot, r *poolRouter) bool {
+// serveStream runs one BatchSender stream on r, sending first (in order)
+// before anything queued. It reports whether the stream ended cleanly
+// (closed on purpose and confirmed by the router).
+func (p *Pool) serveStream(s *poolSlot, r *poolRouter, first []*poolItem) bool {
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	cs, err := wire.OpenBatchSender(ctx, r.cc)
 	if err != nil {
+		for _, it := range first {
+			p.requeue(it, s)
+		}
 		return false
 	}
 	ended := make(chan error, 1)
@@ -126,6 +138,18 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter) bool {
 	go func() {
 		defer p.wg.Done()
 		ended <- cs.RecvMsg(new(envelope.BatchSenderResponse))
+	}()
+	// A router that stops gracefully sends GOAWAY: the connection leaves
+	// READY while the stream still works. Close the stream then, on
+	// purpose, so that the router reads it to the end and confirms it:
+	// moving off a leaving router loses nothing.
+	leaving := make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if r.cc.WaitForStateChange(ctx, connectivity.Ready) {
+			close(leaving)
+		}
 	}()
 	s.recent.reset()
 	p.markUp(s, r)
@@ -146,6 +170,14 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter) bool {
 		p.finish(it, true, "")
 		return true
 	}
+	for i, it := range first {
+		if !send(it) {
+			for _, rest := range first[i+1:] {
+				p.requeue(rest, s)
+			}
+			return false
+		}
+	}
 	for {
 		select {
 		case it := <-s.queue:
@@ -165,6 +197,8 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter) bool {
 			return false
 		case <-life.C:
 		case <-s.move:
+		case <-leaving:
+			p.cfg.logger.Debug("forward: router leaving (GOAWAY); closing stream", "stream", s.id, "router", r.ep.Addr)
 		case <-p.stopCtx.Done():
 		}
 		// Close on purpose: send what is queued, then wait for the router's
@@ -202,10 +236,14 @@ func (p *Pool) serveStream(s *poolSlot, r *poolRouter) bool {
 }
 
 // serveAck runs acknowledged sends on r with cfg.inflight calls in flight.
-func (p *Pool) serveAck(s *poolSlot, r *poolRouter) bool {
+// It reports whether the session ended cleanly. When r answers Send with
+// Unimplemented (Loggregator's router does), it marks r as streaming-only
+// and returns the batches r refused (non-nil): r received none of them.
+func (p *Pool) serveAck(s *poolSlot, r *poolRouter) (clean bool, back []*poolItem) {
 	stop := make(chan struct{})
 	var once sync.Once
-	var failed atomic.Bool
+	var failed, unimplemented atomic.Bool
+	var backMu sync.Mutex
 	end := func() { once.Do(func() { close(stop) }) }
 	p.markUp(s, r)
 	var wg sync.WaitGroup
@@ -225,6 +263,15 @@ func (p *Pool) serveAck(s *poolSlot, r *poolRouter) bool {
 					if err == nil {
 						p.finish(it, true, "")
 						continue
+					}
+					if status.Code(err) == codes.Unimplemented {
+						p.ackUnsupported(r, err)
+						unimplemented.Store(true)
+						backMu.Lock()
+						back = append(back, it)
+						backMu.Unlock()
+						end()
+						return
 					}
 					failed.Store(true)
 					end()
@@ -260,10 +307,32 @@ func (p *Pool) serveAck(s *poolSlot, r *poolRouter) bool {
 	p.markDown(s)
 	end()
 	wg.Wait()
+	if unimplemented.Load() && !failed.Load() {
+		if back == nil {
+			back = []*poolItem{}
+		}
+		return true, back
+	}
+	for _, it := range back {
+		// A call failed besides: the refused batches go elsewhere, as the
+		// queue does.
+		p.requeue(it, s)
+	}
 	if !failed.Load() {
 		p.recycles.Add(1)
 	}
-	return !failed.Load()
+	return !failed.Load(), nil
+}
+
+// ackUnsupported marks r as a router without the unary Send (Loggregator's
+// answers Unimplemented): the pool streams to it from now on, and says so
+// once per router.
+func (p *Pool) ackUnsupported(r *poolRouter, err error) {
+	if r.noAck.CompareAndSwap(false, true) {
+		p.ackFallbacks.Add(1)
+		p.cfg.logger.Warn("forward: router does not implement Send; streaming to it instead (its deliveries are not acknowledged)",
+			"router", r.ep.Addr, "err", err)
+	}
 }
 
 // poolRecent remembers the sizes of the last batches a stream carried, to

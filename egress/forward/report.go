@@ -28,6 +28,7 @@ func (p *Pool) Report(emit func(stats.Metric)) {
 	emit(stats.CounterOf(stats.Unconfirmed, stats.HelpUnconfirmed, st.Unconfirmed))
 	emit(stats.CounterOf("retries", "Batches tried again on another stream after a failure.", st.Retries))
 	emit(stats.CounterOf("recycles", "Streams to routers closed on purpose (age, rebalancing, back to the local zone).", st.Recycles))
+	emit(stats.CounterOf("ack_unsupported", "Routers that answered Send with Unimplemented and get streaming instead.", st.AckUnsupported))
 	emit(stats.GaugeOf(stats.DopplerConnections, stats.HelpDopplerConnections, float64(st.Streams)))
 	for _, zone := range slices.Sorted(maps.Keys(st.StreamsByZone)) {
 		emit(stats.GaugeOf("doppler_connections_by_zone", "Streams open now to routers, by the routers' zone.",

@@ -19,7 +19,7 @@ import (
 // or by the Router under the shard ID), while a subscriber on another
 // shard ID receives everything.
 func TestGatewayEvictsClientThatDoesNotRead(t *testing.T) {
-	r := routerTestNew(t, WithSubscriptionDiode(100))
+	r := routerTestNew(t, WithSubscriptionDiode(100), WithGroupGrace(0)) // the evicted group is counted at once
 	gw, ts := gatewayTestStart(t, r, WithWriteTimeout(100*time.Millisecond), WithBatch(10, 10*time.Millisecond))
 	u, err := url.Parse(ts.URL)
 	require.NoError(t, err)

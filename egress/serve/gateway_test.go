@@ -2,10 +2,12 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -396,4 +398,34 @@ func TestGatewayCloseWaitsForHandlers(t *testing.T) {
 	require.NoError(t, gw.Close(), "twice")
 	resp := gatewayTestGet(t, context.Background(), ts.URL+"/v2/read?log")
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "after Close")
+}
+
+// A client that stops reading is cut by the write timeout: its stream ends
+// and its subscription closes, and every envelope routed to it is sent or
+// counted (by the Gateway as client_gone, by the Router under its shard).
+func TestGatewayWriteTimeoutCutsStalledClient(t *testing.T) {
+	r := routerTestNew(t, WithGroupGrace(0))
+	gw, ts := gatewayTestStart(t, r, WithWriteTimeout(200*time.Millisecond))
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	// A raw request whose response is never read.
+	_, err = fmt.Fprintf(conn, "GET /v2/read?log&shard_id=stalled HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	serverTestWaitSubs(t, r, 1)
+	env := routerTestMarshal(t, envelope.NewLog("app", bytes.Repeat([]byte("x"), 1000)))
+	published := uint64(0)
+	require.Eventually(t, func() bool {
+		for range 100 {
+			if r.Publish(env) == nil {
+				published++
+			}
+		}
+		return gw.Stats().Streams == 0
+	}, 20*time.Second, time.Millisecond, "the stalled client is cut")
+	serverTestWaitSubs(t, r, 0)
+	rs, gs := r.Stats(), gw.Stats()
+	sh := rs.Shards["stalled"]
+	assert.Equal(t, published, sh.Egress+rs.Unrouted, "published after the cut: unrouted")
+	assert.Equal(t, sh.Egress, gs.Egress+gs.Dropped.Total()+sh.Dropped.Total(), "every envelope sent or counted")
 }

@@ -14,6 +14,9 @@ const (
 	// DefaultSubscriptionBuffer is the size of a subscription's diode, as in
 	// Loggregator's router.
 	DefaultSubscriptionBuffer = 1000
+	// DefaultGroupGrace is how long a shard group outlives its last member
+	// (WithGroupGrace): long enough for a nozzle to restart.
+	DefaultGroupGrace = 30 * time.Second
 	// DefaultMaxStreams is how many streams a Server, or a Gateway, serves
 	// at once.
 	DefaultMaxStreams = 500
@@ -97,6 +100,7 @@ type routerConfig struct {
 	newBuffer func() (diode.Buffer[[]byte], error)
 	limits    Limits
 	logger    *slog.Logger
+	grace     time.Duration
 }
 
 func routerDefaults() routerConfig {
@@ -105,6 +109,7 @@ func routerDefaults() routerConfig {
 			return diode.NewOneToOne[[]byte](DefaultSubscriptionBuffer)
 		},
 		logger: slog.New(slog.DiscardHandler),
+		grace:  DefaultGroupGrace,
 	}
 }
 
@@ -217,6 +222,19 @@ func WithSubscriptionDiode(size int) RouterOption {
 	return routerOptionFunc(func(c *routerConfig) {
 		c.newBuffer = func() (diode.Buffer[[]byte], error) { return diode.NewOneToOne[[]byte](size) }
 	})
+}
+
+// WithGroupGrace sets how long a shard group outlives its last member
+// (default DefaultGroupGrace; 0 frees it at once). Meanwhile the router keeps
+// routing the group's envelopes into the last member's buffer: a member that
+// subscribes with the shard ID within the period continues from that
+// buffer, so a restarting nozzle loses only what overflowed. What overflows
+// meanwhile is counted under the shard ID with cause overflow; what the
+// buffer holds when the period ends is counted with cause
+// CauseNoSubscriber, and the group's state is freed. A subscription with an
+// empty shard ID has no group to wait for: it ends at once.
+func WithGroupGrace(d time.Duration) RouterOption {
+	return routerOptionFunc(func(c *routerConfig) { c.grace = max(d, 0) })
 }
 
 // WithSubscriptionChannel gives every subscription a channel buffer of size

@@ -14,7 +14,9 @@ var (
 )
 
 // Report describes the Router's counters under Loggregator's names:
-// ingress (envelopes published), egress (copies handed to subscriptions),
+// ingress (envelopes published), routed and unrouted (envelopes handed to at
+// least one subscription, and to none: ingress == routed + unrouted),
+// egress (copies handed to subscriptions),
 // dropped{direction=ingress,cause=malformed} (envelopes Publish refused),
 // dropped{direction=egress,shard_id,cause} per shard ID (cause overflow, or
 // shutdown for what a subscription held when it closed), rejected_streams,
@@ -24,6 +26,8 @@ var (
 func (r *Router) Report(emit func(stats.Metric)) {
 	st := r.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
+	emit(stats.CounterOf(stats.Routed, stats.HelpRouted, st.Routed))
+	emit(stats.CounterOf(stats.Unrouted, stats.HelpUnrouted, st.Unrouted))
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
 	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed, stats.CauseTooLarge: st.TooLarge, CauseClosed: st.Discarded}, []string{stats.CauseMalformed, stats.CauseTooLarge, CauseClosed})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))

@@ -13,7 +13,7 @@ import (
 )
 
 func TestRouterReportUsesLoggregatorNames(t *testing.T) {
-	rt, err := NewRouter(WithSubscriptionDiode(2))
+	rt, err := NewRouter(WithSubscriptionDiode(2), WithGroupGrace(0))
 	require.NoError(t, err)
 	defer rt.Close()
 	sub, err := rt.Subscribe(context.Background(), routerTestReq("nozzle-a", routerTestLogs("")))
@@ -40,6 +40,8 @@ func TestRouterReportUsesLoggregatorNames(t *testing.T) {
 	egress := stats.Tag{Key: "direction", Value: "egress"}
 	assert.Equal(t, []stats.Metric{
 		stats.CounterOf("ingress", stats.HelpIngress, 6),
+		stats.CounterOf("routed", stats.HelpRouted, 6),
+		stats.CounterOf("unrouted", stats.HelpUnrouted, 0),
 		stats.CounterOf("egress", stats.HelpEgress, 6),
 		stats.CounterOf("dropped", stats.HelpDropped, 0, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "closed"}),
 		stats.CounterOf("dropped", stats.HelpDropped, 1, stats.Tag{Key: "direction", Value: "ingress"}, stats.Tag{Key: "cause", Value: "malformed"}),

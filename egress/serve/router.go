@@ -46,12 +46,14 @@ type Router struct {
 	malformed uint64     // under pubMu
 	discarded uint64     // under pubMu: taken by Run after the router closed
 	tooLarge  uint64     // under pubMu
+	unrouted  uint64     // under pubMu
 
 	mu       sync.Mutex // subscribe, unsubscribe, stats
 	closed   bool
 	groups   map[string]*routerGroup // by non-empty shard ID
 	subs     map[*routerSub]struct{}
-	folded   map[string]ShardStats // counts of closed subscriptions, by shard ID
+	folded   map[string]ShardStats    // counts of closed subscriptions, by shard ID
+	parked   map[string]*routerParked // groups without members, by shard ID (router_grace.go)
 	rejected uint64
 	refused  map[string]uint64 // requests beyond a limit, by cause (also in rejected)
 	nextID   uint64
@@ -62,8 +64,16 @@ type Router struct {
 // RouterStats is a snapshot of a Router's counters. The names in the field
 // docs are the Loggregator telemetry names they map to.
 type RouterStats struct {
-	// Ingress (`ingress`) counts envelopes accepted by Publish.
+	// Ingress (`ingress`) counts envelopes accepted by Publish. The books
+	// close exactly: Ingress == Routed + Unrouted.
 	Ingress uint64
+	// Routed (`routed`) counts envelopes handed to at least one
+	// subscription buffer (Egress counts the copies).
+	Routed uint64
+	// Unrouted (`unrouted`) counts envelopes that matched no subscription
+	// (and no shard group waiting for its members, WithGroupGrace): no one
+	// asked for them, so they went nowhere. Not a drop.
+	Unrouted uint64
 	// Malformed counts envelopes Publish refused because their wire bytes
 	// were not a valid Envelope (not part of Ingress).
 	Malformed uint64
@@ -136,6 +146,7 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 		groups: make(map[string]*routerGroup),
 		subs:   make(map[*routerSub]struct{}),
 		folded: make(map[string]ShardStats),
+		parked: make(map[string]*routerParked),
 	}
 	r.table.Store(newRouterTable(64, maphash.MakeSeed()))
 	return r, nil
@@ -173,9 +184,10 @@ func (r *Router) publishLocked(env []byte, read func([]byte) (envelope.Route, er
 	if rt.SourceID != "" {
 		b = r.table.Load().lookup(rt.SourceID)
 	}
+	routed := false
 	if b != nil {
 		for i := range b.entries {
-			p.deliver(&b.entries[i], &rt)
+			routed = p.deliver(&b.entries[i], &rt) || routed
 		}
 	}
 	if w := r.wild.Load(); w != nil {
@@ -186,8 +198,11 @@ func (r *Router) publishLocked(env []byte, read func([]byte) (envelope.Route, er
 			if e.mixed && b.has(e.group) {
 				continue
 			}
-			p.deliver(e, &rt)
+			routed = p.deliver(e, &rt) || routed
 		}
+	}
+	if !routed {
+		r.unrouted++
 	}
 	return nil
 }
@@ -286,20 +301,21 @@ type routerDelivery struct {
 	hasHash bool // the envelope has a metric name
 }
 
-// deliver gives the envelope to at most one member of e's group.
-func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) {
+// deliver gives the envelope to at most one member of e's group and
+// reports whether it did.
+func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) bool {
 	n := len(e.members)
 	if n == 1 || e.uniform {
 		// Every member has the same selectors: match once.
 		if !routerMatchAny(e.members[0].sels, rt) {
-			return
+			return false
 		}
 		k := 0
 		if n > 1 {
 			k = p.pick(e, rt, n)
 		}
 		e.members[k].sub.buf.Set(p.env)
-		return
+		return true
 	}
 	// Members select differently: choose among those that match.
 	c := 0
@@ -309,7 +325,7 @@ func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) {
 		}
 	}
 	if c == 0 {
-		return
+		return false
 	}
 	k := 0
 	if c > 1 {
@@ -319,11 +335,12 @@ func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) {
 		if routerMatchAny(e.members[i].sels, rt) {
 			if k == 0 {
 				e.members[i].sub.buf.Set(p.env)
-				return
+				return true
 			}
 			k--
 		}
 	}
+	return false
 }
 
 // pick chooses one of n candidates: by the metric name's hash in a
@@ -410,6 +427,7 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	}
 	r.nextID++
 	s.id = r.nextID
+	r.adopt(s)
 	var g *routerGroup
 	if s.shardID == "" {
 		g = &routerGroup{}
@@ -459,6 +477,15 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 		return
 	}
 	delete(r.subs, s)
+	if r.park(s) {
+		return
+	}
+	r.routerLeave(s, CauseClosed)
+}
+
+// routerLeave removes s from its group and folds its counts; what its
+// buffer still holds is counted with cause held. Called under Router.mu.
+func (r *Router) routerLeave(s *routerSub, held string) {
 	g := s.group
 	g.members = slices.DeleteFunc(g.members, func(m *routerSub) bool { return m == s })
 	r.routerRebuild(g)
@@ -482,7 +509,7 @@ func (r *Router) routerUnsubscribe(s *routerSub) {
 	f := r.folded[s.shardID]
 	f.Egress += st.Written
 	f.Dropped.Add(CauseOverflow, overflowed)
-	f.Dropped.Add(CauseClosed, unread-overflowed)
+	f.Dropped.Add(held, unread-overflowed)
 	r.folded[s.shardID] = f
 	r.routerTrimFolded()
 }
@@ -510,6 +537,7 @@ func (r *Router) Stats() RouterStats {
 		sh.Dropped.Add(CauseOverflow, b.Dropped)
 		st.Shards[s.shardID] = sh
 	}
+	r.parkedStats(st.Shards)
 	for _, sh := range st.Shards {
 		st.Egress += sh.Egress
 		for cause, n := range sh.Dropped {
@@ -517,7 +545,8 @@ func (r *Router) Stats() RouterStats {
 		}
 	}
 	r.pubMu.Lock()
-	st.Ingress, st.Malformed, st.Discarded, st.TooLarge = r.ingress, r.malformed, r.discarded, r.tooLarge
+	st.Ingress, st.Malformed, st.Discarded, st.TooLarge, st.Unrouted = r.ingress, r.malformed, r.discarded, r.tooLarge, r.unrouted
+	st.Routed = st.Ingress - st.Unrouted
 	r.pubMu.Unlock()
 	return st
 }
@@ -539,6 +568,7 @@ func (r *Router) Close() error {
 	for _, s := range subs {
 		_ = s.Close()
 	}
+	r.unparkAll()
 	return nil
 }
 

@@ -25,7 +25,8 @@ const (
 	// DefaultMaxShardIDLen is the longest shard ID, in bytes.
 	DefaultMaxShardIDLen = 256
 	// DefaultMaxShards is how many shard groups (distinct non-empty shard
-	// IDs with open subscriptions) a Router holds at once; a subscription
+	// IDs with open subscriptions, or waiting out WithGroupGrace after the
+	// last one left) a Router holds at once; a subscription
 	// that would open one more is refused with an error wrapping
 	// ErrTooManyShards (ResourceExhausted, 429). It also bounds the shard
 	// IDs whose subscriptions have all left that RouterStats.Shards keeps

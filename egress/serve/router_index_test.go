@@ -34,7 +34,7 @@ func routerTestManyIDs(shard string, n int) *envelope.EgressBatchRequest {
 // subscription routes each of them.
 func TestRouterSubscribeLinear(t *testing.T) {
 	const n = 40_000
-	r := routerTestNew(t, WithLimits(Limits{MaxSelectors: n, MaxSourceIDs: n}))
+	r := routerTestNew(t, WithLimits(Limits{MaxSelectors: n, MaxSourceIDs: n}), WithGroupGrace(0)) // leaving frees the group at once
 	other := routerTestSubscribe(t, r, routerTestReq("other", routerTestLogs("s7")))
 	steps := r.rebuildSteps
 
@@ -100,7 +100,7 @@ func TestRouterLimits(t *testing.T) {
 		{"shard ID", routerTestReq("123456789", routerTestLogs("")), ErrRequestTooLarge, RefusedShardID, "serve: request too large: shard ID of 9 bytes, at most 8"},
 		{"shards", routerTestReq("second", routerTestLogs("")), ErrTooManyShards, RefusedShards, "serve: too many shard groups: 1 shard groups open, at most 1"},
 	}
-	r := routerTestNew(t, WithLimits(lim))
+	r := routerTestNew(t, WithLimits(lim), WithGroupGrace(0))
 	first := routerTestSubscribe(t, r, routerTestReq("first", routerTestLogs("a"), routerTestLogs("b")))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,7 +211,7 @@ func BenchmarkSubscribe(b *testing.B) {
 // MaxShards+2 entries in the stats (and so in /metrics), and no count is
 // lost.
 func TestRouterDepartedShardsBounded(t *testing.T) {
-	r := routerTestNew(t, WithLimits(Limits{MaxShards: 8}))
+	r := routerTestNew(t, WithLimits(Limits{MaxShards: 8}), WithGroupGrace(0)) // a waiting group counts as open
 	stay := routerTestSubscribe(t, r, routerTestReq("stay", routerTestLogs("")))
 	env := routerTestMarshal(t, envelope.NewLog("app", nil))
 	for i := range 1000 {

@@ -319,7 +319,7 @@ func TestRouterNextWakesOnCloseAndData(t *testing.T) {
 }
 
 func TestRouterDropsPerShard(t *testing.T) {
-	r := routerTestNew(t, WithSubscriptionDiode(10))
+	r := routerTestNew(t, WithSubscriptionDiode(10), WithGroupGrace(0))
 	slow := routerTestSubscribe(t, r, routerTestReq("slow", routerTestLogs("")))
 	fast := routerTestSubscribe(t, r, routerTestReq("fast", routerTestLogs("")))
 	read := 0
@@ -439,7 +439,7 @@ func TestRouterRunCountsWhatItCannotPublish(t *testing.T) {
 // at full rate; run it with -race. At the end every copy handed to a
 // subscription was either read or counted as dropped.
 func TestRouterChurn(t *testing.T) {
-	r := routerTestNew(t, WithSubscriptionDiode(64))
+	r := routerTestNew(t, WithSubscriptionDiode(64), WithGroupGrace(0))
 	env := routerTestMarshal(t, envelope.NewLog("app", []byte("x")))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -500,4 +500,137 @@ func TestRouterChurn(t *testing.T) {
 	assert.Equal(t, published.Load(), st.Ingress)
 	assert.Equal(t, st.Egress, read.Load()+st.Dropped.Total(), "egress == read + dropped")
 	assert.GreaterOrEqual(t, st.Egress, uint64(4*200), "each subscription got at least one copy")
+}
+
+// The router's books close: every envelope published is routed to at
+// least one subscription or counted unrouted, whatever the selectors.
+func TestRouterBooksClose(t *testing.T) {
+	r := routerTestNew(t)
+	require.NoError(t, r.PublishEnvelope(envelope.NewLog("app", nil)), "no subscription at all")
+	counterA := routerTestSubscribe(t, r, routerTestReq("", routerTestCounters("app", "a")))
+	// One group whose members select differently (no uniform match).
+	g1 := routerTestSubscribe(t, r, routerTestReq("G", routerTestLogs("app")))
+	g2 := routerTestSubscribe(t, r, routerTestReq("G", routerTestCounters("", "b")))
+	timers := routerTestSubscribe(t, r, routerTestReq("", &envelope.Selector{SourceId: "app", Message: &envelope.Selector_Timer{Timer: &envelope.TimerSelector{}}}))
+	now := time.Now()
+	for _, e := range []*envelope.Envelope{
+		envelope.NewCounter("app", "a", 1),        // counterA
+		envelope.NewCounter("app", "b", 1),        // g2
+		envelope.NewCounter("other", "c", 1),      // nobody
+		envelope.NewGauge("x", nil),               // nobody
+		envelope.NewTimer("app", "t", now, now),   // timers
+		envelope.NewTimer("other", "t", now, now), // nobody
+		envelope.NewEvent("e", "title", "body"),   // nobody
+		envelope.NewLog("app", nil),               // g1
+		envelope.NewLog("other", nil),             // nobody
+	} {
+		require.NoError(t, r.PublishEnvelope(e))
+	}
+	require.ErrorIs(t, r.Publish([]byte{0xff}), envelope.ErrMalformed)
+	require.NoError(t, g1.Close())
+	require.NoError(t, r.PublishEnvelope(envelope.NewLog("app", nil)), "g1 left: nobody")
+	st := r.Stats()
+	assert.Equal(t, uint64(11), st.Ingress)
+	assert.Equal(t, uint64(4), st.Routed)
+	assert.Equal(t, uint64(7), st.Unrouted)
+	assert.Equal(t, uint64(1), st.Malformed)
+	assert.Equal(t, st.Ingress, st.Routed+st.Unrouted)
+	for _, s := range []Subscription{counterA, g2, timers} {
+		assert.Len(t, routerTestDrain(s), 1)
+	}
+}
+
+// A subscriber that stalls shows its shard's overflow while it happens,
+// and what was overwritten stays overflow when the subscription closes
+// (only what the buffer still held counts as closed).
+func TestRouterOverflowVisibleWhileStalled(t *testing.T) {
+	r := routerTestNew(t, WithSubscriptionDiode(10), WithGroupGrace(0))
+	stalled := routerTestSubscribe(t, r, routerTestReq("stalled", routerTestLogs("")))
+	for range 3 {
+		require.NoError(t, r.PublishEnvelope(envelope.NewLog("s", nil)))
+	}
+	assert.Len(t, routerTestDrain(stalled), 3)
+	for range 100 {
+		require.NoError(t, r.PublishEnvelope(envelope.NewLog("s", nil)))
+	}
+	// 103 written, 3 read, 10 still held: 90 overwritten, before any read.
+	st := r.Stats()
+	assert.Equal(t, ShardStats{Subscriptions: 1, Egress: 103, Dropped: stats.Drops{CauseOverflow: 90}}, st.Shards["stalled"])
+	require.NoError(t, stalled.Close())
+	st = r.Stats()
+	assert.Equal(t, ShardStats{Egress: 103, Dropped: stats.Drops{CauseOverflow: 90, CauseClosed: 10}}, st.Shards["stalled"])
+}
+
+// A shard group outlives its last member: a member that comes back within
+// the grace period continues from the group's buffer; what overflowed
+// meanwhile is counted under the shard ID; when the period ends with nobody
+// back, what the buffer held is counted no_subscriber and the state is
+// freed.
+func TestRouterGroupGrace(t *testing.T) {
+	r := routerTestNew(t, WithSubscriptionDiode(10), WithGroupGrace(time.Hour))
+	var envs [][]byte
+	for i := range 38 {
+		envs = append(envs, routerTestMarshal(t, envelope.NewLog("s", []byte(strconv.Itoa(i)))))
+	}
+	log := func(i int) []byte { return envs[i] }
+	a := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
+	for i := range 5 {
+		require.NoError(t, r.Publish(log(i)))
+	}
+	assert.Len(t, routerTestDrain(a), 5)
+	require.NoError(t, a.Close())
+	for i := 5; i < 12; i++ {
+		require.NoError(t, r.Publish(log(i)))
+	}
+	st := r.Stats()
+	assert.Equal(t, uint64(12), st.Routed, "routed to the waiting group, not unrouted")
+	assert.Equal(t, ShardStats{Egress: 12}, st.Shards["A"])
+	assert.Equal(t, 0, st.Subscriptions)
+
+	// Back within the period: continues from the buffer, in order.
+	a2 := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
+	got := routerTestDrain(a2)
+	require.Len(t, got, 7)
+	assert.Equal(t, log(5), got[0])
+	assert.Equal(t, ShardStats{Subscriptions: 1, Egress: 12}, r.Stats().Shards["A"])
+
+	// Gone again, and 25 more while nobody reads: 10 kept, 15 overflow,
+	// counted as they happen.
+	require.NoError(t, a2.Close())
+	for i := 12; i < 37; i++ {
+		require.NoError(t, r.Publish(log(i)))
+	}
+	assert.Equal(t, ShardStats{Egress: 37, Dropped: stats.Drops{CauseOverflow: 15}}, r.Stats().Shards["A"])
+	assert.Len(t, r.parked, 1)
+
+	// The period ends: the 10 held are counted no_subscriber, state freed.
+	r.mu.Lock()
+	p := r.parked["A"]
+	r.mu.Unlock()
+	r.expire(p)
+	st = r.Stats()
+	assert.Equal(t, ShardStats{Egress: 37, Dropped: stats.Drops{CauseOverflow: 15, CauseNoSubscriber: 10}}, st.Shards["A"])
+	assert.Empty(t, r.parked)
+	assert.Empty(t, r.groups)
+	require.NoError(t, r.Publish(log(37)))
+	assert.Equal(t, uint64(1), r.Stats().Unrouted)
+}
+
+// The grace period ends by itself, and Close frees a waiting group at once,
+// counting what it held as closed.
+func TestRouterGroupGraceEnds(t *testing.T) {
+	r := routerTestNew(t, WithGroupGrace(50*time.Millisecond))
+	a := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
+	require.NoError(t, a.Close())
+	require.NoError(t, r.PublishEnvelope(envelope.NewLog("s", nil)))
+	require.Eventually(t, func() bool {
+		return r.Stats().Shards["A"].Dropped[CauseNoSubscriber] == 1
+	}, 10*time.Second, time.Millisecond)
+
+	r2 := routerTestNew(t, WithGroupGrace(time.Hour))
+	b := routerTestSubscribe(t, r2, routerTestReq("B", routerTestLogs("")))
+	require.NoError(t, b.Close())
+	require.NoError(t, r2.PublishEnvelope(envelope.NewLog("s", nil)))
+	require.NoError(t, r2.Close())
+	assert.Equal(t, ShardStats{Egress: 1, Dropped: stats.Drops{CauseClosed: 1}}, r2.Stats().Shards["B"])
 }

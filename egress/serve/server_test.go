@@ -207,7 +207,7 @@ func TestServerRequiresClientCertificate(t *testing.T) {
 // drops counted under its shard ID, while a subscriber on another shard ID
 // receives everything.
 func TestServerSlowSubscriber(t *testing.T) {
-	r := routerTestNew(t, WithSubscriptionDiode(100))
+	r := routerTestNew(t, WithSubscriptionDiode(100), WithGroupGrace(0))
 	srv, cc := serverTestStart(t, r)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

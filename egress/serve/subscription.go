@@ -27,6 +27,10 @@ const (
 	CauseOverflow = stats.CauseOverflow
 	// CauseClosed: a subscription still held the envelope when it closed.
 	CauseClosed = stats.CauseClosed
+	// CauseNoSubscriber: a shard group's buffer still held the envelope
+	// when the group's grace period ended with no member back
+	// (WithGroupGrace).
+	CauseNoSubscriber = "no_subscriber"
 	// CauseStreamBroken: a Server read the envelope from a subscription but
 	// could not send it because the gRPC stream broke.
 	CauseStreamBroken = "stream_broken"

@@ -245,19 +245,29 @@ func run(args []string) int {
 		if registrar != nil {
 			errs = append(errs, registrar.Shutdown(ctx))
 		}
-		// 2. Stop ingress: refuse new streams, let open ones finish; what
-		//    they sent is in the diode.
+		// 2. GOAWAY on every connection: no new streams; sluice pools close
+		//    their ingress streams on purpose and move elsewhere, and the
+		//    open egress streams keep going. Stop (step 5) ends the wait.
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			gs.GracefulStop()
+		}()
+		// 3. Stop ingress: refuse new streams, let open ones finish for a
+		//    short drain, then tell the rest to go elsewhere; what they
+		//    sent is in the diode.
 		errs = append(errs, in.Shutdown(ctx))
 		//    v1 streams: Loggregator's agents never close them, so they are
 		//    served while v2 ingress drains, then closed: what they send
 		//    from now on is refused and counted, never left in the diode
 		//    after the last read.
 		errs = append(errs, v1.Close())
-		// 3. Drain: Run routes what the diode holds, then returns.
+		// 4. Drain: Run routes what the diode holds, then returns.
 		stopRouting()
 		<-routed
-		// 4. Stop egress: every stream (gRPC and gateway) sends what its
-		//    subscription holds and ends; then the router closes.
+		// 5. Stop egress: every stream (gRPC and gateway) sends what its
+		//    subscription holds and ends; then the router closes, counting
+		//    what is left.
 		if gateway != nil {
 			errs = append(errs, gateway.Shutdown(ctx), gatewayHTTP.Shutdown(ctx))
 		}
@@ -265,27 +275,21 @@ func run(args []string) int {
 			errs = append(errs, v1Firehose.Shutdown(ctx), firehoseHTTP.Shutdown(ctx))
 		}
 		errs = append(errs, egress.Shutdown(ctx), router.Shutdown(ctx))
-		// 5. Stop the gRPC server; its handlers have all returned.
-		errs = append(errs, gracefulStop(ctx, gs))
-		// 6. Telemetry last, so its final envelopes carry final totals.
+		// 6. Let the gRPC server finish: its connections close once their
+		//    streams have flushed what they sent. A client that keeps an
+		//    idle ingress stream open would hold it: after a short wait it
+		//    is cut (everything is accounted for by then).
+		select {
+		case <-stopped:
+		case <-time.After(2 * time.Second):
+			gs.Stop()
+			<-stopped
+		case <-ctx.Done():
+			gs.Stop()
+			<-stopped
+		}
+		// 7. Telemetry last, so its final envelopes carry final totals.
 		errs = append(errs, tel.Shutdown(ctx))
 		return errors.Join(errs...)
 	})
-}
-
-// gracefulStop stops gs gracefully, or at once when ctx ends first.
-func gracefulStop(ctx context.Context, gs *grpc.Server) error {
-	stopped := make(chan struct{})
-	go func() {
-		gs.GracefulStop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-		return nil
-	case <-ctx.Done():
-		gs.Stop()
-		<-stopped
-		return ctx.Err()
-	}
 }
