@@ -245,11 +245,18 @@ func TestServerSlowSubscriber(t *testing.T) {
 	slowCancel()
 	serverTestWaitSubs(t, r, 1)
 	require.Eventually(t, func() bool { return srv.Stats().Streams == 1 }, 20*time.Second, time.Millisecond)
+	// The fast client can hold its last batch before the server's send
+	// returns and is counted: the server's books close once it has.
+	booksClose := func() bool {
+		rs, ss := r.Stats(), srv.Stats()
+		return ss.Egress+ss.DroppedByShard["slow"].Total()+rs.Shards["slow"].Dropped.Total() == 2*n
+	}
+	if !assert.Eventually(t, booksClose, 20*time.Second, time.Millisecond, "every envelope of the slow shard is sent or counted") {
+		t.Logf("router %+v, server %+v", r.Stats(), srv.Stats())
+	}
 	rs, ss := r.Stats(), srv.Stats()
-	slowSent := ss.Egress - n
 	assert.Equal(t, ShardStats{Subscriptions: 1, Egress: n}, rs.Shards["fast"])
 	assert.Equal(t, uint64(n), rs.Shards["slow"].Egress)
-	assert.Equal(t, uint64(n)-slowSent-ss.DroppedByShard["slow"].Total(), rs.Shards["slow"].Dropped.Total(), "every envelope of the slow shard is sent or counted")
 	assert.Greater(t, rs.Shards["slow"].Dropped.Total(), uint64(n/2))
 	assert.Empty(t, ss.DroppedByShard["fast"])
 }

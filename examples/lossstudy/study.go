@@ -125,6 +125,15 @@ func runStep(ctx context.Context, cfg Config, rate int, envs [][]byte) (Step, er
 	slowPaused.Store(false)
 	settled := func() bool {
 		b := rt.Buffer.Stats()
+		if b.Written != b.Read+b.Dropped {
+			return false
+		}
+		// The router published all it took from its buffer: an envelope
+		// taken but not yet handed to the subscriptions would otherwise
+		// look delivered-or-dropped to nobody and settle the books early.
+		if r := rt.Router.Stats(); r.Ingress+r.Malformed+r.TooLarge != b.Read {
+			return false
+		}
 		rs := rt.Router.Stats()
 		fs := rs.Shards["fast"]
 		ss := rs.Shards["slow"]
