@@ -47,8 +47,29 @@ func FuzzSourceID(f *testing.F) {
 		b, _ := proto.Marshal(e)
 		f.Add(b)
 	}
+	// Layouts off SourceID's inline path: long lengths and tags, varints
+	// of every length, fixed fields, groups, truncations.
+	b := protowire.AppendTag(nil, 1, protowire.VarintType)
+	b = protowire.AppendVarint(b, 1<<63)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendBytes(b, make([]byte, 300))
+	b = protowire.AppendTag(b, 100, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, 7)
+	b = protowire.AppendTag(b, 3, protowire.Fixed32Type)
+	b = protowire.AppendFixed32(b, 7)
+	b = protowire.AppendTag(b, 6, protowire.StartGroupType)
+	b = protowire.AppendTag(b, 6, protowire.EndGroupType)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendBytes(b, make([]byte, 20_000))
+	f.Add(b)
+	f.Add(b[:len(b)-1])
+	f.Add([]byte{0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x12, 0x01, 'a'})
+	f.Add([]byte{0x12, 0x01, 'a', 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
+	f.Add([]byte{0x12, 0x81})
+	f.Add([]byte{0x02, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		id := limit.SourceID(b)
+		assert.Equal(t, refSourceID(b), id, "the general reader's answer")
 		var e envelope.Envelope
 		if proto.Unmarshal(b, &e) == nil {
 			if _, err := envelope.ReadRoute(b); err == nil {
@@ -56,4 +77,26 @@ func FuzzSourceID(f *testing.F) {
 			}
 		}
 	})
+}
+
+// refSourceID is SourceID written plainly with protowire: the last field 2
+// of bytes, or "" when the bytes are not a sequence of valid fields.
+func refSourceID(b []byte) string {
+	var id []byte
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		if num == 2 && typ == protowire.BytesType {
+			if id, n = protowire.ConsumeBytes(b); n < 0 {
+				return ""
+			}
+		} else if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return ""
+		}
+		b = b[n:]
+	}
+	return string(id)
 }
