@@ -66,6 +66,7 @@ type Limiter struct {
 	limited   uint64
 	evicted   uint64
 	overflows uint64
+	detached  bool // Close has handed the counts over: Set counts into sum
 }
 
 // source is one row of the table: a GCRA token bucket (the theoretical
@@ -77,9 +78,12 @@ type source struct {
 	interval int64 // ns between envelopes at the sustained rate; 0 unlimited
 	tol      int64 // (burst-1) * interval
 	last     int64 // ns
-	n        uint8 // bytes of name in use
-	long     bool  // the source ID was cut to nameCap bytes
-	name     [nameCap]byte
+	// sent and dropped are counted for the Summary and not yet handed
+	// over to it (see handOver); a long row counts into it directly.
+	sent, dropped uint64
+	n             uint8 // bytes of name in use
+	long          bool  // the source ID was cut to nameCap bytes, or no ID: the overflow row
+	name          [nameCap]byte
 }
 
 // key returns the source ID (cut to nameCap bytes); it shares the row's
@@ -102,7 +106,7 @@ type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
 
-// WithMaxSources caps the table of sources (default 10,000; about 150
+// WithMaxSources caps the table of sources (default 10,000; about 160
 // bytes each, reserved as sources arrive).
 func WithMaxSources(n int) Option { return optionFunc(func(o *options) { o.maxSources = n }) }
 
@@ -119,7 +123,10 @@ func WithResolution(d time.Duration) Option { return optionFunc(func(o *options)
 func WithClock(now func() time.Time) Option { return optionFunc(func(o *options) { o.clock = now }) }
 
 // WithSummary makes the Limiter count every envelope it is given, and each
-// one it drops, per source in s.
+// one it drops, per source in s. It counts them in its own table of
+// sources and hands them over to s when s is read (Snapshot), when a
+// source leaves the table and on Close, so Set costs no more for it;
+// from Close on, Set counts into s directly.
 func WithSummary(s *Summary) Option { return optionFunc(func(o *options) { o.sum = s }) }
 
 // WithLogger sets the logger for reloads (default: discard).
@@ -154,6 +161,10 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 		cfg: cfg, tab: newTable(o.maxSources),
 	}
 	l.overflow.setLimit(cfg.Default)
+	l.overflow.long = true // counts into the Summary directly
+	if l.sum != nil {
+		l.sum.attach(l)
+	}
 	if f, ok := next.(*sourceFair); ok {
 		l.keyed = f
 	}
@@ -190,8 +201,19 @@ func (l *Limiter) Set(e []byte) {
 	s := l.source(h, id, now)
 	ok := s.allow(now)
 	s.last = now
+	var d uint64
 	if !ok {
 		l.limited++
+		d = 1
+	}
+	direct := false
+	if l.sum != nil {
+		if s.long || l.detached {
+			direct = true
+		} else {
+			s.sent++
+			s.dropped += d
+		}
 	}
 	l.mu.Unlock()
 	if ok {
@@ -201,12 +223,25 @@ func (l *Limiter) Set(e []byte) {
 			l.next.Set(e)
 		}
 	}
-	if l.sum != nil {
-		var d uint64
-		if !ok {
-			d = 1
-		}
+	if direct {
 		l.sum.Count(id, 1, d)
+	}
+}
+
+// handOver adds the counts of every source to the Summary.
+func (l *Limiter) handOver() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.srcs {
+		l.handRow(&l.srcs[i])
+	}
+}
+
+// handRow adds the counts of s to the Summary; l.mu is held.
+func (l *Limiter) handRow(s *source) {
+	if l.sum != nil && s.sent|s.dropped != 0 {
+		l.sum.Count(s.key(), s.sent, s.dropped)
+		s.sent, s.dropped = 0, 0
 	}
 }
 
@@ -295,12 +330,22 @@ func (l *Limiter) ReloadFile(path string) error {
 	return nil
 }
 
-// Close stops the clock goroutine. It is idempotent; Set keeps working
-// afterwards with the clock read on every call.
+// Close stops the clock goroutine and hands the per-source counts over to
+// the Summary, if any. It is idempotent; Set keeps working afterwards with
+// the clock read on every call, counting into the Summary directly.
 func (l *Limiter) Close() error {
 	if l.clock != nil {
 		l.clock.stop()
 		l.clock.asleep.Store(true) // every Set reads the system clock
+	}
+	if l.sum != nil {
+		l.sum.detach(l)
+		l.mu.Lock()
+		for i := range l.srcs {
+			l.handRow(&l.srcs[i])
+		}
+		l.detached = true
+		l.mu.Unlock()
 	}
 	return nil
 }
@@ -321,6 +366,7 @@ func (l *Limiter) source(h uint64, id string, now int64) *source {
 			l.overflows++
 			return &l.overflow
 		}
+		l.handRow(&l.srcs[i])
 		l.tab.del(l.srcs[i].hash)
 		l.evicted++
 	}
@@ -351,6 +397,7 @@ func (l *Limiter) idleRow(now int64) int {
 
 // remove takes row i out of the table, moving the last row into its place.
 func (l *Limiter) remove(i int) {
+	l.handRow(&l.srcs[i])
 	l.tab.del(l.srcs[i].hash)
 	last := len(l.srcs) - 1
 	if i != last {

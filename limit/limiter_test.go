@@ -255,3 +255,37 @@ func TestLimiterZeroAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// TestLimiterSummaryHandOver: the Limiter keeps its sources' counts in
+// its table and the Summary sees them exactly whenever it is read: counts
+// of sources still in the table, of an evicted source, of the latecomers
+// sharing the spare bucket and of a cut long ID, and after Close, when Set
+// counts into the Summary directly.
+func TestLimiterSummaryHandOver(t *testing.T) {
+	clk := newFakeClock()
+	sum := limit.NewSummary(8)
+	l, _ := newLimiter(t, limit.Config{Default: limit.Limit{Rate: 1, Burst: 2}}, limit.WithSummary(sum),
+		limit.WithClock(clk.Now), limit.WithMaxSources(2), limit.WithIdleTimeout(time.Minute))
+	long := fmt.Sprintf("%0100d", 7)
+	assert.Equal(t, 2, passes(l, env(t, "a"), 3))
+	assert.Equal(t, 1, passes(l, env(t, long), 1))
+	assert.Equal(t, 2, passes(l, env(t, "late"), 4), "the spare bucket")
+	snap := sum.Snapshot()
+	assert.Equal(t, []limit.SourceCount{{"late", 4, 0}, {"a", 3, 0}, {long[:64], 1, 0}}, snap.Sent)
+	assert.Equal(t, []limit.SourceCount{{"late", 2, 0}, {"a", 1, 0}}, snap.Dropped)
+
+	clk.Advance(2 * time.Minute)
+	assert.Equal(t, 1, passes(l, env(t, "b"), 1), "b takes a's place")
+	assert.Equal(t, 1, passes(l, env(t, "a"), 1), "a comes back in the long ID's place")
+	require.Equal(t, uint64(2), l.Counts().Evicted)
+	snap = sum.Snapshot()
+	assert.Equal(t, []limit.SourceCount{{"a", 4, 0}, {"late", 4, 0}, {long[:64], 1, 0}, {"b", 1, 0}}, snap.Sent)
+	assert.Equal(t, uint64(10), snap.TotalSent)
+	assert.Equal(t, uint64(3), snap.TotalDropped)
+
+	require.NoError(t, l.Close())
+	assert.Equal(t, 1, passes(l, env(t, "b"), 2))
+	snap = sum.Snapshot()
+	assert.Equal(t, []limit.SourceCount{{"a", 4, 0}, {"late", 4, 0}, {"b", 3, 0}, {long[:64], 1, 0}}, snap.Sent)
+	assert.Equal(t, []limit.SourceCount{{"late", 2, 0}, {"a", 1, 0}, {"b", 1, 0}}, snap.Dropped)
+}

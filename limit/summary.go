@@ -20,22 +20,58 @@ const nameCap = 64
 // Abbadi, 2005) of k entries each, one ranked by envelopes sent, one by
 // envelopes dropped. Any source whose true count exceeds total/k is
 // guaranteed to be in its sketch, and each count over-estimates by at
-// most the entry's Err. Its memory is fixed when it is made: per entry
-// and sketch a 96-byte counter (the ID's first 64 bytes, counts, hash), a
-// 4-byte heap slot and two 16-byte index slots, so 264 bytes per entry
-// for both sketches when k is a power of two: 16.5 KiB for the default k
-// of 64 (TestSummaryMemory measures it). Count allocates nothing.
+// most the entry's Err.
+//
+// Count does not touch the sketches: it adds to a table of pending counts
+// per source (pendingRows(k) rows, 1024 for the default k), which is
+// folded into the sketches, one weighted update per source, when it is
+// full and whenever the Summary is read. Space-saving's guarantees hold
+// for weighted updates in any order, so a Snapshot is what counting one
+// by one would give whenever the sketches have room for every source, and
+// keeps the same bounds when they do not; per envelope, Count is a hash
+// and a table lookup instead of a sketch update (which, with more sources
+// than k, replaces a counter on almost every call).
+//
+// Its memory is fixed when it is made: per sketch entry a 96-byte counter
+// (the ID's first 64 bytes, counts, hash), a 4-byte heap slot and two
+// 16-byte index slots, so 264 bytes per entry for both sketches when k is
+// a power of two; per pending row 96 bytes and two 16-byte index slots.
+// For the default k of 64: 16.5 KiB of sketches and 128 KiB of pending
+// rows (TestSummaryMemory measures it). Count allocates nothing.
 //
 // A Summary is a diode.Tally, so a diode.Fair buffer can report into it;
 // [Summary.Drops] gives the view that counts only drops, for a Fair
-// buffer behind a Limiter that already counts what was sent.
+// buffer behind a Limiter that already counts what was sent. A Limiter
+// given a Summary keeps its sources' counts in its own table and hands
+// them over when the Summary is read (or a source leaves the table).
 type Summary struct {
 	seed maphash.Seed
 
+	feedMu sync.Mutex
+	feeds  map[*Limiter]struct{} // Limiters holding counts for s
+
 	mu      sync.Mutex
+	pend    pending
 	sent    sketch
 	dropped sketch
 }
+
+// pending is a Summary's table of counts not yet in its sketches.
+type pending struct {
+	rows  []prow
+	index table
+}
+
+type prow struct {
+	hash          uint64
+	sent, dropped uint64
+	n             uint8
+	name          [nameCap]byte
+}
+
+// pendingRows is the size of the pending table of a Summary of k: 16k,
+// at least 1024 and at most 65,536.
+func pendingRows(k int) int { return min(max(16*k, 1024), 1<<16) }
 
 var _ diode.Tally = (*Summary)(nil)
 
@@ -46,20 +82,68 @@ func NewSummary(k int) *Summary {
 		k = DefaultTopK
 	}
 	k = min(k, 4096)
-	return &Summary{seed: maphash.MakeSeed(), sent: newSketch(k), dropped: newSketch(k)}
+	p := pendingRows(k)
+	return &Summary{
+		seed: maphash.MakeSeed(), sent: newSketch(k), dropped: newSketch(k),
+		pend: pending{rows: make([]prow, 0, p), index: newTable(p)},
+	}
 }
 
 // Count adds sent and dropped envelopes of source id.
 func (s *Summary) Count(id string, sent, dropped uint64) {
+	if sent == 0 && dropped == 0 {
+		return
+	}
 	h := maphash.String(s.seed, id)
 	s.mu.Lock()
-	if sent > 0 {
-		s.sent.add(h, id, sent)
+	i := s.pend.index.get(h)
+	if i < 0 {
+		if len(s.pend.rows) == cap(s.pend.rows) {
+			s.fold()
+		}
+		i = int32(len(s.pend.rows))
+		s.pend.rows = append(s.pend.rows, prow{hash: h})
+		r := &s.pend.rows[i]
+		r.n = uint8(copy(r.name[:], id))
+		s.pend.index.put(h, i)
 	}
-	if dropped > 0 {
-		s.dropped.add(h, id, dropped)
-	}
+	r := &s.pend.rows[i]
+	r.sent += sent
+	r.dropped += dropped
 	s.mu.Unlock()
+}
+
+// fold moves the pending counts into the sketches, in the order the
+// sources first came; s.mu is held.
+func (s *Summary) fold() {
+	for i := range s.pend.rows {
+		r := &s.pend.rows[i]
+		id := unsafeString(r.name[:r.n])
+		if r.sent > 0 {
+			s.sent.add(r.hash, id, r.sent)
+		}
+		if r.dropped > 0 {
+			s.dropped.add(r.hash, id, r.dropped)
+		}
+	}
+	s.pend.rows = s.pend.rows[:0]
+	clear(s.pend.index.slots)
+}
+
+// attach and detach register a Limiter whose counts Snapshot collects.
+func (s *Summary) attach(l *Limiter) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	if s.feeds == nil {
+		s.feeds = map[*Limiter]struct{}{}
+	}
+	s.feeds[l] = struct{}{}
+}
+
+func (s *Summary) detach(l *Limiter) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	delete(s.feeds, l)
 }
 
 // Drops returns a diode.Tally that adds only the drops it is told of to s.
@@ -95,8 +179,16 @@ type Snapshot struct {
 // Snapshot returns the sources of both sketches, heaviest first (ties by
 // source ID).
 func (s *Summary) Snapshot() Snapshot {
+	// The Limiters first, each under its own lock (which it holds while it
+	// counts into s), then the pending table.
+	s.feedMu.Lock()
+	for l := range s.feeds {
+		l.handOver()
+	}
+	s.feedMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.fold()
 	return Snapshot{
 		Sent: s.sent.top(), Dropped: s.dropped.top(),
 		TotalSent: s.sent.total, TotalDropped: s.dropped.total,
