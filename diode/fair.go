@@ -142,8 +142,15 @@ func (f *Fair[T]) Set(v T) { f.SetKeyed(v, f.key(v)) }
 // SetKeyed is Set for a caller that already knows v's key (it must be
 // what the key function returns for v): a rate limiter in front of the
 // buffer that has read it saves the buffer reading it again.
-func (f *Fair[T]) SetKeyed(v T, k string) {
-	h := maphash.String(f.seed, k)
+func (f *Fair[T]) SetKeyed(v T, k string) { f.SetHashed(v, k, maphash.String(f.seed, k)) }
+
+// Seed returns the seed of the buffer's hash of keys, for SetHashed.
+func (f *Fair[T]) Seed() maphash.Seed { return f.seed }
+
+// SetHashed is SetKeyed for a caller that has also hashed the key: h must
+// be maphash.String(f.Seed(), k). A rate limiter that hashes the key for
+// its own table with the same seed saves the buffer hashing it again.
+func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 	var (
 		lost      T
 		lostSelf  bool

@@ -3,6 +3,7 @@ package diode
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -86,6 +87,23 @@ func TestFairDropsFromHeaviest(t *testing.T) {
 	assert.Equal(t, Stats{Written: 7, Read: 4, Dropped: 3}, f.Stats())
 	assert.Equal(t, map[string]uint64{"heavy": 4, "light": 2, "other": 1}, spy.written)
 	assert.Equal(t, uint64(3), spy.dropped["heavy"]+spy.dropped["light"])
+}
+
+// TestFairSetHashed: a writer that has read and hashed the key with the
+// buffer's Seed fills the same share as one that lets the buffer do it.
+func TestFairSetHashed(t *testing.T) {
+	f, err := NewFair(4, itemKey)
+	require.NoError(t, err)
+	f.Set(item{"a", 0})
+	f.SetKeyed(item{"a", 1}, "a")
+	f.SetHashed(item{"a", 2}, "a", maphash.String(f.Seed(), "a"))
+	f.SetHashed(item{"b", 0}, "b", maphash.String(f.Seed(), "b"))
+	f.SetHashed(item{"b", 1}, "b", maphash.String(f.Seed(), "b")) // full: a, the heaviest, loses a/0
+	var got []item
+	for v, ok := f.TryNext(); ok; v, ok = f.TryNext() {
+		got = append(got, v)
+	}
+	assert.Equal(t, []item{{"a", 1}, {"b", 0}, {"a", 2}, {"b", 1}}, got, "two sources, served in turn")
 }
 
 // TestFairRoundRobin checks that the reader takes one element of each

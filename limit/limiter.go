@@ -48,7 +48,7 @@ type Limiter struct {
 	next   diode.Buffer[[]byte]
 	keyed  keyedBuffer // next, when it is a fair buffer keyed by SourceID
 	seed   maphash.Seed
-	now    func() int64
+	now    func() int64 // WithClock's clock; nil when clock runs
 	clock  *coarseClock
 	sum    *Summary
 	logger *slog.Logger
@@ -167,6 +167,7 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 	}
 	if f, ok := next.(*sourceFair); ok {
 		l.keyed = f
+		l.seed = f.Seed() // one hash of the source ID serves both tables
 	}
 	if o.clock != nil {
 		base := o.clock()
@@ -177,7 +178,6 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 			defer l.mu.Unlock()
 			return l.written
 		})
-		l.now = l.clock.Now
 	}
 	return l, nil
 }
@@ -185,9 +185,10 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 var _ diode.Buffer[[]byte] = (*Limiter)(nil)
 
 // keyedBuffer is a buffer that takes an envelope with its source ID
-// already read: NewFair's.
+// already read and hashed with its Seed: NewFair's.
 type keyedBuffer interface {
-	SetKeyed(e []byte, sourceID string)
+	Seed() maphash.Seed
+	SetHashed(e []byte, sourceID string, hash uint64)
 }
 
 // Set passes e to the buffer if its source's bucket has a token, and
@@ -195,7 +196,12 @@ type keyedBuffer interface {
 func (l *Limiter) Set(e []byte) {
 	id := SourceID(e)
 	h := maphash.String(l.seed, id)
-	now := l.now()
+	var now int64
+	if l.clock != nil {
+		now = l.clock.Now()
+	} else {
+		now = l.now()
+	}
 	l.mu.Lock()
 	l.written++
 	s := l.source(h, id, now)
@@ -218,7 +224,7 @@ func (l *Limiter) Set(e []byte) {
 	l.mu.Unlock()
 	if ok {
 		if l.keyed != nil {
-			l.keyed.SetKeyed(e, id) // a fair buffer keyed by SourceID: no second read
+			l.keyed.SetHashed(e, id, h) // a fair buffer keyed by SourceID: no second read
 		} else {
 			l.next.Set(e)
 		}
