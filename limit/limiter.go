@@ -204,7 +204,12 @@ func (l *Limiter) Set(e []byte) {
 	}
 	l.mu.Lock()
 	l.written++
-	s := l.source(h, id, now)
+	var s *source
+	if i := l.tab.get(h); i >= 0 { // the common case, without a call
+		s = &l.srcs[i]
+	} else {
+		s = l.source(h, id, now)
+	}
 	ok := s.allow(now)
 	s.last = now
 	var d uint64
