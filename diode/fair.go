@@ -62,6 +62,7 @@ type Fair[T any] struct {
 	freeItem int32
 	srcs     []fairSource // per-source state; free ones chained through rnext
 	freeSrc  int32
+	idle     int32   // first of the sources that hold nothing but keep their place in index (chained through bnext), or -1
 	index    []int32 // open addressing by hash: source index+1, 0 empty
 	buckets  []int32 // buckets[c]: first source holding c elements, or -1
 	maxCount int32   // count of the heaviest source (0 when empty)
@@ -80,8 +81,12 @@ type fairItem[T any] struct {
 	next int32 // next element of the same source, or of the free list
 }
 
-// fairSource is one source holding at least one element: its queue, its
-// place in the count bucket of its size, and in the reader's round.
+// fairSource is one source: its queue, its place in the count bucket of
+// its size, and in the reader's round. A source that holds nothing keeps
+// its entry and its place in the index (so that a source which writes
+// about as fast as the reader reads does not leave and join on every
+// element); it is then in the idle list instead of a bucket and the
+// round, until it writes again or a new source takes its entry.
 type fairSource struct {
 	hash         uint64
 	head, tail   int32 // oldest and newest element
@@ -121,6 +126,7 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 		index:   make([]int32, idx),
 		buckets: make([]int32, size+1),
 		cursor:  -1,
+		idle:    -1,
 		w:       newWaiter(),
 	}
 	for i := range f.items {
@@ -168,15 +174,15 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 		f.dropped++
 		if victim == s {
 			lostSelf = true
-			if f.srcs[s].count == 0 { // size 1: s was just removed
-				s = -1
-			}
 		} else {
 			lostOther = true
 		}
 	}
-	if s < 0 {
+	switch {
+	case s < 0:
 		s = f.addSource(h)
+	case f.srcs[s].count == 0:
+		f.wake(s)
 	}
 	f.push(s, v)
 	f.mu.Unlock()
@@ -249,14 +255,21 @@ func (f *Fair[T]) lookup(h uint64) int32 {
 	}
 }
 
-// addSource takes a free source entry for h, with no elements yet, and
-// puts it into the reader's round just before the cursor, so that it is
-// served after every source already waiting. A free entry always exists:
-// a source holds at least one element, and Set drops one first when full.
+// addSource takes an entry for h, with no elements yet, and puts it into
+// the index and the reader's round (see join). The entry is a free one or,
+// when none is left, the most recently idle source's, which leaves the
+// index. One of the two always exists: a source in the round holds at
+// least one element, and Set drops one first when full.
 func (f *Fair[T]) addSource(h uint64) int32 {
 	s := f.freeSrc
+	if s >= 0 {
+		f.freeSrc = f.srcs[s].rnext
+	} else {
+		s = f.idle
+		f.unidle(s)
+		f.unindex(s)
+	}
 	src := &f.srcs[s]
-	f.freeSrc = src.rnext
 	*src = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
 	mask := uint64(len(f.index) - 1)
 	i := h & mask
@@ -264,6 +277,20 @@ func (f *Fair[T]) addSource(h uint64) int32 {
 		i = (i + 1) & mask
 	}
 	f.index[i] = s + 1
+	f.join(s)
+	return s
+}
+
+// wake takes the idle source s back into the reader's round.
+func (f *Fair[T]) wake(s int32) {
+	f.unidle(s)
+	f.join(s)
+}
+
+// join puts s into the reader's round just before the cursor, so that it
+// is served after every source already waiting.
+func (f *Fair[T]) join(s int32) {
+	src := &f.srcs[s]
 	if f.cursor < 0 {
 		src.rprev, src.rnext = s, s
 		f.cursor = s
@@ -273,11 +300,11 @@ func (f *Fair[T]) addSource(h uint64) int32 {
 		f.srcs[c.rprev].rnext = s
 		c.rprev = s
 	}
-	return s
 }
 
-// removeSource frees s, which holds no elements.
-func (f *Fair[T]) removeSource(s int32) {
+// rest takes s, which now holds no elements, out of the reader's round
+// and into the idle list; it keeps its place in the index.
+func (f *Fair[T]) rest(s int32) {
 	src := &f.srcs[s]
 	if src.rnext == s {
 		f.cursor = -1
@@ -288,9 +315,32 @@ func (f *Fair[T]) removeSource(s int32) {
 			f.cursor = src.rnext
 		}
 	}
+	src.bprev, src.bnext = -1, f.idle
+	if f.idle >= 0 {
+		f.srcs[f.idle].bprev = s
+	}
+	f.idle = s
+}
+
+// unidle takes s out of the idle list.
+func (f *Fair[T]) unidle(s int32) {
+	src := &f.srcs[s]
+	if src.bprev >= 0 {
+		f.srcs[src.bprev].bnext = src.bnext
+	} else {
+		f.idle = src.bnext
+	}
+	if src.bnext >= 0 {
+		f.srcs[src.bnext].bprev = src.bprev
+	}
+	src.bprev, src.bnext = -1, -1
+}
+
+// unindex takes s out of the index.
+func (f *Fair[T]) unindex(s int32) {
 	// Backward-shift deletion keeps linear probing free of tombstones.
 	mask := uint64(len(f.index) - 1)
-	i := src.hash & mask
+	i := f.srcs[s].hash & mask
 	for f.index[i] != s+1 {
 		i = (i + 1) & mask
 	}
@@ -303,8 +353,6 @@ func (f *Fair[T]) removeSource(s int32) {
 		}
 	}
 	f.index[i] = 0
-	src.rnext = f.freeSrc
-	f.freeSrc = s
 }
 
 // push appends v to the queue of s.
@@ -351,7 +399,7 @@ func (f *Fair[T]) pop(s int32) T {
 	src.count--
 	f.held--
 	if src.count == 0 {
-		f.removeSource(s)
+		f.rest(s)
 	} else {
 		f.bucket(s)
 	}
