@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"testing"
 
@@ -144,4 +145,39 @@ func BenchmarkSourceID(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSetParts breaks a Limiter's Set down, cumulatively: the
+// source ID read, then its hash, then a mutex around a table lookup as the
+// Limiter takes it, then the whole Set in front of a buffer that discards
+// (diode.Nop, one atomic add), so the ns each step adds can be read off.
+func BenchmarkSetParts(b *testing.B) {
+	var sink uint64
+	seed := maphash.MakeSeed()
+	var mu sync.Mutex
+	parts := []struct {
+		name string
+		set  func(e []byte)
+	}{
+		{"SourceID", func(e []byte) { sink += uint64(len(limit.SourceID(e))) }},
+		{"SourceID+hash", func(e []byte) { sink += maphash.String(seed, limit.SourceID(e)) }},
+		{"SourceID+hash+mutex", func(e []byte) {
+			h := maphash.String(seed, limit.SourceID(e))
+			mu.Lock()
+			sink += h
+			mu.Unlock()
+		}},
+		{"Limiter+Nop", limiter(b, diode.Discard[[]byte]()).Set},
+	}
+	for _, p := range parts {
+		b.Run(p.name, func(b *testing.B) {
+			b.ReportAllocs()
+			defer benchcpu.Start(b)()
+			i := 0
+			for b.Loop() {
+				p.set(benchEnvelopes[i%len(benchEnvelopes)])
+				i++
+			}
+		})
+	}
 }
