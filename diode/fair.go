@@ -73,6 +73,9 @@ type Fair[T any] struct {
 
 	reported uint64 // drops passed to alert; reader only
 	w        waiter
+
+	bc    *byteCap[T] // WithMaxBytes, or nil: only its max and size are used
+	bytes int64       // bytes held; guarded by mu
 }
 
 type fairItem[T any] struct {
@@ -104,6 +107,10 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 	if key == nil {
 		return nil, ErrNilKey
 	}
+	bc, err := newByteCap[T](c)
+	if err != nil {
+		return nil, err
+	}
 	if int64(size) > 1<<30 {
 		return nil, ErrInvalidSize
 	}
@@ -122,6 +129,7 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 		buckets: make([]int32, size+1),
 		cursor:  -1,
 		w:       newWaiter(),
+		bc:      bc,
 	}
 	for i := range f.items {
 		f.items[i].next = int32(i + 1)
@@ -148,10 +156,23 @@ func (f *Fair[T]) SetKeyed(v T, k string) {
 		lost      T
 		lostSelf  bool
 		lostOther bool
+		sz        int64
 	)
+	if f.bc != nil {
+		sz = f.bc.sizeOf(v)
+	}
 	f.mu.Lock()
 	f.written++
 	s := f.lookup(h)
+	if f.bc != nil && f.bytes+sz > f.bc.max {
+		if s, lostSelf = f.shedBytes(s, sz); lostSelf {
+			f.mu.Unlock()
+			if f.tally != nil {
+				f.tally.Count(k, 1, 1)
+			}
+			return
+		}
+	}
 	if f.held == len(f.items) {
 		victim := f.buckets[f.maxCount]
 		if s >= 0 && f.srcs[s].count == f.maxCount {
@@ -172,6 +193,7 @@ func (f *Fair[T]) SetKeyed(v T, k string) {
 		s = f.addSource(h)
 	}
 	f.push(s, v)
+	f.bytes += sz
 	f.mu.Unlock()
 	f.w.signal()
 	if f.tally != nil {
@@ -218,7 +240,7 @@ func (f *Fair[T]) Next(ctx context.Context) (T, error) {
 func (f *Fair[T]) Stats() Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Stats{Written: f.written, Read: f.read, Dropped: f.dropped}
+	return Stats{Written: f.written, Read: f.read, Dropped: f.dropped, Bytes: uint64(f.bytes)}
 }
 
 // Len returns the number of elements held.
@@ -329,6 +351,9 @@ func (f *Fair[T]) pop(s int32) T {
 	it := src.head
 	item := &f.items[it]
 	v := item.val
+	if f.bc != nil {
+		f.bytes -= f.bc.sizeOf(v)
+	}
 	var zero T
 	item.val = zero // let the GC have what v points to once the caller drops it
 	src.head = item.next
