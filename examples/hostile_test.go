@@ -61,7 +61,7 @@ func TestHostileClients(t *testing.T) {
 		"-tls-cert", file("server.pem"), "-tls-key", file("server-key.pem"), "-tls-ca", file("ca.pem"),
 		"-memory-budget", "64MiB", "-max-streams", strconv.Itoa(hostileStreams), "-max-shard-groups", strconv.Itoa(hostileShards),
 		"-max-connections", strconv.Itoa(hostileMaxConns))
-	clientTLS := hostileClientTLS(t, tlsDir)
+	clientTLS := clientTLSFromDir(t, tlsDir)
 	rss := watchRSS(t, router.cmd.Process.Pid)
 	cc := hostileConn(t, router.addr, clientTLS)
 	egress := envelope.NewEgressClient(cc)
@@ -258,8 +258,9 @@ func TestHostileClients(t *testing.T) {
 	router.stop(t)
 }
 
-// hostileClientTLS is the client side of the devcerts files in dir.
-func hostileClientTLS(t *testing.T, dir string) *tls.Config {
+// clientTLSFromDir is the client side of the devcerts files in dir:
+// mutual TLS with the client pair, trusting the CA.
+func clientTLSFromDir(t *testing.T, dir string) *tls.Config {
 	t.Helper()
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem"))
 	require.NoError(t, err)
