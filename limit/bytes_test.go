@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicelog/sluice/limit"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // BufferConfig.MaxBytes bounds either policy in wire bytes: with room for
@@ -25,6 +26,7 @@ func TestNewBufferMaxBytes(t *testing.T) {
 			assert.Equal(t, uint64(15), s.Written)
 			assert.Equal(t, uint64(5), s.Dropped)
 			assert.Equal(t, uint64(10*len(e)), s.Bytes)
+			assert.Equal(t, []float64{float64(10 * len(e))}, reported(b, limit.BufferedBytes))
 			n := 0
 			for {
 				if _, ok := b.TryNext(); !ok {
@@ -40,4 +42,18 @@ func TestNewBufferMaxBytes(t *testing.T) {
 	}
 	_, err := limit.NewBuffer(limit.BufferConfig{MaxBytes: -1})
 	assert.ErrorIs(t, err, limit.ErrInvalidConfig)
+	b, err := limit.NewBuffer(limit.BufferConfig{})
+	require.NoError(t, err)
+	assert.Empty(t, reported(b, limit.BufferedBytes), "no byte bound, no series")
+}
+
+// reported returns the values of the series called name that b reports.
+func reported(b *limit.Buffer, name string) []float64 {
+	var vs []float64
+	b.Report(func(m stats.Metric) {
+		if m.Name == name {
+			vs = append(vs, m.Value)
+		}
+	})
+	return vs
 }

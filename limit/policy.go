@@ -75,10 +75,11 @@ type BufferConfig struct {
 // Dropped after a drain.
 type Buffer struct {
 	diode.Buffer[[]byte]
-	policy Policy
-	lim    *Limiter
-	sum    *Summary
-	inner  diode.Buffer[[]byte]
+	policy   Policy
+	maxBytes int64
+	lim      *Limiter
+	sum      *Summary
+	inner    diode.Buffer[[]byte]
 }
 
 // NewBuffer builds the buffer cfg describes; opts configure its Limiter
@@ -100,7 +101,7 @@ func NewBuffer(cfg BufferConfig, opts ...Option) (*Buffer, error) {
 	if cfg.MaxBytes > 0 {
 		bytesOpt = diode.WithMaxBytes(cfg.MaxBytes, diode.Len)
 	}
-	b := &Buffer{policy: p}
+	b := &Buffer{policy: p, maxBytes: cfg.MaxBytes}
 	if p == PolicyFair || cfg.Limits != nil || cfg.Summarize {
 		b.sum = NewSummary(cfg.TopK)
 	}
