@@ -154,6 +154,8 @@ func TestHostileClients(t *testing.T) {
 		return router.metric(t, "subscriptions", "component", "router") == 3
 	}, 20*time.Second, 20*time.Millisecond, "good, stall-grpc and stall-gw subscribed")
 
+	rss.mark(t, "start, good pair, flood, stalled streams")
+
 	// 3. Huge selector sets and long shard IDs: InvalidArgument, counted.
 	many := make([]*envelope.Selector, 20_000)
 	for i := range many {
@@ -163,6 +165,8 @@ func TestHostileClients(t *testing.T) {
 		hostileRefused(t, egress, &envelope.EgressBatchRequest{ShardId: "huge", Selectors: many}, codes.InvalidArgument)
 		hostileRefused(t, egress, &envelope.EgressBatchRequest{ShardId: strings.Repeat("x", 100<<10), Selectors: logs("good")}, codes.InvalidArgument)
 	}
+
+	rss.mark(t, "huge selector sets, long shard IDs")
 
 	// 4. Endless distinct shard IDs: each opens a group that waits out its
 	//    grace period after the stream ends; beyond -max-shard-groups,
@@ -186,6 +190,8 @@ func TestHostileClients(t *testing.T) {
 	assert.Equal(t, hostileShards-3, accepted, "groups beside good, stall-grpc and stall-gw")
 	assert.Equal(t, 50-accepted, refused)
 
+	rss.mark(t, "distinct shard IDs")
+
 	// 5. Oversized envelopes: a message over the budget's 2 MiB is refused
 	//    with ResourceExhausted; an envelope over 128 KiB but in a small
 	//    message passes ingress and the router drops it as too_large.
@@ -205,6 +211,8 @@ func TestHostileClients(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, float64(3), router.metric(t, "rejected", "component", "ingress_server", "cause", "too_large"))
 	require.NoError(t, cc.Close())
+
+	rss.mark(t, "oversized envelopes")
 
 	// 6. Thousands of idle TCP connections: once the connections open
 	//    reach -max-connections, the rest are closed at once and counted.
@@ -229,12 +237,16 @@ func TestHostileClients(t *testing.T) {
 		_ = c.Close()
 	}
 
+	rss.mark(t, "idle connections")
+
 	// The gateway evicted the client that reads nothing.
 	require.Eventually(t, func() bool {
 		return router.metric(t, "streams", "component", "gateway") == 0
 	}, 30*time.Second, 50*time.Millisecond, "the gateway never evicted the stalled client")
 	lost := router.metric(t, "dropped", "component", "gateway", "cause", "write_timeout")
 	assert.True(t, lost >= 1 && lost <= 100, "one frame of at most a batch (100) lost with the evicted client: %v", lost)
+
+	rss.mark(t, "gateway eviction")
 
 	// The good pair lost nothing.
 	close(stopPublishing)
@@ -323,6 +335,17 @@ type rssWatch struct {
 	done  chan struct{}
 	mu    sync.Mutex
 	peak  int64
+	phase int64 // peak since the last mark
+}
+
+// mark logs the peak RSS since the previous mark, under what's name.
+func (w *rssWatch) mark(t *testing.T, what string) {
+	t.Helper()
+	w.mu.Lock()
+	p := w.phase
+	w.phase = 0
+	w.mu.Unlock()
+	t.Logf("router RSS peak %5.1f MiB: %s", float64(p)/(1<<20), what)
 }
 
 func watchRSS(t *testing.T, pid int) *rssWatch {
@@ -340,6 +363,7 @@ func watchRSS(t *testing.T, pid int) *rssWatch {
 						kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 						w.mu.Lock()
 						w.peak = max(w.peak, kb<<10)
+						w.phase = max(w.phase, kb<<10)
 						w.mu.Unlock()
 					}
 				}
