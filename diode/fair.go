@@ -12,7 +12,9 @@ var ErrNilKey = errors.New("diode: key function must not be nil")
 
 // Tally receives per-key counts from a Fair buffer (see [WithTally]), for a
 // heavy-hitter summary of who writes and who loses the most. Count is
-// called after Set has released the buffer, on the writer's goroutine, so
+// called on the writer's goroutine, after Set has released the buffer
+// (except for the elements a buffer bounded in bytes drops to make room,
+// reported while it holds its lock: Count must not call the buffer), so
 // it must be safe for concurrent use. key may share memory with the
 // element: Count must copy what it keeps.
 type Tally interface {
