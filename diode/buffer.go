@@ -51,6 +51,9 @@ type Stats struct {
 	// Collisions counts writes of a ManyToOne that met another writer in
 	// their slot (always 0 for the other kinds).
 	Collisions uint64
+	// Bytes is what the elements held add up to, for a buffer bounded in
+	// bytes (WithMaxBytes); 0 for the others.
+	Bytes uint64
 }
 
 // AlertFunc is called with the number of elements dropped since the previous
@@ -67,6 +70,11 @@ type Option interface{ apply(*config) }
 type config struct {
 	alert AlertFunc
 	tally Tally // Fair only
+
+	// WithMaxBytes: the bound and the size function, a func(T) int.
+	maxBytes int64
+	sizeOf   any
+	bytesSet bool
 }
 
 type optionFunc func(*config)

@@ -226,9 +226,9 @@ func TestManyToOneCountsNoCollisionsAlone(t *testing.T) {
 
 func TestSlotGivesWayToNewerWrite(t *testing.T) {
 	var s slot[int]
-	lost, _ := s.put(5, 50)
+	lost, _ := s.put(5, 50, nil)
 	require.False(t, lost)
-	lost, collided := s.put(1, 10) // a writer a lap behind
+	lost, collided := s.put(1, 10, nil) // a writer a lap behind
 	assert.True(t, lost)
 	assert.True(t, collided)
 	assert.Equal(t, 50, s.val)
@@ -309,7 +309,7 @@ func TestWriterWaitsForReaderCopy(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		lost, collided := s.put(9, 90)
+		lost, collided := s.put(9, 90, nil)
 		assert.False(t, lost)
 		assert.False(t, collided, "waiting for the reader is not a collision")
 	}()
@@ -327,7 +327,7 @@ func TestWriterWaitsForReaderCopy(t *testing.T) {
 func TestWriterGivesWayToLaterWriterInProgress(t *testing.T) {
 	var s slot[int]
 	s.word.Store(word(9, stateWrite)) // a later writer is copying in
-	lost, collided := s.put(5, 50)
+	lost, collided := s.put(5, 50, nil)
 	assert.True(t, lost)
 	assert.True(t, collided)
 	assert.Equal(t, word(9, stateWrite), s.word.Load())

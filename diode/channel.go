@@ -19,6 +19,7 @@ type Channel[T any] struct {
 
 	c        chan T
 	alert    AlertFunc
+	bc       *byteCap[T] // WithMaxBytes, or nil
 	read     atomic.Uint64
 	reported uint64 // drops already passed to alert; reader only
 }
@@ -32,16 +33,28 @@ func NewChannel[T any](size int, opts ...Option) (*Channel[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Channel[T]{c: make(chan T, size), alert: c.alert}, nil
+	bc, err := newByteCap[T](c)
+	if err != nil {
+		return nil, err
+	}
+	return &Channel[T]{c: make(chan T, size), alert: c.alert, bc: bc}, nil
 }
 
-// Set queues v, or drops it when the buffer is full.
+// Set queues v, or drops it when the buffer is full (in elements, or in
+// bytes with WithMaxBytes).
 func (d *Channel[T]) Set(v T) {
 	d.written.Add(1) // before the send, so Written >= Read + Dropped
+	if d.bc != nil && !d.bc.take(v) {
+		d.dropped.Add(1)
+		return
+	}
 	select {
 	case d.c <- v:
 	default:
 		d.dropped.Add(1)
+		if d.bc != nil {
+			d.bc.release(v)
+		}
 	}
 }
 
@@ -51,6 +64,9 @@ func (d *Channel[T]) TryNext() (v T, ok bool) {
 	case v = <-d.c:
 		d.read.Add(1)
 		ok = true
+		if d.bc != nil {
+			d.bc.release(v)
+		}
 	default:
 	}
 	d.report()
@@ -73,6 +89,9 @@ func (d *Channel[T]) Next(ctx context.Context) (T, error) {
 	select {
 	case v := <-d.c:
 		d.read.Add(1)
+		if d.bc != nil {
+			d.bc.release(v)
+		}
 		d.report()
 		return v, nil
 	case <-done:
@@ -91,7 +110,7 @@ func (d *Channel[T]) report() {
 
 // Stats returns a snapshot of the counters.
 func (d *Channel[T]) Stats() Stats {
-	s := Stats{Read: d.read.Load(), Dropped: d.dropped.Load()}
+	s := Stats{Read: d.read.Load(), Dropped: d.dropped.Load(), Bytes: d.bc.bytes()}
 	s.Written = d.written.Load()
 	return s
 }

@@ -26,6 +26,16 @@
 // router ingress diodes, 1,000 per subscription for router egress, 10,000 for
 // a proxy's channel.
 //
+// # Bounding in bytes
+//
+// A count of elements does not bound memory when elements differ in size:
+// a ring of 1,000 envelopes may hold a few hundred kilobytes or gigabytes.
+// [WithMaxBytes] bounds any buffer in bytes as well, given a size function
+// ([Len] for wire bytes): a write that would take the buffer over is shed
+// as when the buffer is full and counted the same way, the writer still
+// never blocks, and Stats.Bytes tells what is held. Rings and Channel
+// refuse the new element; Fair drops the oldest of its heaviest sources.
+//
 // # Accounting
 //
 // Stats counts Written (calls to Set), Read and Dropped. Once the writers

@@ -31,7 +31,7 @@ func ExampleOneToOne() {
 	// dropped 3
 	// d
 	// e
-	// {Written:5 Read:2 Dropped:3 Collisions:0}
+	// {Written:5 Read:2 Dropped:3 Collisions:0 Bytes:0}
 }
 
 // A Channel keeps the oldest data: a write into a full buffer is refused,
@@ -59,7 +59,7 @@ func ExampleChannel() {
 	// dropped 3
 	// 0
 	// 1
-	// {Written:5 Read:2 Dropped:3 Collisions:0}
+	// {Written:5 Read:2 Dropped:3 Collisions:0 Bytes:0}
 }
 
 // Components take a Buffer; the caller picks the policy. Next blocks until
@@ -136,5 +136,5 @@ func ExampleFair() {
 	// b1
 	// c1
 	// a5
-	// {Written:7 Read:4 Dropped:3 Collisions:0}
+	// {Written:7 Read:4 Dropped:3 Collisions:0 Bytes:0}
 }

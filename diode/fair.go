@@ -12,7 +12,9 @@ var ErrNilKey = errors.New("diode: key function must not be nil")
 
 // Tally receives per-key counts from a Fair buffer (see [WithTally]), for a
 // heavy-hitter summary of who writes and who loses the most. Count is
-// called after Set has released the buffer, on the writer's goroutine, so
+// called on the writer's goroutine, after Set has released the buffer
+// (except for the elements a buffer bounded in bytes drops to make room,
+// reported while it holds its lock: Count must not call the buffer), so
 // it must be safe for concurrent use. key may share memory with the
 // element: Count must copy what it keeps.
 type Tally interface {
@@ -74,6 +76,9 @@ type Fair[T any] struct {
 
 	reported uint64 // drops passed to alert; reader only
 	w        waiter
+
+	bc    *byteCap[T] // WithMaxBytes, or nil: only its max and size are used
+	bytes int64       // bytes held; guarded by mu
 }
 
 type fairItem[T any] struct {
@@ -109,6 +114,10 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 	if key == nil {
 		return nil, ErrNilKey
 	}
+	bc, err := newByteCap[T](c)
+	if err != nil {
+		return nil, err
+	}
 	if int64(size) > 1<<30 {
 		return nil, ErrInvalidSize
 	}
@@ -128,6 +137,7 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 		cursor:  -1,
 		idle:    -1,
 		w:       newWaiter(),
+		bc:      bc,
 	}
 	for i := range f.items {
 		f.items[i].next = int32(i + 1)
@@ -161,10 +171,23 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 		lost      T
 		lostSelf  bool
 		lostOther bool
+		sz        int64
 	)
+	if f.bc != nil {
+		sz = f.bc.sizeOf(v)
+	}
 	f.mu.Lock()
 	f.written++
 	s := f.lookup(h)
+	if f.bc != nil && f.bytes+sz > f.bc.max {
+		if s, lostSelf = f.shedBytes(s, sz); lostSelf {
+			f.mu.Unlock()
+			if f.tally != nil {
+				f.tally.Count(k, 1, 1)
+			}
+			return
+		}
+	}
 	if f.held == len(f.items) {
 		victim := f.buckets[f.maxCount]
 		if s >= 0 && f.srcs[s].count == f.maxCount {
@@ -185,6 +208,7 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 		f.wake(s)
 	}
 	f.push(s, v)
+	f.bytes += sz
 	f.mu.Unlock()
 	f.w.signal()
 	if f.tally != nil {
@@ -231,7 +255,7 @@ func (f *Fair[T]) Next(ctx context.Context) (T, error) {
 func (f *Fair[T]) Stats() Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Stats{Written: f.written, Read: f.read, Dropped: f.dropped}
+	return Stats{Written: f.written, Read: f.read, Dropped: f.dropped, Bytes: uint64(f.bytes)}
 }
 
 // Len returns the number of elements held.
@@ -384,6 +408,9 @@ func (f *Fair[T]) pop(s int32) T {
 	it := src.head
 	item := &f.items[it]
 	v := item.val
+	if f.bc != nil {
+		f.bytes -= f.bc.sizeOf(v)
+	}
 	var zero T
 	item.val = zero // let the GC have what v points to once the caller drops it
 	src.head = item.next

@@ -33,15 +33,28 @@ func NewManyToOne[T any](size int, opts ...Option) (*ManyToOne[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ManyToOne[T]{r: newReader[T](size, c.alert), w: newWaiter()}, nil
+	bc, err := newByteCap[T](c)
+	if err != nil {
+		return nil, err
+	}
+	return &ManyToOne[T]{r: newReader(size, c.alert, bc), w: newWaiter()}, nil
 }
 
 // Set writes v, overwriting the oldest unread element when the buffer is
 // full. It is safe for concurrent use and never waits for the reader.
 func (d *ManyToOne[T]) Set(v T) {
+	bc := d.r.bc
+	if bc != nil && !bc.take(v) {
+		bc.refuse() // over its bytes: refused, without a write number
+		return
+	}
 	n := d.written.Add(1) - 1
-	if _, collided := d.r.slots[n%uint64(len(d.r.slots))].put(n, v); collided {
+	lost, collided := d.r.slots[n%uint64(len(d.r.slots))].put(n, v, bc)
+	if collided {
 		d.collisions.Add(1)
+	}
+	if lost && bc != nil {
+		bc.release(v)
 	}
 	d.w.signal()
 }
@@ -64,5 +77,11 @@ func (d *ManyToOne[T]) Stats() Stats {
 	s.Read, s.Dropped = c.read, c.dropped
 	s.Written = d.written.Load()
 	s.Collisions = d.collisions.Load()
+	if bc := d.r.bc; bc != nil {
+		refused := bc.refused.Load()
+		s.Written += refused
+		s.Dropped += refused
+		s.Bytes = bc.bytes()
+	}
 	return s
 }

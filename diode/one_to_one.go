@@ -34,20 +34,28 @@ func NewOneToOne[T any](size int, opts ...Option) (*OneToOne[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &OneToOne[T]{r: newReader[T](size, c.alert), w: newWaiter()}, nil
+	bc, err := newByteCap[T](c)
+	if err != nil {
+		return nil, err
+	}
+	return &OneToOne[T]{r: newReader(size, c.alert, bc), w: newWaiter()}, nil
 }
 
 // Set writes v, overwriting the oldest unread element when the buffer is
 // full. It never blocks on the reader (see the slot protocol in ring.go for
 // the nanoseconds it may wait while the reader copies out of the same slot).
 func (d *OneToOne[T]) Set(v T) {
+	if d.r.bc != nil && !d.r.bc.take(v) {
+		d.r.bc.refuse() // over its bytes: refused, without a write number
+		return
+	}
 	n, pos := d.next, d.pos
 	d.next++
 	d.pos++
 	if d.pos == uint64(len(d.r.slots)) {
 		d.pos = 0
 	}
-	d.r.slots[pos].putOne(n, v)
+	d.r.slots[pos].putOne(n, v, d.r.bc)
 	if d.next%publishEvery == 0 {
 		d.written.Store(d.next)
 	}
@@ -77,6 +85,12 @@ func (d *OneToOne[T]) Stats() Stats {
 	s.Written = d.writes()
 	s.Read = c.read
 	s.Dropped = c.dropped + d.r.overwritten(c, before)
+	if bc := d.r.bc; bc != nil {
+		refused := bc.refused.Load()
+		s.Written += refused
+		s.Dropped += refused
+		s.Bytes = bc.bytes()
+	}
 	return s
 }
 

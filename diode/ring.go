@@ -115,7 +115,10 @@ const spinsBeforeYield = 16
 // put stores v as write number n in s. It returns lost when a later write
 // already owns the slot (v is then dropped, counted by the reader when it
 // skips n), and collided when it met another writer in the slot.
-func (s *slot[T]) put(n uint64, v T) (lost, collided bool) {
+//
+// With a byte bound (bc not nil), the bytes of an unread element that v
+// overwrites are released.
+func (s *slot[T]) put(n uint64, v T, bc *byteCap[T]) (lost, collided bool) {
 	for spins := 0; ; spins++ {
 		old := s.word.Load()
 		if tagOf(old) > n+1 {
@@ -136,6 +139,9 @@ func (s *slot[T]) put(n uint64, v T) (lost, collided bool) {
 			continue
 		}
 		if s.word.CompareAndSwap(old, word(n, stateWrite)) {
+			if bc != nil && old&stateMask == stateFull {
+				bc.release(s.val) // lapped: the unread element is gone
+			}
 			break
 		}
 	}
@@ -151,13 +157,13 @@ func (s *slot[T]) put(n uint64, v T) (lost, collided bool) {
 // empty state and the writer's load of it order the reader's last copy out
 // before this copy in. A full slot (the writer has lapped the reader, who may
 // be claiming it this instant) or one being read takes put's protocol.
-func (s *slot[T]) putOne(n uint64, v T) {
+func (s *slot[T]) putOne(n uint64, v T, bc *byteCap[T]) {
 	if old := s.word.Load(); old&stateMask == stateEmpty && tagOf(old) <= n+1 {
 		s.val = v
 		s.word.Store(word(n, stateFull))
 		return
 	}
-	s.put(n, v)
+	s.put(n, v, bc)
 }
 
 // started reports whether write number n has claimed (or passed) s: tags in a
@@ -175,11 +181,12 @@ const publishEvery = 64
 type reader[T any] struct {
 	slots []slot[T]
 	alert AlertFunc
-	every uint64 // publish after this many reads: min(publishEvery, size)
-	next  uint64 // number the reader expects next (r)
-	pos   uint64 // next % len(slots)
-	nread uint64 // reads so far
-	shown uint64 // nread as last published
+	bc    *byteCap[T] // WithMaxBytes, or nil
+	every uint64      // publish after this many reads: min(publishEvery, size)
+	next  uint64      // number the reader expects next (r)
+	pos   uint64      // next % len(slots)
+	nread uint64      // reads so far
+	shown uint64      // nread as last published
 
 	// Published for Stats. ver is odd while the reader stores the three
 	// others, so Stats can take them as one consistent snapshot.
@@ -194,10 +201,11 @@ type reader[T any] struct {
 	at atomic.Uint64
 }
 
-func newReader[T any](size int, alert AlertFunc) reader[T] {
+func newReader[T any](size int, alert AlertFunc, bc *byteCap[T]) reader[T] {
 	return reader[T]{
 		slots: make([]slot[T], size),
 		alert: alert,
+		bc:    bc,
 		every: uint64(min(publishEvery, size)),
 	}
 }
@@ -299,6 +307,13 @@ func (r *reader[T]) overwritten(c readerCounts, written uint64) uint64 {
 
 // tryNext follows go-diodes' TryNext rules; see the walk-through above.
 func (r *reader[T]) tryNext() (v T, ok bool) {
+	if r.bc != nil {
+		// Writes refused for bytes took no write number: the reader
+		// reports them here, as a Channel reports its refused writes.
+		if missed := r.bc.unreported(); missed > 0 {
+			r.alert(int(missed))
+		}
+	}
 	s := &r.slots[r.pos]
 	var old uint64
 	for {
@@ -317,6 +332,9 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 	var zero T
 	if seq < r.next {
 		// Stale: skipped (and counted) in an earlier jump.
+		if r.bc != nil {
+			r.bc.release(s.val)
+		}
 		s.val = zero
 		s.word.Store(word(seq, stateEmpty))
 		r.publish(0)
@@ -325,6 +343,9 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 	v = s.val
 	s.val = zero // let the GC have what v points to once the caller drops it
 	s.word.Store(word(seq, stateEmpty))
+	if r.bc != nil {
+		r.bc.release(v)
+	}
 
 	r.nread++
 	if seq == r.next {

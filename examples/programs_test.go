@@ -399,13 +399,7 @@ func startProgram(t *testing.T, bin, name string, args ...string) *program {
 func checkGateway(t *testing.T, p *program, tlsDir string) {
 	t.Helper()
 	require.True(t, strings.HasPrefix(p.gatewayURL, "https://"), "%s gateway URL %q", p.name, p.gatewayURL)
-	pair, err := tls.LoadX509KeyPair(filepath.Join(tlsDir, "client.pem"), filepath.Join(tlsDir, "client-key.pem"))
-	require.NoError(t, err)
-	caPEM, err := os.ReadFile(filepath.Join(tlsDir, "ca.pem"))
-	require.NoError(t, err)
-	roots := x509.NewCertPool()
-	require.True(t, roots.AppendCertsFromPEM(caPEM))
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}
+	tr := &http.Transport{TLSClientConfig: clientTLSFromDir(t, tlsDir)}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(p.gatewayURL + "/v2/read")
 	require.NoError(t, err, "%s gateway", p.name)

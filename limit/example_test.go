@@ -64,7 +64,7 @@ noisy    5/s burst 5
 	fmt.Println("top sender:", snap.Sent[0].SourceID, snap.Sent[0].Count)
 	fmt.Println("top dropped:", snap.Dropped[0].SourceID, snap.Dropped[0].Count)
 	// Output:
-	// {Written:103 Read:8 Dropped:95 Collisions:0}
+	// {Written:103 Read:8 Dropped:95 Collisions:0 Bytes:0}
 	// {RateLimited:95 Sources:2 Evicted:0 Overflow:0}
 	// top sender: noisy 100
 	// top dropped: noisy 95
@@ -93,7 +93,7 @@ func ExampleNewFair() {
 	fmt.Printf("%+v\n", b.Stats())
 	// Output:
 	// noisy steady noisy noisy
-	// {Written:11 Read:4 Dropped:7 Collisions:0}
+	// {Written:11 Read:4 Dropped:7 Collisions:0 Bytes:0}
 }
 
 func ExampleParseConfig() {

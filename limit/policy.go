@@ -49,6 +49,10 @@ type BufferConfig struct {
 	Policy Policy
 	// Size is how many envelopes the buffer holds (default 10,000).
 	Size int
+	// MaxBytes, when above 0, bounds the envelopes held in wire bytes too
+	// (diode.WithMaxBytes): an envelope that would take the buffer over is
+	// shed as when it is full. 0: bounded in envelopes only.
+	MaxBytes int64
 	// Limits, when not nil, puts a Limiter with these limits in front of
 	// the buffer.
 	Limits *Config
@@ -71,10 +75,11 @@ type BufferConfig struct {
 // Dropped after a drain.
 type Buffer struct {
 	diode.Buffer[[]byte]
-	policy Policy
-	lim    *Limiter
-	sum    *Summary
-	inner  diode.Buffer[[]byte]
+	policy   Policy
+	maxBytes int64
+	lim      *Limiter
+	sum      *Summary
+	inner    diode.Buffer[[]byte]
 }
 
 // NewBuffer builds the buffer cfg describes; opts configure its Limiter
@@ -89,10 +94,14 @@ func NewBuffer(cfg BufferConfig, opts ...Option) (*Buffer, error) {
 	if size == 0 {
 		size = DefaultBufferSize
 	}
-	if size < 0 {
-		return nil, fmt.Errorf("%w: buffer size %d", ErrInvalidConfig, size)
+	if size < 0 || cfg.MaxBytes < 0 {
+		return nil, fmt.Errorf("%w: buffer size %d, %d bytes", ErrInvalidConfig, size, cfg.MaxBytes)
 	}
-	b := &Buffer{policy: p}
+	var bytesOpt diode.Option
+	if cfg.MaxBytes > 0 {
+		bytesOpt = diode.WithMaxBytes(cfg.MaxBytes, diode.Len)
+	}
+	b := &Buffer{policy: p, maxBytes: cfg.MaxBytes}
 	if p == PolicyFair || cfg.Limits != nil || cfg.Summarize {
 		b.sum = NewSummary(cfg.TopK)
 	}
@@ -104,9 +113,9 @@ func NewBuffer(cfg BufferConfig, opts ...Option) (*Buffer, error) {
 		if cfg.Limits != nil {
 			tally = b.sum.Drops()
 		}
-		b.inner, err = NewFair(size, diode.WithTally(tally))
+		b.inner, err = NewFair(size, diode.WithTally(tally), bytesOpt)
 	default:
-		b.inner, err = diode.NewManyToOne[[]byte](size)
+		b.inner, err = diode.NewManyToOne[[]byte](size, bytesOpt)
 		if err == nil && b.sum != nil && cfg.Limits == nil {
 			b.inner = &counted{Buffer: b.inner, sum: b.sum}
 		}

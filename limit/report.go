@@ -23,6 +23,10 @@ const (
 	TagSource = "source"
 )
 
+// BufferedBytes is the gauge of the wire bytes a Buffer bounded in bytes
+// (BufferConfig.MaxBytes) holds.
+const BufferedBytes = "buffered_bytes"
+
 // ReportTopK is how many sources of each ranking a Buffer reports as
 // series: the number of heavy-hitter series is at most 2*ReportTopK,
 // whatever the number of sources.
@@ -30,7 +34,8 @@ const ReportTopK = 10
 
 // Report describes the buffer's counters: dropped{direction=ingress} with
 // cause overflow (the policy's buffer) and rate_limited (the Limiter, when
-// there is one), the gauge buffered, and the summary's ReportTopK
+// there is one), the gauge buffered (and buffered_bytes, when bounded in
+// bytes), and the summary's ReportTopK
 // heaviest sources of each ranking as gauges heavy_hitter_sent and
 // heavy_hitter_dropped with tags rank (1 is the heaviest) and source:
 // a fixed label set and a bounded number of series, however many sources
@@ -45,6 +50,9 @@ func (b *Buffer) Report(emit func(stats.Metric)) {
 	}
 	stats.ReportDropped(emit, stats.DirectionIngress, d, always)
 	emit(stats.GaugeOf(stats.Buffered, stats.HelpBuffered, float64(in.Written-min(in.Written, in.Read+in.Dropped))))
+	if b.maxBytes > 0 {
+		emit(stats.GaugeOf(BufferedBytes, "Wire bytes of the envelopes the buffer holds (bounded by BufferConfig.MaxBytes).", float64(in.Bytes)))
+	}
 	if b.sum == nil {
 		return
 	}

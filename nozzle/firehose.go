@@ -68,7 +68,7 @@ func NewFirehose(src discovery.Source, req *envelope.EgressBatchRequest, opts ..
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOutlet[[]byte](cfg.bufferSize, cfg.onSlow)
+	out, err := newOutlet[[]byte](cfg.bufferSize, cfg.onSlow, cfg.wireBytes())
 	if err != nil {
 		return nil, err
 	}

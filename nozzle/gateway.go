@@ -73,7 +73,7 @@ func NewGatewayReader(base string, req *envelope.EgressBatchRequest, opts ...Gat
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/v2/read"
 	}
 	u.RawQuery = q.Encode()
-	out, err := newOutlet[*envelope.Envelope](cfg.bufferSize, cfg.onSlow)
+	out, err := newOutlet[*envelope.Envelope](cfg.bufferSize, cfg.onSlow, cfg.structBytes())
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ type config struct {
 	tls        *tls.Config
 	logger     *slog.Logger
 	bufferSize int
+	bufBytes   int64 // WithBufferBytes
 	backoff    backoff.Policy
 	onSlow     func(*SlowConsumerError)
 	keepalive  time.Duration

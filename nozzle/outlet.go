@@ -48,8 +48,8 @@ const (
 	stateClosed
 )
 
-func newOutlet[T any](size int, onSlow func(*SlowConsumerError)) (*outlet[T], error) {
-	buf, err := diode.NewChannel[T](size)
+func newOutlet[T any](size int, onSlow func(*SlowConsumerError), opts ...diode.Option) (*outlet[T], error) {
+	buf, err := diode.NewChannel[T](size, opts...)
 	if err != nil {
 		return nil, invalid("buffer: %v", err)
 	}

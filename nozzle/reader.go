@@ -42,7 +42,7 @@ func NewReader(addr string, req *envelope.EgressBatchRequest, opts ...ReaderOpti
 	if err != nil {
 		return nil, err
 	}
-	out, err := newOutlet[[]byte](cfg.bufferSize, cfg.onSlow)
+	out, err := newOutlet[[]byte](cfg.bufferSize, cfg.onSlow, cfg.wireBytes())
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,8 @@ func (o allOption) applyServer(c *serverConfig)   { o.server(c) }
 func (o allOption) applyGateway(c *gatewayConfig) { o.gateway(c) }
 
 type routerConfig struct {
-	newBuffer func() (diode.Buffer[[]byte], error)
+	newBuffer func() (diode.Buffer[[]byte], error) // WithSubscriptionBuffer, or nil: sub
+	sub       subBuffer
 	limits    Limits
 	logger    *slog.Logger
 	grace     time.Duration
@@ -105,9 +106,7 @@ type routerConfig struct {
 
 func routerDefaults() routerConfig {
 	return routerConfig{
-		newBuffer: func() (diode.Buffer[[]byte], error) {
-			return diode.NewOneToOne[[]byte](DefaultSubscriptionBuffer)
-		},
+		sub:    subBuffer{size: DefaultSubscriptionBuffer},
 		logger: slog.New(slog.DiscardHandler),
 		grace:  DefaultGroupGrace,
 	}
@@ -220,7 +219,7 @@ func WithBatch(size int, interval time.Duration) StreamOption {
 // dropped under its shard ID.
 func WithSubscriptionDiode(size int) RouterOption {
 	return routerOptionFunc(func(c *routerConfig) {
-		c.newBuffer = func() (diode.Buffer[[]byte], error) { return diode.NewOneToOne[[]byte](size) }
+		c.newBuffer, c.sub.channel, c.sub.size = nil, false, size
 	})
 }
 
@@ -242,7 +241,7 @@ func WithGroupGrace(d time.Duration) RouterOption {
 // (and counted), as in Loggregator's reverse log proxy.
 func WithSubscriptionChannel(size int) RouterOption {
 	return routerOptionFunc(func(c *routerConfig) {
-		c.newBuffer = func() (diode.Buffer[[]byte], error) { return diode.NewChannel[[]byte](size) }
+		c.newBuffer, c.sub.channel, c.sub.size = nil, true, size
 	})
 }
 

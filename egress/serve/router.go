@@ -134,7 +134,7 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 	}
 	cfg.limits = lim
 	if cfg.newBuffer == nil {
-		return nil, fmt.Errorf("%w: nil subscription buffer factory", ErrInvalidConfig)
+		cfg.newBuffer = cfg.sub.factory()
 	}
 	// Check the buffer factory once, so a bad size fails here and not on the
 	// first Subscribe.

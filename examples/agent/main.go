@@ -32,7 +32,13 @@ func run(args []string) int {
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
+		budget      cli.MemoryBudget
 	)
+	// 128 MiB: half bounds the ingress buffer (10,000 envelopes of up to
+	// 6.4 KiB on average), half is left for the batches on their way to the
+	// routers (streams times 100 envelopes, more in -mode ack), connections
+	// and the runtime. An agent shares its host with the apps it serves.
+	budget.Flags(fs, 128*cli.MiB, "half bounds the ingress buffer, half is left for batches in flight, connections and the runtime; Ingress messages are at most a 32nd of it (10 MiB at most)")
 	common.Flags(fs, "127.0.0.1:3458", "Ingress listen address for emitters")
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the agent's Ingress server")
@@ -64,6 +70,10 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}
+	budget.SetMemoryLimit()
+	ingressBuf.MaxBytes = budget.Share(1, 2)
+	maxMessage := int(min(int64(ingress.DefaultMaxMessageSize), budget.Share(1, 32)))
+	logger.Info("agent: memory budget", "budget", budget.Bytes, "ingress_buffer_bytes", ingressBuf.MaxBytes, "max_message_bytes", maxMessage)
 
 	// The envelope path: ingress.Server -> diode -> forward.Forwarder ->
 	// forward.Pool -> routers.
@@ -112,7 +122,7 @@ func run(args []string) int {
 	defer func() { stopForwarding(); <-forwarded }()
 
 	// 5. The Ingress server for the emitters, writing into the diode.
-	inOpts := []ingress.ServerOption{ingress.WithTLS(serverTLS), ingress.WithLogger(logger)}
+	inOpts := []ingress.ServerOption{ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxMessageSize(maxMessage)}
 	if common.Reflection {
 		inOpts = append(inOpts, ingress.WithReflection())
 	}

@@ -51,7 +51,12 @@ func run(args []string) int {
 		etcd        discoveryflag.Etcd
 		access      cli.Access
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
+		budget      cli.MemoryBudget
+		maxStreams  = fs.Int("max-streams", serve.DefaultMaxStreams, "Egress streams served at once, and gateway streams at once; more are refused and counted")
+		maxShards   = fs.Int("max-shard-groups", 1000, "shard groups held at once (open, or waiting for their members); a subscription opening one more is refused and counted")
+		maxEnvelope = fs.Int("max-envelope-bytes", serve.DefaultMaxEnvelopeBytes, "largest envelope routed, in wire bytes (at most one subscription buffer's bytes); larger ones are dropped and counted as too_large")
 	)
+	budget.Flags(fs, defaultBudget, "a quarter bounds the ingress buffer, half the subscription buffers (divided by -max-streams for gRPC and for the gateway, -max-connections for the firehose, and -max-shard-groups), a quarter is left for connections and the runtime")
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
@@ -70,6 +75,23 @@ func run(args []string) int {
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
+	// The memory budget: the buffers' sizes in bytes, and Go's soft limit.
+	streams := *maxStreams
+	if *gatewayAddr != "" {
+		streams += *maxStreams
+	}
+	if *fhAddr != "" {
+		streams += *maxConns // the firehose serves one stream per connection
+	}
+	plan, err := planRouter(budget.Bytes, streams, *maxShards, *maxEnvelope)
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	budget.SetMemoryLimit()
+	ingressBuf.MaxBytes = plan.Ingress
+	logger.Info("router: memory budget", "budget", budget.Bytes, "ingress_buffer_bytes", plan.Ingress,
+		"subscription_buffer_bytes", plan.Subscription, "subscription_buffers", plan.Buffers,
+		"max_message_bytes", plan.MaxMessage, "max_envelope_bytes", plan.MaxEnvelope)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -103,7 +125,7 @@ func run(args []string) int {
 		return cli.Fatal("router", err)
 	}
 	defer buf.Close()
-	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger))
+	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxMessageSize(plan.MaxMessage))
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -119,14 +141,15 @@ func run(args []string) int {
 
 	// 2. The subscription router: each shard ID gets its copy of every
 	//    envelope its selectors match, the members of a shard group share it.
-	router, err := serve.NewRouter(serve.WithSubscriptionDiode(*subBuffer), serve.WithLogger(logger))
+	router, err := serve.NewRouter(serve.WithSubscriptionDiode(*subBuffer), serve.WithSubscriptionBytes(plan.Subscription),
+		serve.WithLimits(serve.Limits{MaxShards: *maxShards, MaxEnvelopeBytes: plan.MaxEnvelope}), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
 	defer router.Close()
 
 	// 3. The Egress server: one subscription at the router per stream.
-	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithLogger(logger))
+	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -167,7 +190,7 @@ func run(args []string) int {
 	var gateway *serve.Gateway
 	var gatewayHTTP *cli.HTTPServer
 	if *gatewayAddr != "" {
-		if gateway, err = serve.NewGateway(router, serve.WithAuthorizer(authorizer), serve.WithLogger(logger)); err != nil {
+		if gateway, err = serve.NewGateway(router, serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithLogger(logger)); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer gateway.Close()

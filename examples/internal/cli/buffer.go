@@ -19,6 +19,9 @@ type IngressBuffer struct {
 	Size   int
 	Policy string
 	Limits string
+	// MaxBytes bounds the buffer in wire bytes too (0: in envelopes
+	// only); programs derive it from -memory-budget.
+	MaxBytes int64
 }
 
 // Flags registers the flags; policy is the program's default.
@@ -45,7 +48,7 @@ func (b *IngressBuffer) Start(c *Common, logger *slog.Logger) (*Ingress, error) 
 	if err != nil {
 		return nil, err
 	}
-	cfg := limit.BufferConfig{Policy: policy, Size: b.Size, Summarize: true}
+	cfg := limit.BufferConfig{Policy: policy, Size: b.Size, MaxBytes: b.MaxBytes, Summarize: true}
 	if b.Limits != "" {
 		limits, err := limit.ParseFile(b.Limits)
 		if err != nil {
