@@ -125,6 +125,7 @@ type serverConfig struct {
 	authorizerSet bool // WithAuthorizer was given
 	maxClient     int
 	maxConns      int
+	sendTimeout   time.Duration // WithSendTimeout
 	logger        *slog.Logger
 
 	tagsUnchanged bool // WithTagsUnchanged
@@ -143,6 +144,8 @@ func serverDefaults() serverConfig {
 		maxClient:  DefaultMaxClientStreams,
 		maxConns:   DefaultMaxConnections,
 		logger:     slog.New(slog.DiscardHandler),
+
+		sendTimeout: DefaultSendTimeout,
 	}
 }
 

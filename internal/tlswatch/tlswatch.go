@@ -110,10 +110,6 @@ func (w *Watch) failed(addr net.Addr, err error) {
 	host := peerHost(addr)
 	now := w.now()
 	w.mu.Lock()
-	if w.failures == nil {
-		w.failures = make(map[string]uint64)
-	}
-	w.failures[cause]++
 	last, seen := w.warned[host]
 	warn := !seen || now.Sub(last) >= quiet
 	if len(w.warned) >= maxPeers {
@@ -134,6 +130,14 @@ func (w *Watch) failed(addr net.Addr, err error) {
 		}
 		w.logger.Log(context.Background(), level, msg, "peer", addrString(addr), "cause", cause, "err", err)
 	}
+	// Counted after the log line, so that whoever sees the count sees the
+	// line.
+	w.mu.Lock()
+	if w.failures == nil {
+		w.failures = make(map[string]uint64)
+	}
+	w.failures[cause]++
+	w.mu.Unlock()
 }
 
 func (w *Watch) succeeded(addr net.Addr) {
