@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
 )
@@ -31,10 +32,20 @@ func TestServerEvictsStreamThatDoesNotRead(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			r := routerTestNew(t, WithSubscriptionDiode(100), WithGroupGrace(0))
-			srv, cc := serverTestStart(t, r, WithSendTimeout(200*time.Millisecond), WithBatch(10, 10*time.Millisecond))
+			_, serverTLS, clientTLS := testtls.Must(t)
+			srv, err := NewServer(r, WithTLS(serverTLS), WithSendTimeout(200*time.Millisecond), WithBatch(10, 10*time.Millisecond))
+			require.NoError(t, err)
+			addr, err := srv.Start("127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = srv.Close() })
+			cc := serverTestDial(t, addr.String(), clientTLS)
+			// The slow client has a connection of its own with a fixed
+			// window: the fast client's traffic must not widen it (grpc's
+			// BDP estimation), or its sends would only be slow, not stuck.
+			slowCC := serverTestDial(t, addr.String(), clientTLS, grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			open := func(shard string) grpc.ClientStream {
+			open := func(cc *grpc.ClientConn, shard string) grpc.ClientStream {
 				sels := []*envelope.Selector{routerTestLogs("")}
 				var s grpc.ClientStream
 				var err error
@@ -46,8 +57,8 @@ func TestServerEvictsStreamThatDoesNotRead(t *testing.T) {
 				require.NoError(t, err)
 				return s
 			}
-			slow := open("slow")
-			fast := open("fast")
+			slow := open(slowCC, "slow")
+			fast := open(cc, "fast")
 			serverTestWaitSubs(t, r, 2)
 
 			env := routerTestMarshal(t, envelope.NewLog("app", make([]byte, 4096)))
@@ -79,7 +90,7 @@ func TestServerEvictsStreamThatDoesNotRead(t *testing.T) {
 			require.Eventually(t, func() bool { return srv.Stats().Streams == 1 }, 10*time.Second, time.Millisecond)
 
 			// The evicted client learns why once it reads.
-			var err error
+			err = nil
 			for err == nil {
 				var b wire.Batch
 				err = slow.RecvMsg(&b)
