@@ -92,8 +92,8 @@ func NewGateway(s Subscriber, opts ...GatewayOption) (*Gateway, error) {
 			o.applyGateway(&cfg)
 		}
 	}
-	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 || cfg.maxClient < 1 {
-		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval, max streams and max client streams must be positive", ErrInvalidConfig)
+	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 || cfg.maxClient < 1 || cfg.maxQuery < 1 {
+		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval, max streams, max client streams and max query bytes must be positive", ErrInvalidConfig)
 	}
 	return &Gateway{sub: s, cfg: cfg, streams: make(map[*gatewayStream]struct{})}, nil
 }
@@ -136,6 +136,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		g.fail(w, gatewayErrMethod)
+		return
+	}
+	if !g.checkQueryLength(w, r) {
 		return
 	}
 	req, _, gerr := gatewayRequest(r.URL.Query(), g.cfg.strictQuery)

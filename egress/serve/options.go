@@ -159,6 +159,7 @@ type gatewayConfig struct {
 	interval      time.Duration
 	maxStreams    int
 	writeTimeout  time.Duration
+	maxQuery      int // WithMaxQueryBytes
 	logger        *slog.Logger
 
 	strictQuery bool // WithStrictQuery
@@ -167,6 +168,7 @@ type gatewayConfig struct {
 func gatewayDefaults() gatewayConfig {
 	return gatewayConfig{
 		writeTimeout: DefaultWriteTimeout,
+		maxQuery:     DefaultMaxQueryBytes,
 		heartbeat:    DefaultHeartbeat,
 		timeout:      DefaultStreamTimeout,
 		authorizer:   authz.Open(),
