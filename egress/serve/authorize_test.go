@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/connlimit/connlimittest"
 	"github.com/sluicelog/sluice/internal/testtls"
 )
 
@@ -274,29 +274,10 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func TestServerMaxConnections(t *testing.T) {
 	r := routerTestNew(t)
 	srv, cc := serverTestStart(t, r, WithMaxConnections(2))
-	addr := cc.Target()
-	var idle []net.Conn
-	for range 2 {
-		c, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		idle = append(idle, c)
-	}
-	require.Eventually(t, func() bool { return srv.Stats().Connections == 2 }, 10*time.Second, time.Millisecond)
-	extra, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, extra.SetReadDeadline(time.Now().Add(10*time.Second)))
-	_, err = extra.Read(make([]byte, 1))
-	require.Error(t, err)
-	assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "closed by the server, not timed out")
-	extra.Close()
-	st := srv.Stats()
-	assert.Equal(t, uint64(1), st.RefusedConnections)
-	assert.Equal(t, 2, st.Connections)
-
-	for _, c := range idle {
-		c.Close()
-	}
-	require.Eventually(t, func() bool { return srv.Stats().Connections == 0 }, 10*time.Second, time.Millisecond)
+	connlimittest.Exceed(t, cc.Target(), 2, func() (int, uint64) {
+		st := srv.Stats()
+		return st.Connections, st.RefusedConnections
+	})()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := envelope.NewEgressClient(cc).BatchedReceiver(ctx, routerTestReq("", routerTestLogs("")))
