@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicelog/sluice/egress/authz"
 )
 
 // TestGatewayQueryLength: a query longer than the limit is refused with
@@ -49,4 +51,30 @@ func TestGatewayQueryLength(t *testing.T) {
 
 	_, err = NewGateway(r, WithMaxQueryBytes(0))
 	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// TestGatewayMaxClientStreamsByToken: the per-client stream cap counts
+// bearer tokens, not addresses: from one address, a token at its cap is
+// refused with 429 while another token still gets in.
+func TestGatewayMaxClientStreamsByToken(t *testing.T) {
+	pol, err := authz.NewPolicyOf(authzTestPolicy)
+	require.NoError(t, err)
+	r := routerTestNew(t)
+	gw, ts := gatewayTestStart(t, r, WithAuthorizer(pol), WithMaxClientStreams(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	get := func(token string) *http.Response {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+GatewayPath+"?log&shard_id=billing&source_id=billing", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	assert.Equal(t, http.StatusOK, get("tok-billing").StatusCode)
+	assert.Equal(t, http.StatusTooManyRequests, get("tok-billing").StatusCode)
+	assert.Equal(t, http.StatusOK, get("tok-admin").StatusCode)
+	assert.Equal(t, map[string]uint64{RefusedClientStreams: 1}, gw.Stats().Refused)
+	assert.Equal(t, 2, gw.Stats().Streams)
 }
