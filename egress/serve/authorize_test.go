@@ -10,8 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/connlimit/connlimittest"
+	"github.com/sluicelog/sluice/internal/logtest"
 	"github.com/sluicelog/sluice/internal/testtls"
 )
 
@@ -244,13 +243,7 @@ func TestGatewayAuthorizer(t *testing.T) {
 // counted under not_tls and logged at warn through the Server's logger,
 // naming TLS.
 func TestServerCountsTLSFailures(t *testing.T) {
-	var logs strings.Builder
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger, logs := logtest.New(slog.LevelWarn)
 	srv, cc := serverTestStart(t, routerTestNew(t), WithLogger(logger))
 	c, err := net.Dial("tcp", cc.Target())
 	require.NoError(t, err)
@@ -260,14 +253,8 @@ func TestServerCountsTLSFailures(t *testing.T) {
 	c.Close()
 	require.Eventually(t, func() bool { return len(srv.Stats().TLSFailures) > 0 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, map[string]uint64{"not_tls": 1}, srv.Stats().TLSFailures)
-	mu.Lock()
-	defer mu.Unlock()
 	assert.Contains(t, logs.String(), `level=WARN msg="egress: TLS handshake failed: the peer does not speak TLS (a plaintext client?)"`)
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestServerMaxConnections: idle connections beyond the limit are closed
 // at once and counted; once they go, a real subscriber gets in.
