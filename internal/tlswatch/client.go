@@ -61,15 +61,14 @@ func (c *clientCreds) ClientHandshake(ctx context.Context, authority string, raw
 		peer = authority
 	}
 	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
-	switch {
-	case err != nil:
+	if err != nil {
 		c.w.clientFailed(peer, Cause(err), clientReason(err), err)
-	case c.plain:
-		conn = &plainConn{Conn: conn, w: c.w, peer: peer}
-	default:
-		c.w.succeeded(peer)
+		return conn, info, err
 	}
-	return conn, info, err
+	// The episode ends when the peer says something: with TLS 1.3 a server
+	// that refuses our certificate does so after our side of the handshake
+	// is done, on the first read.
+	return &watchedConn{Conn: conn, w: c.w, peer: peer, plain: c.plain}, info, nil
 }
 
 func (c *clientCreds) Clone() credentials.TransportCredentials {
@@ -119,25 +118,30 @@ func clientReason(err error) string {
 	return "the handshake failed"
 }
 
-// plainConn is a plaintext client connection that notices a peer closing
-// it before saying anything, which is what a TLS server does to a
-// plaintext client.
-type plainConn struct {
+// watchedConn is a client connection whose first read tells how the
+// handshake went: a TLS peer that refuses our certificate sends an alert
+// instead of data (TLS 1.3), and a TLS server closes a plaintext client's
+// connection without a word.
+type watchedConn struct {
 	net.Conn
 	w     *Watch
 	peer  string
+	plain bool
 	heard atomic.Bool
 	once  sync.Once
 }
 
-func (c *plainConn) Read(p []byte) (int, error) {
+func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	switch {
 	case n > 0:
 		if !c.heard.Swap(true) {
 			c.w.succeeded(c.peer)
 		}
-	case err != nil && !c.heard.Load() && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+	case err == nil || c.heard.Load():
+	case !c.plain && answeredTLS(err):
+		c.once.Do(func() { c.w.clientFailed(c.peer, CausePeerRejected, clientReason(err), err) })
+	case c.plain && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		c.once.Do(func() { c.w.probe(c.peer, c.RemoteAddr()) })
 	}
 	return n, err
