@@ -34,7 +34,8 @@ func (s *Server) Report(emit func(stats.Metric)) {
 
 // Report describes the Client's counters: ingress (envelopes handed to
 // Emit and EmitBytes), egress (sent), dropped{direction=ingress,cause}
-// (overflow always, other causes once they occur), unconfirmed, retried and reconnects.
+// (overflow always, other causes once they occur), unconfirmed, retried,
+// reconnects and tls_handshake_failures{cause}.
 func (c *Client) Report(emit func(stats.Metric)) {
 	st := c.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Emitted))
@@ -43,4 +44,5 @@ func (c *Client) Report(emit func(stats.Metric)) {
 	emit(stats.CounterOf(stats.Unconfirmed, stats.HelpUnconfirmed, st.Unconfirmed))
 	emit(stats.CounterOf("retried", "Envelopes whose batch was tried a second time.", st.Retried))
 	emit(stats.CounterOf(stats.Reconnects, stats.HelpReconnects, st.Reconnects))
+	c.tlsWatch.Report(emit)
 }
