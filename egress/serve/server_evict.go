@@ -98,7 +98,12 @@ func (s *Server) runWatched(ctx context.Context, sub Subscription, cfg batch.Con
 	case err := <-done:
 		return err, false
 	case <-w.fire:
-		return nil, true
+		select {
+		case err := <-done: // the send ended after all, and so did the stream
+			return err, false
+		default:
+			return nil, true
+		}
 	}
 }
 

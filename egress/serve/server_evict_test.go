@@ -33,7 +33,7 @@ func TestServerEvictsStreamThatDoesNotRead(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := routerTestNew(t, WithSubscriptionDiode(100), WithGroupGrace(0))
 			_, serverTLS, clientTLS := testtls.Must(t)
-			srv, err := NewServer(r, WithTLS(serverTLS), WithSendTimeout(200*time.Millisecond), WithBatch(10, 10*time.Millisecond))
+			srv, err := NewServer(r, WithTLS(serverTLS), WithSendTimeout(time.Second), WithBatch(10, 10*time.Millisecond))
 			require.NoError(t, err)
 			addr, err := srv.Start("127.0.0.1:0")
 			require.NoError(t, err)
