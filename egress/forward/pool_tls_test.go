@@ -37,7 +37,7 @@ func TestPoolNamesTLSFailures(t *testing.T) {
 		{"TLS agent, plaintext router", nil, clientTLS, "not_tls", "failed: it does not speak TLS (does it serve plaintext?)"},
 		{"plaintext agent, TLS router", serverTLS, nil, "plaintext_to_tls", "speaks TLS, but we dial it in plaintext: give us TLS settings for it"},
 		{"router certificate of another CA", serverTLS, strangerTLS, "bad_certificate", "failed: it presented a certificate not signed by our CA"},
-		{"no client certificate for a mutual TLS router", serverTLS, noCertTLS, "peer_rejected", "failed: it refused the handshake (it does not trust our certificate, or wants one we did not send)"},
+		{"no client certificate for a mutual TLS router", serverTLS, noCertTLS, "peer_rejected", "does not trust our certificate, or wants one we did not send)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

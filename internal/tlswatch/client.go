@@ -133,18 +133,46 @@ type watchedConn struct {
 
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 && !c.heard.Swap(true) {
+		c.w.succeeded(c.peer)
+	}
+	if n == 0 {
+		c.unheard(err)
+	}
+	return n, err
+}
+
+// Write watches writes too: a peer that closed the connection may first
+// show as a failed write (grpc then closes the connection, and the read
+// sees only that).
+func (c *watchedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && (closedUnheard(err) || answeredTLS(err)) {
+		c.unheard(err)
+	}
+	return n, err
+}
+
+// unheard handles err from a connection, before anything was heard on it.
+func (c *watchedConn) unheard(err error) {
 	switch {
-	case n > 0:
-		if !c.heard.Swap(true) {
-			c.w.succeeded(c.peer)
-		}
 	case err == nil || c.heard.Load():
 	case !c.plain && answeredTLS(err):
 		c.once.Do(func() { c.w.clientFailed(c.peer, CausePeerRejected, clientReason(err), err) })
-	case c.plain && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+	case !c.plain && closedUnheard(err):
+		// The alert may be lost: the server closes at once, and the reset
+		// our unread preface provokes can discard it.
+		c.once.Do(func() {
+			c.w.clientFailed(c.peer, CausePeerRejected, "it closed the connection after the handshake without a word (it probably does not trust our certificate, or wants one we did not send)", err)
+		})
+	case c.plain && closedUnheard(err):
 		c.once.Do(func() { c.w.probe(c.peer, c.RemoteAddr()) })
 	}
-	return n, err
+}
+
+// closedUnheard reports whether err is the peer closing the connection.
+func closedUnheard(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // probe asks addr, which closed a plaintext connection unheard, whether it
