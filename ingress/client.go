@@ -20,6 +20,7 @@ import (
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/backoff"
 	"github.com/sluicelog/sluice/internal/batch"
+	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
 )
@@ -76,6 +77,8 @@ type Client struct {
 	done      chan struct{} // the run goroutine ended
 	finishing sync.WaitGroup
 
+	tlsWatch *tlswatch.Watch // handshakes with the server
+
 	// Owned by the run goroutine.
 	st        *stream
 	reconnect bool // the last stream broke or could not be opened
@@ -116,8 +119,9 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 	if cfg.tls != nil {
 		creds = credentials.NewTLS(cfg.tls)
 	}
+	watch := tlswatch.NewClient("ingress", "server", cfg.logger)
 	cc, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(creds),
+		grpc.WithTransportCredentials(watch.ClientCredentials(creds, addr)),
 		wire.DialOption(),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: grpcbackoff.Config{
 			BaseDelay: cfg.backoffBase, Multiplier: 2, Jitter: 0.2, MaxDelay: cfg.backoffMax,
@@ -138,12 +142,13 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	c := &Client{
-		cfg:     cfg,
-		cc:      cc,
-		buf:     buf,
-		policy:  backoff.Policy{Base: cfg.backoffBase, Max: cfg.backoffMax, Factor: 2},
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		cfg:      cfg,
+		cc:       cc,
+		tlsWatch: watch,
+		buf:      buf,
+		policy:   backoff.Policy{Base: cfg.backoffBase, Max: cfg.backoffMax, Factor: 2},
+		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
 	}
 	c.sendCtx, c.abort = context.WithCancel(context.Background())
 	runCtx, stopRun := context.WithCancel(context.Background())
@@ -428,6 +433,11 @@ type ClientStats struct {
 	// after a stream broke or could not be opened.
 	Streams    uint64
 	Reconnects uint64
+	// TLSFailures counts failed TLS handshakes with the server by cause
+	// (`tls_handshake_failures{cause}`, as for egress/forward's pool:
+	// plaintext_to_tls is a server that speaks TLS dialed in plaintext);
+	// each episode is also logged at warn. Nil when none failed.
+	TLSFailures map[string]uint64
 }
 
 // Stats returns a snapshot of the Client's counters.
@@ -441,6 +451,7 @@ func (c *Client) Stats() ClientStats {
 		Streams:     c.streams.Load(),
 		Reconnects:  c.reconnects.Load(),
 		Retried:     c.retried.Load(),
+		TLSFailures: c.tlsWatch.Failures(),
 	}
 }
 

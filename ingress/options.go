@@ -67,6 +67,7 @@ type serverConfig struct {
 	kaWithoutRP bool
 	reflection  bool // WithReflection
 	drain       time.Duration
+	maxConns    int // WithMaxConnections; 0: no limit
 }
 
 func defaultServerConfig() serverConfig {
@@ -78,6 +79,7 @@ func defaultServerConfig() serverConfig {
 		kaMinPing:   DefaultMinPingInterval,
 		kaWithoutRP: true,
 		drain:       DefaultDrain,
+		maxConns:    DefaultMaxConnections,
 	}
 }
 

@@ -9,8 +9,9 @@ var (
 
 // Report describes the Server's counters under Loggregator's names:
 // ingress (envelopes accepted), dropped{direction=ingress,cause=overflow}
-// (its buffer's drops), rejected{cause} (messages refused) and the gauge
-// streams.
+// (its buffer's drops), rejected{cause} (messages refused), the gauge
+// streams, tls_handshake_failures{cause}, the gauge connections and
+// refused_connections.
 func (s *Server) Report(emit func(stats.Metric)) {
 	st := s.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
@@ -28,11 +29,13 @@ func (s *Server) Report(emit func(stats.Metric)) {
 	}
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.OpenStreams)))
 	s.tlsWatch.Report(emit)
+	s.conns.Report(emit)
 }
 
 // Report describes the Client's counters: ingress (envelopes handed to
 // Emit and EmitBytes), egress (sent), dropped{direction=ingress,cause}
-// (overflow always, other causes once they occur), unconfirmed, retried and reconnects.
+// (overflow always, other causes once they occur), unconfirmed, retried,
+// reconnects and tls_handshake_failures{cause}.
 func (c *Client) Report(emit func(stats.Metric)) {
 	st := c.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Emitted))
@@ -41,4 +44,5 @@ func (c *Client) Report(emit func(stats.Metric)) {
 	emit(stats.CounterOf(stats.Unconfirmed, stats.HelpUnconfirmed, st.Unconfirmed))
 	emit(stats.CounterOf("retried", "Envelopes whose batch was tried a second time.", st.Retried))
 	emit(stats.CounterOf(stats.Reconnects, stats.HelpReconnects, st.Reconnects))
+	c.tlsWatch.Report(emit)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/connlimit"
 	"github.com/sluicelog/sluice/internal/grpcserve"
 	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
@@ -39,8 +40,9 @@ type Server struct {
 	tooLarge     atomic.Uint64
 	refused      atomic.Uint64
 	open         atomic.Int64
-	closed       atomic.Bool     // read on every message: refuse after Close
-	tlsWatch     *tlswatch.Watch // failed handshakes of GRPCServerOptions' credentials
+	closed       atomic.Bool      // read on every message: refuse after Close
+	tlsWatch     *tlswatch.Watch  // failed handshakes of GRPCServerOptions' credentials
+	conns        *connlimit.Limit // of the listeners given to Serve and Start
 
 	mu       sync.Mutex
 	draining bool          // Shutdown or Close called: no new streams
@@ -70,6 +72,8 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{}), tlsWatch: tlswatch.New("ingress", cfg.logger)}
 	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions,
 		grpcserve.Reflecting(s.Register, cfg.reflection, envelope.Files()))
+	s.conns = connlimit.New(cfg.maxConns)
+	s.host.WrapListeners(s.conns.Listener)
 	return s, nil
 }
 
@@ -261,6 +265,12 @@ type ServerStats struct {
 	// bad_certificate, peer_rejected, timeout, closed, other); each
 	// episode of a client is also logged at warn. Nil when none failed.
 	TLSFailures map[string]uint64
+	// Connections is the number of connections open now on the listeners
+	// the Server serves itself (Serve, Start); RefusedConnections
+	// (`refused_connections`) counts those closed at once beyond
+	// WithMaxConnections.
+	Connections        int
+	RefusedConnections uint64
 }
 
 // Rejected counts messages the Server refused, by cause. A message is one
@@ -295,6 +305,9 @@ func (s *Server) Stats() ServerStats {
 		},
 		OpenStreams: s.open.Load(),
 		TLSFailures: s.tlsWatch.Failures(),
+
+		Connections:        s.conns.Open(),
+		RefusedConnections: s.conns.Refused(),
 	}
 }
 

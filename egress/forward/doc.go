@@ -25,6 +25,18 @@
 // mode, what a broken stream carried last is also counted as unconfirmed
 // (PoolStats.Unconfirmed): see the Pool type.
 //
+// # TLS failures
+//
+// A Pool whose TLS settings do not match its routers' says so: each failed
+// handshake is counted by cause (PoolStats.TLSFailures,
+// tls_handshake_failures) and logged at warn once per router per episode
+// in plain words, e.g. "TLS handshake with router 10.0.0.5:8082 failed: it
+// presented a certificate not signed by our CA", or, for a plaintext pool
+// whose router speaks TLS (found by one TLS probe when the router closes
+// the connection unheard), "router 10.0.0.5:8082 speaks TLS, but we dial
+// it in plaintext". PoolStats.TLSFailing counts the routers whose last
+// handshake failed; when that is every router, the pool logs it once.
+//
 // # Options
 //
 // PoolOption and ForwarderOption configure one component each; WithLogger

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/sluicelog/sluice/discovery"
+	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
 )
@@ -107,6 +108,16 @@ type PoolStats struct {
 	// streams to them instead, unacknowledged, and logs one warning per
 	// router.
 	AckUnsupported uint64
+	// TLSFailures counts failed TLS handshakes with routers by cause
+	// (`tls_handshake_failures{cause}`: not_tls, bad_certificate,
+	// peer_rejected, timeout, closed, other, and plaintext_to_tls for a
+	// router that speaks TLS dialed in plaintext); each episode of a
+	// router is also logged at warn. Nil when none failed.
+	TLSFailures map[string]uint64
+	// TLSFailing is how many of the Routers failed their last TLS
+	// handshake. When it equals Routers (and is not 0), no router can be
+	// reached for TLS reasons alone; the pool logs that once per episode.
+	TLSFailing int
 }
 
 // Pool keeps a few streams to routers and spreads batches over them: the
@@ -231,6 +242,10 @@ type Pool struct {
 	writes, sent, failures, retries atomic.Uint64
 	unconfirmed, connects, recycles atomic.Uint64
 	ackFallbacks                    atomic.Uint64
+
+	tlsWatch      *tlswatch.Watch // handshakes with routers (pool_tls.go)
+	creds         credentials.TransportCredentials
+	tlsAllFailing bool // under mu: every router failed TLS, logged
 }
 
 type poolItem struct {
@@ -279,11 +294,13 @@ func NewPool(src discovery.Source, opts ...PoolOption) (*Pool, error) {
 	if cfg.tls != nil {
 		creds = credentials.NewTLS(cfg.tls)
 	}
+	watch := tlswatch.NewClient("forward", "router", cfg.logger)
 	p := &Pool{
-		cfg: cfg,
-		src: src,
+		cfg:      cfg,
+		src:      src,
+		tlsWatch: watch,
+		creds:    creds,
 		dialOpts: []grpc.DialOption{
-			grpc.WithTransportCredentials(creds),
 			wire.DialOption(),
 			grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(cfg.maxMsg)),
 			grpc.WithKeepaliveParams(keepalive.ClientParameters{
@@ -506,12 +523,14 @@ func (p *Pool) Stats() PoolStats {
 		Connects:        p.connects.Load(),
 		Recycles:        p.recycles.Load(),
 		AckUnsupported:  p.ackFallbacks.Load(),
+		TLSFailures:     p.tlsWatch.Failures(),
 	}
 	for _, r := range p.routers {
 		if !r.removed {
 			st.Routers++
 		}
 	}
+	st.TLSFailing = p.tlsFailingLocked()
 	for _, s := range p.ups {
 		if s.router != nil {
 			st.StreamsByRouter[s.router.ep.Addr]++

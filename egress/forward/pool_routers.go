@@ -180,7 +180,7 @@ func (p *Pool) applyState(st discovery.State) {
 			r.ep, r.removed = ep, false
 			continue
 		}
-		cc, err := grpc.NewClient(ep.Addr, p.dialOpts...)
+		cc, err := grpc.NewClient(ep.Addr, append(p.dialOpts, p.routerCreds(ep.Addr))...)
 		if err != nil {
 			p.cfg.logger.Warn("forward: pool cannot use router", "router", ep.Addr, "err", err)
 			continue

@@ -31,7 +31,9 @@ func (p *Pool) runSlot(s *poolSlot) {
 			continue
 		}
 		left = r
-		if err := p.connect(r); err != nil {
+		err := p.connect(r)
+		p.checkTLS()
+		if err != nil {
 			p.cfg.logger.Debug("forward: pool connect failed", "router", r.ep.Addr, "err", err)
 			p.release(s, r, p.stopCtx.Err() == nil)
 			p.flushQueue(s)

@@ -19,8 +19,8 @@ var (
 // confirmed in acknowledged mode), dropped{direction=egress,cause} (causes
 // that occurred), unconfirmed, retries and recycles, and the gauges
 // doppler_connections, doppler_connections_by_zone{zone} (under its own name,
-// so that summing doppler_connections counts each stream once), routers and
-// no_routers.
+// so that summing doppler_connections counts each stream once), routers,
+// no_routers, tls_handshake_failures{cause} and tls_failing_routers.
 func (p *Pool) Report(emit func(stats.Metric)) {
 	st := p.Stats()
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Sent))
@@ -40,6 +40,8 @@ func (p *Pool) Report(emit func(stats.Metric)) {
 		noRouters = 1
 	}
 	emit(stats.GaugeOf("no_routers", "1 while discovery knows no router (\"No dopplers listening\"), else 0.", noRouters))
+	p.tlsWatch.Report(emit)
+	emit(stats.GaugeOf("tls_failing_routers", "Routers whose last TLS handshake failed (all of them: nothing can be sent).", float64(st.TLSFailing)))
 }
 
 // Report describes the Forwarder's counters: read (envelopes read from its

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +20,8 @@ import (
 
 	"github.com/sluicelog/sluice/egress/authz"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/connlimit/connlimittest"
+	"github.com/sluicelog/sluice/internal/logtest"
 	"github.com/sluicelog/sluice/internal/testtls"
 )
 
@@ -244,13 +243,7 @@ func TestGatewayAuthorizer(t *testing.T) {
 // counted under not_tls and logged at warn through the Server's logger,
 // naming TLS.
 func TestServerCountsTLSFailures(t *testing.T) {
-	var logs strings.Builder
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger, logs := logtest.New(slog.LevelWarn)
 	srv, cc := serverTestStart(t, routerTestNew(t), WithLogger(logger))
 	c, err := net.Dial("tcp", cc.Target())
 	require.NoError(t, err)
@@ -260,43 +253,18 @@ func TestServerCountsTLSFailures(t *testing.T) {
 	c.Close()
 	require.Eventually(t, func() bool { return len(srv.Stats().TLSFailures) > 0 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, map[string]uint64{"not_tls": 1}, srv.Stats().TLSFailures)
-	mu.Lock()
-	defer mu.Unlock()
 	assert.Contains(t, logs.String(), `level=WARN msg="egress: TLS handshake failed: the peer does not speak TLS (a plaintext client?)"`)
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestServerMaxConnections: idle connections beyond the limit are closed
 // at once and counted; once they go, a real subscriber gets in.
 func TestServerMaxConnections(t *testing.T) {
 	r := routerTestNew(t)
 	srv, cc := serverTestStart(t, r, WithMaxConnections(2))
-	addr := cc.Target()
-	var idle []net.Conn
-	for range 2 {
-		c, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		idle = append(idle, c)
-	}
-	require.Eventually(t, func() bool { return srv.Stats().Connections == 2 }, 10*time.Second, time.Millisecond)
-	extra, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, extra.SetReadDeadline(time.Now().Add(10*time.Second)))
-	_, err = extra.Read(make([]byte, 1))
-	require.Error(t, err)
-	assert.False(t, errors.Is(err, os.ErrDeadlineExceeded), "closed by the server, not timed out")
-	extra.Close()
-	st := srv.Stats()
-	assert.Equal(t, uint64(1), st.RefusedConnections)
-	assert.Equal(t, 2, st.Connections)
-
-	for _, c := range idle {
-		c.Close()
-	}
-	require.Eventually(t, func() bool { return srv.Stats().Connections == 0 }, 10*time.Second, time.Millisecond)
+	connlimittest.Exceed(t, cc.Target(), 2, func() (int, uint64) {
+		st := srv.Stats()
+		return st.Connections, st.RefusedConnections
+	})()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := envelope.NewEgressClient(cc).BatchedReceiver(ctx, routerTestReq("", routerTestLogs("")))

@@ -59,7 +59,11 @@
 // answered ResourceExhausted; connections beyond WithMaxConnections (1,000)
 // on the listeners it serves itself are closed as they come. Failed TLS
 // handshakes are counted by cause (ServerStats.TLSFailures) and logged at
-// warn through its logger. TLS and mutual TLS via
+// warn through its logger. A stream whose client reads nothing is evicted
+// once a send has blocked for WithSendTimeout (10 s): it ends with
+// DeadlineExceeded ("client is not reading"), is counted in
+// ServerStats.Evicted, and the blocked send's envelopes are counted under
+// its shard ID with cause write_timeout. TLS and mutual TLS via
 // WithTLS. Serve or Start it, or Register it on a grpc.Server shared
 // with other services (created with GRPCServerOption). Shutdown sends what
 // the streams hold before ending them; Close ends them at once.
@@ -94,8 +98,10 @@
 // Access), 429 ("too_many_streams") beyond WithMaxStreams open streams (500
 // by default) or WithMaxClientStreams streams of one client (100). A client
 // that reads nothing is evicted after WithWriteTimeout (10 s per frame); its
-// lost frame is counted with cause write_timeout, what its subscription held
-// by the Router under its shard ID. WithStrictQuery refuses empty names and
+// lost frame is counted with cause write_timeout under its shard ID
+// (GatewayStats.DroppedByShard), what its subscription held by the Router
+// under the same shard ID. A query longer than WithMaxQueryBytes (8 KiB) is
+// refused with 400 ("query_too_long") before it is parsed. WithStrictQuery refuses empty names and
 // source IDs that Loggregator takes. The Gateway is the one place in this
 // package that decodes envelopes: JSON needs them.
 //

@@ -38,14 +38,16 @@ type Gateway struct {
 	sub Subscriber
 	cfg gatewayConfig
 
-	mu       sync.Mutex
-	draining bool
-	streams  map[*gatewayStream]struct{}
-	handlers sync.WaitGroup
-	rejected uint64
-	egress   uint64
-	dropped  stats.Drops
-	refusals refusals
+	mu        sync.Mutex
+	draining  bool
+	streams   map[*gatewayStream]struct{}
+	handlers  sync.WaitGroup
+	rejected  uint64
+	egress    uint64
+	dropped   stats.Drops
+	byShard   map[string]stats.Drops // dropped, by shard ID (gateway_evict.go)
+	evictions uint64                 // streams ended by the write timeout
+	refusals  refusals
 }
 
 type gatewayStream struct {
@@ -67,8 +69,13 @@ type GatewayStats struct {
 	// Dropped (`dropped{direction=egress}`) counts envelopes read from a
 	// subscription but not written, by cause: CauseClientGone (the client
 	// went away mid-frame) and CauseMalformed (the envelope could not be
-	// decoded).
-	Dropped stats.Drops
+	// decoded); CauseWriteTimeout (the client read nothing for the write
+	// timeout and was evicted). DroppedByShard splits it by shard ID.
+	Dropped        stats.Drops
+	DroppedByShard map[string]stats.Drops
+	// Evicted (`evicted_streams`) counts streams ended because a write
+	// blocked longer than the write timeout (WithWriteTimeout).
+	Evicted uint64
 	// Refused counts the requests (also in RejectedStreams) refused by the
 	// authorizer or the per-client limit, by cause (see ServerStats).
 	Refused map[string]uint64
@@ -85,8 +92,8 @@ func NewGateway(s Subscriber, opts ...GatewayOption) (*Gateway, error) {
 			o.applyGateway(&cfg)
 		}
 	}
-	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 || cfg.maxClient < 1 {
-		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval, max streams and max client streams must be positive", ErrInvalidConfig)
+	if cfg.heartbeat <= 0 || cfg.timeout <= 0 || cfg.batchSize < 1 || cfg.interval <= 0 || cfg.maxStreams < 1 || cfg.maxClient < 1 || cfg.maxQuery < 1 {
+		return nil, fmt.Errorf("%w: gateway heartbeat, stream timeout, batch size, interval, max streams, max client streams and max query bytes must be positive", ErrInvalidConfig)
 	}
 	return &Gateway{sub: s, cfg: cfg, streams: make(map[*gatewayStream]struct{})}, nil
 }
@@ -129,6 +136,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		g.fail(w, gatewayErrMethod)
+		return
+	}
+	if !g.checkQueryLength(w, r) {
 		return
 	}
 	req, _, gerr := gatewayRequest(r.URL.Query(), g.cfg.strictQuery)
@@ -235,7 +245,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	frame := &envelope.Batch{}
 	flush := func(raw [][]byte) {
 		if sw.err != nil {
-			g.count(0, len(raw), 0)
+			g.count(req.ShardId, 0, len(raw), 0)
 			return
 		}
 		clear(frame.Batch)
@@ -250,7 +260,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			frame.Batch = append(frame.Batch, e)
 		}
 		if len(frame.Batch) == 0 {
-			g.count(0, 0, bad)
+			g.count(req.ShardId, 0, 0, bad)
 			return
 		}
 		data, err := marshal.Marshal(frame)
@@ -261,15 +271,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if err != nil {
-			g.countLost(err, len(frame.Batch), bad)
+			g.countLost(req.ShardId, err, len(frame.Batch), bad)
 			_ = sub.Close()
 			stop()
 			return
 		}
-		g.count(len(frame.Batch), 0, bad)
+		g.count(req.ShardId, len(frame.Batch), 0, bad)
 	}
 	reader := &gatewayReader{sub: sub, w: sw, every: g.cfg.heartbeat}
 	_ = batch.Run(ctx, reader, batch.Config{Size: g.cfg.batchSize, Interval: g.cfg.interval}, flush)
+	g.evicted(sw.err, req.ShardId, r.RemoteAddr)
 	if sw.err == nil && r.Context().Err() == nil {
 		reason := "closing due to stream timeout"
 		if errors.Is(ctx.Err(), context.Canceled) {
@@ -280,12 +291,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // count adds envelopes written, lost to a client that went away, and
-// malformed.
-func (g *Gateway) count(sent, gone, malformed int) {
+// malformed, for shard.
+func (g *Gateway) count(shard string, sent, gone, malformed int) {
 	g.mu.Lock()
 	g.egress += uint64(sent)
-	g.dropped.Add(CauseClientGone, uint64(gone))
-	g.dropped.Add(CauseMalformed, uint64(malformed))
+	g.drop(shard, CauseClientGone, gone)
+	g.drop(shard, CauseMalformed, malformed)
 	g.mu.Unlock()
 }
 
@@ -501,7 +512,12 @@ func (g *Gateway) Close() error {
 func (g *Gateway) Stats() GatewayStats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped.Clone(), Refused: g.refusals.snapshot()}
+	st := GatewayStats{Streams: len(g.streams), RejectedStreams: g.rejected, Egress: g.egress, Dropped: g.dropped.Clone(),
+		DroppedByShard: make(map[string]stats.Drops, len(g.byShard)), Evicted: g.evictions, Refused: g.refusals.snapshot()}
+	for id, d := range g.byShard {
+		st.DroppedByShard[id] = d.Clone()
+	}
+	return st
 }
 
 func (e gatewayError) Error() string { return fmt.Sprintf("serve: %s: %s", e.Code, e.Message) }

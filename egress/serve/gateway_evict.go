@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"github.com/sluicelog/sluice/stats"
 )
 
 // CauseWriteTimeout: a Gateway could not write the envelope within the
@@ -23,14 +25,48 @@ func WithWriteTimeout(d time.Duration) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) { c.writeTimeout = d })
 }
 
-// countLost counts a frame that could not be written because of err.
-func (g *Gateway) countLost(err error, n, malformed int) {
+// countLost counts, under shard, a frame that could not be written
+// because of err.
+func (g *Gateway) countLost(shard string, err error, n, malformed int) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		g.count(0, n, malformed)
+		g.count(shard, 0, n, malformed)
 		return
 	}
 	g.mu.Lock()
-	g.dropped.Add(CauseWriteTimeout, uint64(n))
-	g.dropped.Add(CauseMalformed, uint64(malformed))
+	g.drop(shard, CauseWriteTimeout, n)
+	g.drop(shard, CauseMalformed, malformed)
 	g.mu.Unlock()
+}
+
+// drop (under g.mu) counts n envelopes dropped for cause, in total and
+// under shard.
+func (g *Gateway) drop(shard, cause string, n int) {
+	if n <= 0 {
+		return
+	}
+	g.dropped.Add(cause, uint64(n))
+	if g.byShard == nil {
+		g.byShard = make(map[string]stats.Drops)
+	}
+	d := g.byShard[shard]
+	d.Add(cause, uint64(n))
+	g.byShard[shard] = d
+}
+
+// evicted counts and logs a stream that ended because a write (a data
+// frame or a heartbeat) hit the write timeout: its client reads nothing.
+func (g *Gateway) evicted(err error, shard, peer string) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return
+	}
+	g.mu.Lock()
+	closing := g.draining // Close cuts writes with the same deadline
+	if !closing {
+		g.evictions++
+	}
+	g.mu.Unlock()
+	if closing {
+		return
+	}
+	g.cfg.logger.Warn("serve: gateway evicted a client that is not reading", "shard_id", shard, "peer", peer, "write_timeout", g.cfg.writeTimeout)
 }

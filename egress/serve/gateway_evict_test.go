@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/stats"
 )
 
 // TestGatewayEvictsClientThatDoesNotRead: a gateway client that sends its
@@ -55,4 +56,15 @@ func TestGatewayEvictsClientThatDoesNotRead(t *testing.T) {
 	assert.Equal(t, slow.Egress, gs.Egress+gs.Dropped.Total()+slow.Dropped.Total(), "written or counted: %+v %+v", gs, slow)
 	assert.Contains(t, gs.Dropped.Causes(), CauseWriteTimeout)
 	assert.NotContains(t, gs.Dropped.Causes(), CauseClientGone)
+	// The gateway's drops are located: all under the evicted client's shard ID.
+	require.Len(t, gs.DroppedByShard, 1, "%+v", gs.DroppedByShard)
+	assert.Equal(t, gs.Dropped, gs.DroppedByShard["slow"])
+	assert.Equal(t, uint64(1), gs.Evicted)
+	var series []string
+	gw.Report(func(m stats.Metric) {
+		if m.Name == stats.Dropped {
+			series = append(series, fmt.Sprint(m.Tags))
+		}
+	})
+	assert.Contains(t, series, fmt.Sprint([]stats.Tag{{Key: stats.TagDirection, Value: stats.DirectionEgress}, {Key: stats.TagShardID, Value: "slow"}, {Key: stats.TagCause, Value: CauseWriteTimeout}}))
 }

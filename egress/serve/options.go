@@ -124,6 +124,7 @@ type serverConfig struct {
 	authorizerSet bool // WithAuthorizer was given
 	maxClient     int
 	maxConns      int
+	sendTimeout   time.Duration // WithSendTimeout
 	logger        *slog.Logger
 
 	tagsUnchanged bool // WithTagsUnchanged
@@ -142,6 +143,8 @@ func serverDefaults() serverConfig {
 		maxClient:  DefaultMaxClientStreams,
 		maxConns:   DefaultMaxConnections,
 		logger:     slog.New(slog.DiscardHandler),
+
+		sendTimeout: DefaultSendTimeout,
 	}
 }
 
@@ -155,6 +158,7 @@ type gatewayConfig struct {
 	interval      time.Duration
 	maxStreams    int
 	writeTimeout  time.Duration
+	maxQuery      int // WithMaxQueryBytes
 	logger        *slog.Logger
 
 	strictQuery bool // WithStrictQuery
@@ -163,6 +167,7 @@ type gatewayConfig struct {
 func gatewayDefaults() gatewayConfig {
 	return gatewayConfig{
 		writeTimeout: DefaultWriteTimeout,
+		maxQuery:     DefaultMaxQueryBytes,
 		heartbeat:    DefaultHeartbeat,
 		timeout:      DefaultStreamTimeout,
 		authorizer:   authz.Open(),

@@ -7,6 +7,11 @@ import (
 	"github.com/sluicelog/sluice/stats"
 )
 
+const (
+	evictedStreams     = "evicted_streams"
+	helpEvictedStreams = "Streams ended because their client read nothing for the write or send timeout."
+)
+
 var (
 	_ stats.Reporter = (*Router)(nil)
 	_ stats.Reporter = (*Server)(nil)
@@ -43,8 +48,9 @@ func (r *Router) Report(emit func(stats.Metric)) {
 }
 
 // Report describes the Server's counters: egress (envelopes sent to
-// subscribers), dropped{direction=egress,shard_id,cause=stream_broken}
-// per shard ID (read from a subscription, lost with a broken stream),
+// subscribers), dropped{direction=egress,shard_id,cause} per shard ID
+// (read from a subscription, lost with a broken stream or an evicted one),
+// evicted_streams,
 // rejected_streams and the gauge streams.
 func (s *Server) Report(emit func(stats.Metric)) {
 	st := s.Stats()
@@ -52,6 +58,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 	for _, id := range slices.Sorted(maps.Keys(st.DroppedByShard)) {
 		stats.ReportDropped(emit, stats.DirectionEgress, st.DroppedByShard[id], []string{CauseStreamBroken}, stats.Tag{Key: stats.TagShardID, Value: id})
 	}
+	emit(stats.CounterOf(evictedStreams, helpEvictedStreams, st.Evicted))
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))
@@ -60,12 +67,16 @@ func (s *Server) Report(emit func(stats.Metric)) {
 }
 
 // Report describes the Gateway's counters: egress (envelopes written to
-// HTTP clients), dropped{direction=egress,cause=client_gone},
+// HTTP clients), dropped{direction=egress,shard_id,cause} per shard ID
+// (client_gone, malformed, write_timeout), evicted_streams,
 // rejected_streams and the gauge streams.
 func (g *Gateway) Report(emit func(stats.Metric)) {
 	st := g.Stats()
 	emit(stats.CounterOf(stats.Egress, stats.HelpEgress, st.Egress))
-	stats.ReportDropped(emit, stats.DirectionEgress, st.Dropped, []string{CauseClientGone})
+	for _, id := range slices.Sorted(maps.Keys(st.DroppedByShard)) {
+		stats.ReportDropped(emit, stats.DirectionEgress, st.DroppedByShard[id], []string{CauseClientGone}, stats.Tag{Key: stats.TagShardID, Value: id})
+	}
+	emit(stats.CounterOf(evictedStreams, helpEvictedStreams, st.Evicted))
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	reportRefused(emit, st.Refused)
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.Streams)))

@@ -167,12 +167,19 @@ func TestServerRefusesHugeRequest(t *testing.T) {
 	assert.False(t, ok, "a refused shard ID leaves no state")
 }
 
+// TestGatewayRefusesLongShardID: a shard ID over the router's limit is
+// refused by the router; a 100 KB one does not get that far, the gateway
+// refuses its query's length first.
 func TestGatewayRefusesLongShardID(t *testing.T) {
 	r := routerTestNew(t)
-	_, ts := gatewayTestStart(t, r)
-	resp := gatewayTestGet(t, context.Background(), ts.URL+"/v2/read?log&shard_id="+strings.Repeat("x", 100_000))
+	gw, ts := gatewayTestStart(t, r)
+	resp := gatewayTestGet(t, context.Background(), ts.URL+"/v2/read?log&shard_id="+strings.Repeat("x", DefaultMaxShardIDLen+1))
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Equal(t, map[string]uint64{RefusedShardID: 1}, r.Stats().Refused)
+	resp = gatewayTestGet(t, context.Background(), ts.URL+"/v2/read?log&shard_id="+strings.Repeat("x", 100_000))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, map[string]uint64{RefusedShardID: 1}, r.Stats().Refused)
+	assert.Equal(t, map[string]uint64{RefusedQueryLength: 1}, gw.Stats().Refused)
 }
 
 // BenchmarkSubscribe: subscribing and leaving with n selectors, each for

@@ -44,6 +44,8 @@ type Server struct {
 	rejected uint64
 	egress   uint64
 	dropped  map[string]uint64 // CauseStreamBroken, by shard ID
+	timedOut map[string]uint64 // CauseWriteTimeout, by shard ID (server_evict.go)
+	evicted  uint64            // streams ended because their client read nothing
 	refusals refusals
 	tlsWatch *tlswatch.Watch
 	conns    *connlimit.Limit // of the listeners given to Serve and Start
@@ -66,11 +68,15 @@ type ServerStats struct {
 	Egress uint64
 	// Dropped (`dropped{direction=egress}`) counts envelopes read from a
 	// subscription that could not be sent, by cause: CauseStreamBroken, the
-	// stream broke. DroppedByShard splits it by shard ID ("" for
-	// subscriptions without one). (Drops inside the subscriptions are
+	// stream broke; CauseWriteTimeout, the stream was evicted because its
+	// client read nothing (WithSendTimeout). DroppedByShard splits it by
+	// shard ID ("" for subscriptions without one). (Drops inside the subscriptions are
 	// counted by the Subscriber, e.g. RouterStats.)
 	Dropped        stats.Drops
 	DroppedByShard map[string]stats.Drops
+	// Evicted (`evicted_streams`) counts streams ended because a send
+	// blocked longer than the send timeout (WithSendTimeout).
+	Evicted uint64
 	// Refused counts the streams (also in RejectedStreams) refused by the
 	// authorizer or the per-client limit, by cause: RefusedUnauthenticated,
 	// RefusedDenied, RefusedAuthzError, RefusedClientStreams. Nil when
@@ -107,10 +113,12 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 		return nil, fmt.Errorf("%w: max streams %d, per client %d, want at least 1", ErrInvalidConfig, cfg.maxStreams, cfg.maxClient)
 	case cfg.batchSize < 1 || cfg.interval <= 0:
 		return nil, fmt.Errorf("%w: batch size %d, interval %v", ErrInvalidConfig, cfg.batchSize, cfg.interval)
+	case cfg.sendTimeout < 0:
+		return nil, fmt.Errorf("%w: send timeout %v, want at least 0", ErrInvalidConfig, cfg.sendTimeout)
 	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
 		return nil, fmt.Errorf("%w: keepalive durations must be positive", ErrInvalidConfig)
 	}
-	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64), tlsWatch: tlswatch.New("egress", cfg.logger)}
+	srv := &Server{sub: s, cfg: cfg, streams: make(map[*serverStream]struct{}), dropped: make(map[string]uint64), timedOut: make(map[string]uint64), tlsWatch: tlswatch.New("egress", cfg.logger)}
 	srv.host = grpcserve.New("egress", ErrServerClosed, cfg.logger, srv.GRPCServerOptions,
 		grpcserve.Reflecting(srv.Register, cfg.reflection, envelope.Files()))
 	srv.conns = connlimit.New(cfg.maxConns)
@@ -232,17 +240,23 @@ func (s *Server) Stats() ServerStats {
 		Streams:            len(s.streams),
 		RejectedStreams:    s.rejected,
 		Egress:             s.egress,
+		Evicted:            s.evicted,
 		DroppedByShard:     make(map[string]stats.Drops, len(s.dropped)),
 		Refused:            s.refusals.snapshot(),
 		TLSFailures:        s.tlsWatch.Failures(),
 		Connections:        s.conns.Open(),
 		RefusedConnections: s.conns.Refused(),
 	}
-	for id, n := range s.dropped {
-		var d stats.Drops
-		d.Add(CauseStreamBroken, n)
-		st.DroppedByShard[id] = d
-		st.Dropped.Add(CauseStreamBroken, n)
+	for _, c := range []struct {
+		cause string
+		n     map[string]uint64
+	}{{CauseStreamBroken, s.dropped}, {CauseWriteTimeout, s.timedOut}} {
+		for id, n := range c.n {
+			d := st.DroppedByShard[id]
+			d.Add(c.cause, n)
+			st.DroppedByShard[id] = d
+			st.Dropped.Add(c.cause, n)
+		}
 	}
 	return st
 }
@@ -320,6 +334,8 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	shard := req.GetShardId()
 	preferred, converge := req.GetUsePreferredTags(), !s.cfg.tagsUnchanged
 	var sendErr error
+	watch := newSendWatch(s.cfg.sendTimeout)
+	defer watch.stop()
 	out := &wire.Batch{}
 	one := &wire.Envelope{}
 	flush := func(envs [][]byte) {
@@ -332,14 +348,20 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 			}
 			if batched {
 				out.Envelopes = envs
-				if sendErr = stream.SendMsg(out); sendErr == nil {
+				watch.arm()
+				sendErr = stream.SendMsg(out)
+				watch.disarm()
+				if sendErr == nil {
 					sent = len(envs)
 				}
 				out.Envelopes = nil
 			} else {
 				for _, e := range envs {
 					one.Raw = e
-					if sendErr = stream.SendMsg(one); sendErr != nil {
+					watch.arm()
+					sendErr = stream.SendMsg(one)
+					watch.disarm()
+					if sendErr != nil {
 						break
 					}
 					sent++
@@ -356,14 +378,23 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 		s.mu.Lock()
 		s.egress += uint64(sent)
 		if n := len(envs) - sent; n > 0 {
-			s.dropped[shard] += uint64(n)
+			if watch.fired() {
+				s.timedOut[shard] += uint64(n)
+			} else {
+				s.dropped[shard] += uint64(n)
+			}
 		}
 		s.mu.Unlock()
 	}
 	// On Shutdown ctx ends: batch.Run sends what the subscription holds
 	// (while publishing goes on, until Shutdown's own ctx runs out).
-	runErr := batch.Run(ctx, sub, batch.Config{Size: s.cfg.batchSize, Interval: s.cfg.interval, Idle: s.cfg.interval / 10}, flush)
+	cfg := batch.Config{Size: s.cfg.batchSize, Interval: s.cfg.interval, Idle: s.cfg.interval / 10}
+	runErr, evicted := s.runWatched(ctx, sub, cfg, flush, watch)
 	switch {
+	case evicted:
+		_ = sub.Close()
+		stop()
+		return s.evict(shard, grpcClientAddr(stream.Context()))
 	case sendErr != nil:
 		s.cfg.logger.Debug("serve: stream broke", "shard_id", shard, "err", sendErr)
 		return sendErr

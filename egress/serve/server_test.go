@@ -208,7 +208,9 @@ func TestServerRequiresClientCertificate(t *testing.T) {
 // receives everything.
 func TestServerSlowSubscriber(t *testing.T) {
 	r := routerTestNew(t, WithSubscriptionDiode(100), WithGroupGrace(0))
-	srv, cc := serverTestStart(t, r)
+	// No send timeout: the slow client stays until it leaves (eviction has
+	// its own test, TestServerEvictsStreamThatDoesNotRead).
+	srv, cc := serverTestStart(t, r, WithSendTimeout(0))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	slowCtx, slowCancel := context.WithCancel(ctx)

@@ -28,6 +28,7 @@ func run(args []string) int {
 		zone        = fs.String("zone", "", "the agent's availability zone: routers of this zone are preferred")
 		mode        = fs.String("mode", "stream", "how to send to routers: stream (BatchSender streams) or ack (acknowledged unary Send)")
 		streams     = fs.Int("streams", 5, "number of streams to routers")
+		maxConns    = fs.Int("max-connections", ingress.DefaultMaxConnections, "connections held open at once on -addr (0: no limit); more are closed at once and counted")
 		ingressBuf  cli.IngressBuffer
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
@@ -122,7 +123,10 @@ func run(args []string) int {
 	defer func() { stopForwarding(); <-forwarded }()
 
 	// 5. The Ingress server for the emitters, writing into the diode.
-	inOpts := []ingress.ServerOption{ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxMessageSize(maxMessage)}
+	if *maxConns == 0 {
+		*maxConns = -1 // ingress: a negative count removes the limit
+	}
+	inOpts := []ingress.ServerOption{ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxConnections(*maxConns), ingress.WithMaxMessageSize(maxMessage)}
 	if common.Reflection {
 		inOpts = append(inOpts, ingress.WithReflection())
 	}

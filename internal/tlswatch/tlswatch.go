@@ -51,12 +51,14 @@ const maxPeers = 4096
 // Watch counts and logs the failed handshakes of one component.
 type Watch struct {
 	component string
+	peer      string // what the peers are, for a client's log lines ("router")
 	logger    *slog.Logger
 	now       func() time.Time
 
 	mu       sync.Mutex
 	failures map[string]uint64
-	warned   map[string]time.Time // peer host -> last failure of its episode
+	warned   map[string]time.Time // peer -> last failure of its episode
+	failing  map[string]string    // peer -> cause of its last handshake, while it fails
 }
 
 // New returns a Watch logging for component (e.g. "ingress") to logger.
@@ -64,7 +66,7 @@ func New(component string, logger *slog.Logger) *Watch {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Watch{component: component, logger: logger, now: time.Now, warned: make(map[string]time.Time)}
+	return &Watch{component: component, logger: logger, now: time.Now, warned: make(map[string]time.Time), failing: make(map[string]string)}
 }
 
 // Credentials returns c whose server handshakes w watches.
@@ -105,23 +107,38 @@ func Cause(err error) string {
 	return CauseOther
 }
 
-func (w *Watch) failed(addr net.Addr, err error) {
-	cause := Cause(err)
-	host := peerHost(addr)
+// episode notes a failure of cause with peer and reports whether it opens
+// an episode (to be logged).
+func (w *Watch) episode(peer, cause string) bool {
 	now := w.now()
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	last, seen := w.warned[peer]
+	if len(w.warned) >= maxPeers {
+		clear(w.warned)
+	}
+	if len(w.failing) >= maxPeers {
+		clear(w.failing)
+	}
+	w.warned[peer] = now
+	w.failing[peer] = cause
+	return !seen || now.Sub(last) >= quiet
+}
+
+// count counts a failure of cause; it is called after the failure's log
+// line, so that whoever sees the count sees the line.
+func (w *Watch) count(cause string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.failures == nil {
 		w.failures = make(map[string]uint64)
 	}
 	w.failures[cause]++
-	last, seen := w.warned[host]
-	warn := !seen || now.Sub(last) >= quiet
-	if len(w.warned) >= maxPeers {
-		clear(w.warned)
-	}
-	w.warned[host] = now
-	w.mu.Unlock()
-	if warn {
+}
+
+func (w *Watch) failed(addr net.Addr, err error) {
+	cause := Cause(err)
+	if w.episode(peerHost(addr), cause) {
 		msg := w.component + ": TLS handshake failed"
 		if cause == CauseNotTLS {
 			msg = w.component + ": TLS handshake failed: the peer does not speak TLS (a plaintext client?)"
@@ -134,13 +151,30 @@ func (w *Watch) failed(addr net.Addr, err error) {
 		}
 		w.logger.Log(context.Background(), level, msg, "peer", addrString(addr), "cause", cause, "err", err)
 	}
+	w.count(cause)
 }
 
-func (w *Watch) succeeded(addr net.Addr) {
-	host := peerHost(addr)
+// succeeded ends peer's episode.
+func (w *Watch) succeeded(peer string) {
 	w.mu.Lock()
-	delete(w.warned, host)
+	delete(w.warned, peer)
+	delete(w.failing, peer)
 	w.mu.Unlock()
+}
+
+// Failing reports whether the last handshake with peer (a client's dial
+// target, a server's client host) failed, within the episode's memory.
+func (w *Watch) Failing(peer string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.failing[peer]
+	return ok
+}
+
+func (w *Watch) failingWith(peer string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failing[peer]
 }
 
 func peerHost(addr net.Addr) string {
@@ -170,7 +204,7 @@ func (c *creds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, 
 		c.w.failed(addr, err)
 		return out, info, err
 	}
-	c.w.succeeded(addr)
+	c.w.succeeded(peerHost(addr))
 	return out, info, nil
 }
 
@@ -180,8 +214,12 @@ func (c *creds) Clone() credentials.TransportCredentials {
 
 // Report emits tls_handshake_failures{cause} for each cause seen.
 func (w *Watch) Report(emit func(stats.Metric)) {
+	help := "TLS handshakes with clients that failed, by cause."
+	if w.peer != "" {
+		help = "TLS handshakes with " + w.peer + "s that failed, by cause (plaintext_to_tls: one that speaks TLS, dialed in plaintext)."
+	}
 	f := w.Failures()
 	for _, c := range slices.Sorted(maps.Keys(f)) {
-		emit(stats.CounterOf("tls_handshake_failures", "TLS handshakes with clients that failed, by cause.", f[c], stats.Tag{Key: stats.TagCause, Value: c}))
+		emit(stats.CounterOf("tls_handshake_failures", help, f[c], stats.Tag{Key: stats.TagCause, Value: c}))
 	}
 }

@@ -1,13 +1,11 @@
 package tlswatch
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +14,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/sluicelog/sluice/internal/logtest"
 	"github.com/sluicelog/sluice/internal/testtls"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestWatch: a real gRPC server with mutual TLS sees a plaintext client, a
 // client without a certificate, a good client, a client with a certificate
@@ -43,8 +24,8 @@ func (s *syncBuffer) String() string {
 // is counted under its cause, and logged at warn once per episode.
 func TestWatch(t *testing.T) {
 	ca, serverTLS, clientTLS := testtls.Must(t)
-	var logs syncBuffer
-	w := New("egress", slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	logger, logs := logtest.New(slog.LevelWarn)
+	w := New("egress", logger)
 	gs := grpc.NewServer(grpc.Creds(w.Credentials(credentials.NewTLS(serverTLS))))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -124,8 +105,8 @@ func TestWatch(t *testing.T) {
 }
 
 func TestEpisodeEndsAfterQuiet(t *testing.T) {
-	var logs syncBuffer
-	w := New("x", slog.New(slog.NewTextHandler(&logs, nil)))
+	logger, logs := logtest.New(slog.LevelInfo)
+	w := New("x", logger)
 	now := time.Unix(0, 0)
 	w.now = func() time.Time { return now }
 	addr := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 5}
