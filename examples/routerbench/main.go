@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Router, "router", "", "router binary to run (default: go build examples/router into a temporary directory)")
 	profile := fs.Bool("profile", false, "have the router write a CPU profile per run into -out (cpu-<rate>-<run>.pprof)")
 	out := fs.String("out", ".", "directory for routerbench.csv (and profiles)")
+	table := fs.Bool("table", false, "run the whole table (50k, 200k, 300k, 550k over 4 senders; flat out with 1 and 4 senders; 200k copy (A,B) and split (A,A)) with -runs runs each (default 3), print the medians; ignores -rates, -senders, -subscribers, -split")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: routerbench [flags]\n\nStarts the router program with mutual TLS, offers each rate and reports delivery, loss,\nrouter CPU-seconds per million delivered and router memory; writes routerbench.csv.\n\nFlags:")
 		fs.PrintDefaults()
@@ -78,7 +79,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *profile {
 		cfg.ProfileDir = *out
 	}
-	steps, err := Run(ctx, cfg, stdout, stderr)
+	var steps []Step
+	var err error
+	if *table {
+		runsSet := false
+		fs.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
+		if !runsSet {
+			cfg.Runs = 3
+		}
+		steps, err = runTable(ctx, cfg, stdout, stderr)
+	} else {
+		steps, err = Run(ctx, cfg, stdout, stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -97,6 +109,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "wrote", path)
 	return 0
+}
+
+// runTable builds the router once and runs TableRows.
+func runTable(ctx context.Context, cfg Config, stdout, stderr io.Writer) ([]Step, error) {
+	rows := TableRows()
+	fmt.Fprintf(stdout, "table: %d rows, %d run(s) each, about %v\n", len(rows), cfg.Runs, tableDuration(rows, cfg).Round(time.Second))
+	if cfg.Router == "" {
+		dir, err := os.MkdirTemp("", "routerbench")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if cfg.Router, err = buildRouter(ctx, dir, stderr); err != nil {
+			return nil, err
+		}
+	}
+	steps, _, err := RunTable(ctx, cfg, rows, stdout, stderr)
+	return steps, err
 }
 
 // Run builds the router (unless cfg.Router names a binary), makes
