@@ -322,12 +322,14 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	var sendErr error
 	out := &wire.Batch{}
 	one := &wire.Envelope{}
+	var tags tagRewriter // reused per batch: the codec copies what it sends
 	flush := func(envs [][]byte) {
 		sent := 0
 		if sendErr == nil {
 			if converge {
+				tags.reset()
 				for i, e := range envs {
-					envs[i] = convergeTags(e, preferred)
+					envs[i] = tags.converge(e, preferred)
 				}
 			}
 			if batched {

@@ -46,6 +46,27 @@ const (
 // well-formed) takes the slow way, decoding and encoding the envelope;
 // bytes that do not decode are returned unchanged.
 func convergeTags(b []byte, preferred bool) []byte {
+	var r tagRewriter
+	return r.converge(b, preferred)
+}
+
+// tagRewriter is convergeTags with reused storage: the envelopes it
+// rewrites are appended to one buffer, so a stream that rewrites a batch at
+// a time allocates nothing per envelope once its buffers have grown. What
+// converge returns stays valid until reset.
+type tagRewriter struct {
+	buf         []byte // rewritten envelopes, back to back
+	kept, moved []byte // one envelope's map entries, reused
+}
+
+// reset lets the next converge reuse the storage: every envelope converge
+// returned since the last reset becomes invalid.
+func (r *tagRewriter) reset() {
+	r.buf, r.kept, r.moved = r.buf[:0], r.kept[:0], r.moved[:0]
+}
+
+// converge is convergeTags, appending a rewritten envelope to r.buf.
+func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
 	move, stay := fieldTags, fieldDeprecatedTags
 	if preferred {
 		move, stay = fieldDeprecatedTags, fieldTags
@@ -53,8 +74,12 @@ func convergeTags(b []byte, preferred bool) []byte {
 	if !hasField(b, move) {
 		return b
 	}
-	out := make([]byte, 0, len(b)+len(b)/4)
-	var kept, moved []byte
+	if need := len(b) + len(b)/4; cap(r.buf)-len(r.buf) < need {
+		// A new, larger array; earlier envelopes stay in the old one.
+		r.buf = make([]byte, 0, 2*cap(r.buf)+need)
+	}
+	start := len(r.buf)
+	out, kept, moved := r.buf, r.kept[:0], r.moved[:0]
 	ok := eachField(b, func(num protowire.Number, typ protowire.Type, field, value []byte) bool {
 		switch {
 		case num == stay && typ == protowire.BytesType:
@@ -68,11 +93,14 @@ func convergeTags(b []byte, preferred bool) []byte {
 		}
 		return true
 	})
+	r.kept, r.moved = kept, moved
 	if !ok {
 		return convergeDecoded(b, preferred)
 	}
 	out = append(out, kept...)
-	return append(out, moved...)
+	out = append(out, moved...)
+	r.buf = out
+	return out[start:len(out):len(out)]
 }
 
 // convergeDecoded is convergeTags the slow way, for what the rewrite on
