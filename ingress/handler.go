@@ -115,6 +115,9 @@ func (s *Server) acceptBatch(b *wire.Batch) error {
 	if err := s.check(len(b.Raw), "batch"); err != nil {
 		return err
 	}
+	if s.shedBatch(b.Raw, &b.Envelopes) {
+		return nil
+	}
 	var sourceless [4]int // the indexes of envelopes without a source ID; rare
 	empty, err := b.SplitSourceless(sourceless[:0])
 	if err != nil {

@@ -67,6 +67,7 @@ type serverConfig struct {
 	kaWithoutRP bool
 	reflection  bool // WithReflection
 	drain       time.Duration
+	shed        bool // WithShedWhenFull
 }
 
 func defaultServerConfig() serverConfig {

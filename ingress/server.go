@@ -38,6 +38,8 @@ type Server struct {
 	malformed    atomic.Uint64
 	tooLarge     atomic.Uint64
 	refused      atomic.Uint64
+	shed         atomic.Uint64 // envelopes of batches shed at the edge (WithShedWhenFull)
+	full         fullBuffer    // buf, when shedding is on and buf can be full
 	open         atomic.Int64
 	closed       atomic.Bool     // read on every message: refuse after Close
 	tlsWatch     *tlswatch.Watch // failed handshakes of GRPCServerOptions' credentials
@@ -68,6 +70,9 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 		return nil, err
 	}
 	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{}), tlsWatch: tlswatch.New("ingress", cfg.logger)}
+	if f, ok := buf.(fullBuffer); ok && cfg.shed {
+		s.full = f
+	}
 	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions,
 		grpcserve.Reflecting(s.Register, cfg.reflection, envelope.Files()))
 	return s, nil
@@ -286,7 +291,7 @@ func (r Rejected) Total() uint64 { return r.Malformed + r.TooLarge + r.Closed }
 func (s *Server) Stats() ServerStats {
 	return ServerStats{
 		Ingress:      s.ingress.Load(),
-		Dropped:      overflow(s.buf.Stats().Dropped),
+		Dropped:      s.dropped(),
 		OriginFilled: s.originFilled.Load(),
 		Rejected: Rejected{
 			Malformed: s.malformed.Load(),
@@ -296,6 +301,13 @@ func (s *Server) Stats() ServerStats {
 		OpenStreams: s.open.Load(),
 		TLSFailures: s.tlsWatch.Failures(),
 	}
+}
+
+// dropped returns the buffer's overflow and the envelopes shed.
+func (s *Server) dropped() stats.Drops {
+	d := overflow(s.buf.Stats().Dropped)
+	d.Add(CauseShed, s.shed.Load())
+	return d
 }
 
 // overflow returns a buffer's drop count as Drops (nil when zero).

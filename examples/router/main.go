@@ -50,6 +50,7 @@ func run(args []string) int {
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
 		access      cli.Access
+		tune        tuning
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
@@ -57,6 +58,7 @@ func run(args []string) int {
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
 	ingressBuf.Flags(fs, limit.PolicyFair)
 	access.Flags(fs)
+	tune.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -103,7 +105,7 @@ func run(args []string) int {
 		return cli.Fatal("router", err)
 	}
 	defer buf.Close()
-	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger))
+	in, err := ingress.NewServer(buf, append(tune.IngressOptions(), ingress.WithTLS(serverTLS), ingress.WithLogger(logger))...)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -140,7 +142,7 @@ func run(args []string) int {
 	}
 	conns := connlimit.New(*maxConns)
 	lis = conns.Listener(lis)
-	gs := grpc.NewServer(in.GRPCServerOptions()...)
+	gs := grpc.NewServer(append(in.GRPCServerOptions(), tune.ServerOptions()...)...)
 	in.Register(gs)
 	v1.Register(gs)
 	egress.Register(gs)
