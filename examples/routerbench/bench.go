@@ -38,6 +38,7 @@ type Config struct {
 	ProfileDir  string        // when set, the router writes cpu-<rate>-<run>.pprof here
 	Router      string        // the router binary
 	RouterArgs  []string      // more flags for the router (e.g. -shed-when-full, -grpc-read-buffer 65536)
+	SubWindow   int           // subscribers' HTTP/2 receive window in bytes (0: grpc-go's, estimated from 64 KiB)
 	certs       *certs
 }
 
@@ -141,8 +142,12 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	if err != nil {
 		return st, err
 	}
-	dial := func() (*grpc.ClientConn, error) {
-		return grpc.NewClient(rp.Addr, grpc.WithTransportCredentials(credentials.NewTLS(ctls)))
+	dial := func(opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+		return grpc.NewClient(rp.Addr, append(opts, grpc.WithTransportCredentials(credentials.NewTLS(ctls)))...)
+	}
+	var subOpts []grpc.DialOption
+	if w := int32(min(cfg.SubWindow, 1<<31-1)); w > 0 {
+		subOpts = append(subOpts, grpc.WithInitialWindowSize(w), grpc.WithInitialConnWindowSize(w))
 	}
 
 	// Subscribers: shard IDs A and B (a copy each) or A and A (a share each).
@@ -158,7 +163,7 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 		if i == 1 && !cfg.Split {
 			shard = "B"
 		}
-		cc, err := dial()
+		cc, err := dial(subOpts...)
 		if err != nil {
 			return st, err
 		}

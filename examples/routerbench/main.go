@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.SubBuffer, "subscription-buffer", 1000, "the router's per-subscription diode (envelopes; Loggregator's 1,000)")
 	fs.StringVar(&cfg.Router, "router", "", "router binary to run (default: go build examples/router into a temporary directory)")
 	routerFlags := fs.String("router-flags", "", `more flags for the router program, space-separated (e.g. "-shed-when-full -grpc-read-buffer 65536")`)
+	fs.IntVar(&cfg.SubWindow, "sub-window", 0, "subscribers' HTTP/2 receive window per stream and connection in bytes (0: grpc-go's, estimated from 64 KiB)")
 	profile := fs.Bool("profile", false, "have the router write a CPU profile per run into -out (cpu-<rate>-<run>.pprof)")
 	out := fs.String("out", ".", "directory for routerbench.csv (and profiles)")
 	table := fs.Bool("table", false, "run the whole table (50k, 200k, 300k, 550k over 4 senders; flat out with 1 and 4 senders; 200k copy (A,B) and split (A,A)) with -runs runs each (default 3), print the medians; ignores -rates, -senders, -subscribers, -split")
@@ -155,8 +156,8 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) ([]Step, err
 	if cfg.Split {
 		mode = "a share each (A,A)"
 	}
-	fmt.Fprintf(stdout, "router %s %s, mutual TLS, ingress diode %d, subscription diode %d; %d sender stream(s), batches of %d envelopes of %d bytes; %d subscriber(s), %s; %v per run\n",
-		cfg.Router, strings.Join(cfg.RouterArgs, " "), cfg.Buffer, cfg.SubBuffer, cfg.Senders, BatchSize, size, cfg.Subscribers, mode, cfg.Duration)
+	fmt.Fprintf(stdout, "router %s, mutual TLS, ingress diode %d, subscription diode %d; %d sender stream(s), batches of %d envelopes of %d bytes; %d subscriber(s), %s; %v per run\n",
+		strings.Join(append([]string{cfg.Router}, cfg.RouterArgs...), " "), cfg.Buffer, cfg.SubBuffer, cfg.Senders, BatchSize, size, cfg.Subscribers, mode, cfg.Duration)
 	WriteHeader(stdout)
 	var steps []Step
 	for _, rate := range cfg.Rates {
