@@ -185,6 +185,11 @@ func hasField(b []byte, num protowire.Number) bool {
 // is the Value as a string. It returns false for an entry that is not
 // well-formed, or whose Value holds nothing (left to the slow way).
 func appendMoved(dst, entry []byte, preferred bool) ([]byte, bool) {
+	if !preferred {
+		if key, val, ok := canonicalEntry(entry); ok {
+			return appendTextEntry(dst, key, val), true
+		}
+	}
 	var key, val []byte
 	hasVal := false
 	if !eachField(entry, func(num protowire.Number, typ protowire.Type, _, v []byte) bool {
@@ -212,14 +217,35 @@ func appendMoved(dst, entry []byte, preferred bool) ([]byte, bool) {
 		dst = appendField(dst, entryKey, key)
 		return appendField(dst, entryValue, str), true
 	}
+	return appendTextEntry(dst, key, val), true
+}
+
+// canonicalEntry returns the key and value of a map<string,string> entry
+// in the form every marshaler writes (key field, then value field, each
+// with a one-byte length); false for any other form, which the general
+// path reads.
+func canonicalEntry(v []byte) (key, val []byte, ok bool) {
+	if len(v) < 4 || v[0] != byte(entryKey)<<3|byte(protowire.BytesType) || v[1] >= 0x80 {
+		return nil, nil, false
+	}
+	k := 2 + int(v[1])
+	if k+2 > len(v) || v[k] != byte(entryValue)<<3|byte(protowire.BytesType) || v[k+1] >= 0x80 || k+2+int(v[k+1]) != len(v) {
+		return nil, nil, false
+	}
+	return v[2:k], v[k+2:], true
+}
+
+// appendTextEntry appends a deprecated_tags entry: key, and a Value
+// holding val as its text.
+func appendTextEntry(dst, key, val []byte) []byte {
 	textLen := protowire.SizeTag(valueText) + protowire.SizeBytes(len(val))
-	valLen := protowire.SizeTag(entryValue) + protowire.SizeBytes(textLen)
-	dst = protowire.AppendTag(dst, fieldDeprecatedTags, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(keyLen+valLen))
+	entryLen := protowire.SizeTag(entryKey) + protowire.SizeBytes(len(key)) + protowire.SizeTag(entryValue) + protowire.SizeBytes(textLen)
+	dst = append(dst, byte(fieldDeprecatedTags)<<3|byte(protowire.BytesType))
+	dst = protowire.AppendVarint(dst, uint64(entryLen))
 	dst = appendField(dst, entryKey, key)
-	dst = protowire.AppendTag(dst, entryValue, protowire.BytesType)
+	dst = append(dst, byte(entryValue)<<3|byte(protowire.BytesType))
 	dst = protowire.AppendVarint(dst, uint64(textLen))
-	return appendField(dst, valueText, val), true
+	return appendField(dst, valueText, val)
 }
 
 // appendField appends a length-delimited field.
