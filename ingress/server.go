@@ -84,7 +84,8 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 func GRPCServerOption() grpc.ServerOption { return wire.ServerOption() }
 
 // GRPCServerOptions returns the options the Server itself uses for its own
-// grpc.Server: the wire codec, TLS, the receive limit, keepalive, and Stop waiting for handlers. Use
+// grpc.Server: the wire codec and its buffer pool (one that does not zero
+// buffers grpc fills), TLS, the receive limit, keepalive, and Stop waiting for handlers. Use
 // them to create a grpc.Server shared with other services (see Register).
 //
 // grpc's own receive limit is set to twice the Server's maximum so that the
@@ -95,6 +96,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 	c := s.cfg
 	opts := []grpc.ServerOption{
 		wire.ServerOption(),
+		wire.PoolServerOption(),
 		grpc.WaitForHandlers(true),
 		grpc.MaxRecvMsgSize(grpcLimit(c.maxMsg)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.kaTime, Timeout: c.kaTimeout}),

@@ -131,6 +131,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 	c := s.cfg
 	opts := []grpc.ServerOption{
 		wire.ServerOption(),
+		wire.PoolServerOption(),
 		grpc.WaitForHandlers(true),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.kaTime, Timeout: c.kaTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: true}),

@@ -37,8 +37,8 @@ var protoCodec = encoding.GetCodecV2("proto")
 // Name implements encoding.CodecV2.
 func (Codec) Name() string { return "proto" }
 
-// Marshal implements encoding.CodecV2. The returned buffers come from grpc's
-// pool and are owned by grpc, so the caller may reuse its slices as soon as
+// Marshal implements encoding.CodecV2. The returned buffers come from Pool
+// and are owned by grpc, so the caller may reuse its slices as soon as
 // SendMsg returns.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	switch m := v.(type) {
@@ -47,10 +47,9 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 			return copyOut(m.Raw), nil
 		}
 		size := envelope.BatchSize(m.Envelopes)
-		pool := mem.DefaultBufferPool()
-		buf := pool.Get(size)
+		buf := Pool.Get(size)
 		*buf = envelope.AppendBatch((*buf)[:0], m.Envelopes)
-		return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+		return mem.BufferSlice{mem.NewBuffer(buf, Pool)}, nil
 	case *Envelope:
 		return copyOut(m.Raw), nil
 	}
@@ -61,10 +60,9 @@ func copyOut(b []byte) mem.BufferSlice {
 	if len(b) == 0 {
 		return nil
 	}
-	pool := mem.DefaultBufferPool()
-	buf := pool.Get(len(b))
+	buf := Pool.Get(len(b))
 	copy(*buf, b)
-	return mem.BufferSlice{mem.NewBuffer(buf, pool)}
+	return mem.BufferSlice{mem.NewBuffer(buf, Pool)}
 }
 
 // Unmarshal implements encoding.CodecV2. Raw values get one private copy of
