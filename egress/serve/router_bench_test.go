@@ -98,3 +98,49 @@ func BenchmarkRouterRun(b *testing.B) {
 		b.Fatalf("egress %d, ingress %d", st.Egress, st.Ingress)
 	}
 }
+
+// BenchmarkSubscriptionRead is what an Egress stream's batching pays per
+// envelope to take envelopes out of its subscription: 100 published, then
+// read one at a time (TryNext) or in bulk (TryNextN).
+func BenchmarkSubscriptionRead(b *testing.B) {
+	env := routerTestMarshal(b, benchServerEnvelope())
+	for _, bulk := range []bool{false, true} {
+		b.Run(map[bool]string{false: "one-by-one", true: "bulk"}[bulk], func(b *testing.B) {
+			r, err := NewRouter()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			sub, err := r.Subscribe(context.Background(), &envelope.EgressBatchRequest{ShardId: "A", Selectors: []*envelope.Selector{routerTestLogs("")}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rs := sub.(*routerSub)
+			dst := make([][]byte, 0, 100)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += 100 {
+				b.StopTimer()
+				for range 100 {
+					_ = r.Publish(env)
+				}
+				b.StartTimer()
+				dst = dst[:0]
+				if bulk {
+					dst = rs.TryNextN(dst, 100)
+				} else {
+					for len(dst) < 100 {
+						v, ok := rs.TryNext()
+						if !ok {
+							break
+						}
+						dst = append(dst, v)
+					}
+				}
+				if len(dst) != 100 {
+					b.Fatalf("read %d of 100", len(dst))
+				}
+			}
+		})
+	}
+}
