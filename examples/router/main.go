@@ -128,7 +128,7 @@ func run(args []string) int {
 	defer router.Close()
 
 	// 3. The Egress server: one subscription at the router per stream.
-	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithLogger(logger))
+	egress, err := serve.NewServer(router, append(tune.EgressOptions(), serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithLogger(logger))...)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
