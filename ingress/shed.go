@@ -7,7 +7,8 @@ import "github.com/sluicelog/sluice/envelope"
 const CauseShed = "shed"
 
 // WithShedWhenFull makes the Server drop, whole, every batch (BatchSender,
-// Send) that arrives while its buffer reports full, before validating it:
+// Send) that arrives while its buffer reports full, before validating it
+// (on BatchSender before even copying it out of grpc's buffers):
 // a router offered more than it can route then spends its CPU routing what
 // it took in instead of validating envelopes only for the buffer to drop
 // them. The envelopes are counted in ServerStats.Dropped under CauseShed
@@ -20,6 +21,13 @@ const CauseShed = "shed"
 // source's oldest envelopes. Off by default.
 func WithShedWhenFull() ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.shed = true })
+}
+
+// skipBatch tells the codec whether to shed a BatchSender message of size
+// bytes before copying it: shedding is on, the buffer is full, and the
+// message is one the Server would not refuse (open, within the size limit).
+func (s *Server) skipBatch(size int) bool {
+	return size <= s.cfg.maxMsg && !s.closed.Load() && s.full.Full()
 }
 
 // fullBuffer is a buffer that can tell it is full.

@@ -18,9 +18,19 @@ import (
 // does not check it, so handlers can answer bad input with a precise status).
 // Sent: Envelopes holds the wire bytes of each envelope, framed as an
 // EnvelopeBatch without re-encoding; when Envelopes is nil, Raw is sent.
+//
+// A receiver may set SkipIf before RecvMsg: the codec asks it with the
+// message's size before copying the message, and when it answers true the
+// message is not copied but only its envelopes counted: Raw is nil, Skipped
+// is set and SkippedEnvelopes holds the count. A message whose framing
+// cannot be counted is received as usual.
 type Batch struct {
 	Raw       []byte
 	Envelopes [][]byte
+
+	SkipIf           func(size int) bool
+	Skipped          bool
+	SkippedEnvelopes int
 }
 
 // Envelope is one loggregator.v2.Envelope as wire bytes.
@@ -71,8 +81,14 @@ func copyOut(b []byte) mem.BufferSlice {
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *Batch:
+		m.Envelopes, m.Skipped, m.SkippedEnvelopes = nil, false, 0
+		if m.SkipIf != nil && m.SkipIf(data.Len()) {
+			if n, ok := countEnvelopes(data); ok {
+				m.Raw, m.Skipped, m.SkippedEnvelopes = nil, true, n
+				return nil
+			}
+		}
 		m.Raw = data.Materialize()
-		m.Envelopes = nil
 		return nil
 	case *Envelope:
 		m.Raw = data.Materialize()
