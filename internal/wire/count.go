@@ -23,6 +23,23 @@ func countEnvelopes(data mem.BufferSlice) (int, bool) {
 	}
 	n := 0
 	for c.left > 0 {
+		// Most envelopes: the tag and a length of one or two bytes in the
+		// current buffer.
+		if b := c.cur; len(b) >= 3 && b[0] == byte(batchEnvelopeTag) {
+			l, h := uint64(b[1]), 2
+			if l >= 0x80 && b[2] < 0x80 {
+				l, h = l&0x7f|uint64(b[2])<<7, 3
+			}
+			if l < 0x80 || h == 3 {
+				if l > uint64(c.left-h) {
+					return 0, false
+				}
+				c.cur, c.left = b[h:], c.left-h
+				c.skip(int(l))
+				n++
+				continue
+			}
+		}
 		tag, ok := c.uvarint()
 		if !ok || tag != batchEnvelopeTag {
 			return 0, false
