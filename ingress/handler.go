@@ -30,12 +30,19 @@ func (h handler) BatchSender(st grpc.ServerStream) error {
 		b    wire.Batch
 		envs [][]byte // reused: the buffer keeps the slices, not this array
 	)
+	if s.full != nil {
+		b.SkipIf = s.skipBatch // shed before the codec copies the message
+	}
 	for {
 		if err := st.RecvMsg(&b); err != nil {
 			if err == io.EOF {
 				return st.SendMsg(&envelope.BatchSenderResponse{})
 			}
 			return s.recvError(err)
+		}
+		if b.Skipped {
+			s.shed.Add(uint64(b.SkippedEnvelopes))
+			continue
 		}
 		b.Envelopes = envs[:0]
 		if err := s.acceptBatch(&b); err != nil {
@@ -114,6 +121,9 @@ func (s *Server) check(size int, what string) error {
 func (s *Server) acceptBatch(b *wire.Batch) error {
 	if err := s.check(len(b.Raw), "batch"); err != nil {
 		return err
+	}
+	if s.shedBatch(b.Raw, &b.Envelopes) {
+		return nil
 	}
 	var sourceless [4]int // the indexes of envelopes without a source ID; rare
 	empty, err := b.SplitSourceless(sourceless[:0])

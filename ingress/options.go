@@ -67,7 +67,8 @@ type serverConfig struct {
 	kaWithoutRP bool
 	reflection  bool // WithReflection
 	drain       time.Duration
-	maxConns    int // WithMaxConnections; 0: no limit
+	maxConns    int  // WithMaxConnections; 0: no limit
+	shed        bool // WithShedWhenFull
 }
 
 func defaultServerConfig() serverConfig {

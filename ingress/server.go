@@ -39,6 +39,8 @@ type Server struct {
 	malformed    atomic.Uint64
 	tooLarge     atomic.Uint64
 	refused      atomic.Uint64
+	shed         atomic.Uint64 // envelopes of batches shed at the edge (WithShedWhenFull)
+	full         fullBuffer    // buf, when shedding is on and buf can be full
 	open         atomic.Int64
 	closed       atomic.Bool      // read on every message: refuse after Close
 	tlsWatch     *tlswatch.Watch  // failed handshakes of GRPCServerOptions' credentials
@@ -70,6 +72,9 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 		return nil, err
 	}
 	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{}), tlsWatch: tlswatch.New("ingress", cfg.logger)}
+	if f, ok := buf.(fullBuffer); ok && cfg.shed {
+		s.full = f
+	}
 	s.host = grpcserve.New("ingress", ErrServerClosed, cfg.logger, s.GRPCServerOptions,
 		grpcserve.Reflecting(s.Register, cfg.reflection, envelope.Files()))
 	s.conns = connlimit.New(cfg.maxConns)
@@ -83,7 +88,8 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 func GRPCServerOption() grpc.ServerOption { return wire.ServerOption() }
 
 // GRPCServerOptions returns the options the Server itself uses for its own
-// grpc.Server: the wire codec, TLS, the receive limit, keepalive, and Stop waiting for handlers. Use
+// grpc.Server: the wire codec and its buffer pool (one that does not zero
+// buffers grpc fills), TLS, the receive limit, keepalive, and Stop waiting for handlers. Use
 // them to create a grpc.Server shared with other services (see Register).
 //
 // grpc's own receive limit is set to twice the Server's maximum so that the
@@ -94,6 +100,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 	c := s.cfg
 	opts := []grpc.ServerOption{
 		wire.ServerOption(),
+		wire.PoolServerOption(),
 		grpc.WaitForHandlers(true),
 		grpc.MaxRecvMsgSize(grpcLimit(c.maxMsg)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.kaTime, Timeout: c.kaTimeout}),
@@ -296,7 +303,7 @@ func (r Rejected) Total() uint64 { return r.Malformed + r.TooLarge + r.Closed }
 func (s *Server) Stats() ServerStats {
 	return ServerStats{
 		Ingress:      s.ingress.Load(),
-		Dropped:      overflow(s.buf.Stats().Dropped),
+		Dropped:      s.dropped(),
 		OriginFilled: s.originFilled.Load(),
 		Rejected: Rejected{
 			Malformed: s.malformed.Load(),
@@ -309,6 +316,13 @@ func (s *Server) Stats() ServerStats {
 		Connections:        s.conns.Open(),
 		RefusedConnections: s.conns.Refused(),
 	}
+}
+
+// dropped returns the buffer's overflow and the envelopes shed.
+func (s *Server) dropped() stats.Drops {
+	d := overflow(s.buf.Stats().Dropped)
+	d.Add(CauseShed, s.shed.Load())
+	return d
 }
 
 // overflow returns a buffer's drop count as Drops (nil when zero).

@@ -667,6 +667,27 @@ func (s *routerSub) TryNext() ([]byte, bool) {
 	return v, ok
 }
 
+// TryNextN appends up to n envelopes to dst, taking the reader's lock
+// once (internal/batch.BulkReader: an Egress stream's batching reads
+// through it).
+func (s *routerSub) TryNextN(dst [][]byte, n int) [][]byte {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.closed.Load() {
+		return dst
+	}
+	k := 0
+	for ; k < n; k++ {
+		v, ok := s.buf.TryNext()
+		if !ok {
+			break
+		}
+		dst = append(dst, v)
+	}
+	s.read.Add(uint64(k))
+	return dst
+}
+
 // Close leaves the group at once; what the subscription held is discarded
 // and counted as dropped under its shard ID.
 func (s *routerSub) Close() error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/benchcpu"
 )
 
 // BenchmarkRouterPublish: 100,000 subscriptions with the empty shard ID,
@@ -40,6 +41,7 @@ func BenchmarkRouterPublish(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	i := 0
 	for b.Loop() {
 		if err := r.Publish(envs[i]); err != nil {
@@ -56,10 +58,12 @@ func BenchmarkRouterPublish(b *testing.B) {
 	}
 }
 
-// BenchmarkRouterRun is Run's work per 10,000 envelopes: a ManyToOne
-// ingress buffer filled with log envelopes (239 bytes, one source ID) is
-// routed to one subscription (a 1,000-envelope diode nobody reads). Run is
-// given an ended context, so it routes what the buffer holds and returns.
+// BenchmarkRouterRun is Run's work per envelope (one op is one envelope,
+// so -benchtime Nx routes N envelopes): a ManyToOne ingress buffer filled
+// with up to 10,000 log envelopes at a time (239 bytes, one source ID,
+// the fill included) is routed to one subscription (a 1,000-envelope diode
+// nobody reads). Run is given an ended context, so it routes what the
+// buffer holds and returns.
 func BenchmarkRouterRun(b *testing.B) {
 	r, err := NewRouter()
 	if err != nil {
@@ -77,16 +81,66 @@ func BenchmarkRouterRun(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	b.ReportAllocs()
-	for b.Loop() {
-		for range 10_000 {
+	b.ResetTimer()
+	defer benchcpu.Start(b)()
+	for done := 0; done < b.N; {
+		n := min(10_000, b.N-done)
+		for range n {
 			buf.Set(env)
 		}
 		if err := r.Run(ctx, buf); err != context.Canceled {
 			b.Fatal(err)
 		}
+		done += n
 	}
 	b.StopTimer()
 	if st := r.Stats(); st.Egress != st.Ingress {
 		b.Fatalf("egress %d, ingress %d", st.Egress, st.Ingress)
+	}
+}
+
+// BenchmarkSubscriptionRead is what an Egress stream's batching pays per
+// envelope to take envelopes out of its subscription: 100 published, then
+// read one at a time (TryNext) or in bulk (TryNextN).
+func BenchmarkSubscriptionRead(b *testing.B) {
+	env := routerTestMarshal(b, benchServerEnvelope())
+	for _, bulk := range []bool{false, true} {
+		b.Run(map[bool]string{false: "one-by-one", true: "bulk"}[bulk], func(b *testing.B) {
+			r, err := NewRouter()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			sub, err := r.Subscribe(context.Background(), &envelope.EgressBatchRequest{ShardId: "A", Selectors: []*envelope.Selector{routerTestLogs("")}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rs := sub.(*routerSub)
+			dst := make([][]byte, 0, 100)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += 100 {
+				b.StopTimer()
+				for range 100 {
+					_ = r.Publish(env)
+				}
+				b.StartTimer()
+				dst = dst[:0]
+				if bulk {
+					dst = rs.TryNextN(dst, 100)
+				} else {
+					for len(dst) < 100 {
+						v, ok := rs.TryNext()
+						if !ok {
+							break
+						}
+						dst = append(dst, v)
+					}
+				}
+				if len(dst) != 100 {
+					b.Fatalf("read %d of 100", len(dst))
+				}
+			}
+		})
 	}
 }

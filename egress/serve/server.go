@@ -139,6 +139,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 	c := s.cfg
 	opts := []grpc.ServerOption{
 		wire.ServerOption(),
+		wire.PoolServerOption(),
 		grpc.WaitForHandlers(true),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: c.kaTime, Timeout: c.kaTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: true}),
@@ -338,12 +339,14 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	defer watch.stop()
 	out := &wire.Batch{}
 	one := &wire.Envelope{}
+	var tags tagRewriter // reused per batch: the codec copies what it sends
 	flush := func(envs [][]byte) {
 		sent := 0
 		if sendErr == nil {
 			if converge {
+				tags.reset()
 				for i, e := range envs {
-					envs[i] = convergeTags(e, preferred)
+					envs[i] = tags.converge(e, preferred)
 				}
 			}
 			if batched {

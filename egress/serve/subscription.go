@@ -81,10 +81,11 @@ func (f SubscriberFunc) Subscribe(ctx context.Context, req *envelope.EgressBatch
 }
 
 var (
-	_ Subscriber           = SubscriberFunc(nil)
-	_ Subscriber           = (*Router)(nil)
-	_ batch.Reader[[]byte] = (Subscription)(nil)
-	_ Subscription         = (*routerSub)(nil)
+	_ Subscriber               = SubscriberFunc(nil)
+	_ Subscriber               = (*Router)(nil)
+	_ batch.Reader[[]byte]     = (Subscription)(nil)
+	_ Subscription             = (*routerSub)(nil)
+	_ batch.BulkReader[[]byte] = (*routerSub)(nil)
 )
 
 // subBatchRequest converts an EgressRequest (Receiver) to the batch form:

@@ -46,6 +46,27 @@ const (
 // well-formed) takes the slow way, decoding and encoding the envelope;
 // bytes that do not decode are returned unchanged.
 func convergeTags(b []byte, preferred bool) []byte {
+	var r tagRewriter
+	return r.converge(b, preferred)
+}
+
+// tagRewriter is convergeTags with reused storage: the envelopes it
+// rewrites are appended to one buffer, so a stream that rewrites a batch at
+// a time allocates nothing per envelope once its buffers have grown. What
+// converge returns stays valid until reset.
+type tagRewriter struct {
+	buf         []byte // rewritten envelopes, back to back
+	kept, moved []byte // one envelope's map entries, reused
+}
+
+// reset lets the next converge reuse the storage: every envelope converge
+// returned since the last reset becomes invalid.
+func (r *tagRewriter) reset() {
+	r.buf, r.kept, r.moved = r.buf[:0], r.kept[:0], r.moved[:0]
+}
+
+// converge is convergeTags, appending a rewritten envelope to r.buf.
+func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
 	move, stay := fieldTags, fieldDeprecatedTags
 	if preferred {
 		move, stay = fieldDeprecatedTags, fieldTags
@@ -53,8 +74,12 @@ func convergeTags(b []byte, preferred bool) []byte {
 	if !hasField(b, move) {
 		return b
 	}
-	out := make([]byte, 0, len(b)+len(b)/4)
-	var kept, moved []byte
+	if need := len(b) + len(b)/4; cap(r.buf)-len(r.buf) < need {
+		// A new, larger array; earlier envelopes stay in the old one.
+		r.buf = make([]byte, 0, 2*cap(r.buf)+need)
+	}
+	start := len(r.buf)
+	out, kept, moved := r.buf, r.kept[:0], r.moved[:0]
 	ok := eachField(b, func(num protowire.Number, typ protowire.Type, field, value []byte) bool {
 		switch {
 		case num == stay && typ == protowire.BytesType:
@@ -68,11 +93,14 @@ func convergeTags(b []byte, preferred bool) []byte {
 		}
 		return true
 	})
+	r.kept, r.moved = kept, moved
 	if !ok {
 		return convergeDecoded(b, preferred)
 	}
 	out = append(out, kept...)
-	return append(out, moved...)
+	out = append(out, moved...)
+	r.buf = out
+	return out[start:len(out):len(out)]
 }
 
 // convergeDecoded is convergeTags the slow way, for what the rewrite on
@@ -157,6 +185,11 @@ func hasField(b []byte, num protowire.Number) bool {
 // is the Value as a string. It returns false for an entry that is not
 // well-formed, or whose Value holds nothing (left to the slow way).
 func appendMoved(dst, entry []byte, preferred bool) ([]byte, bool) {
+	if !preferred {
+		if key, val, ok := canonicalEntry(entry); ok {
+			return appendTextEntry(dst, key, val), true
+		}
+	}
 	var key, val []byte
 	hasVal := false
 	if !eachField(entry, func(num protowire.Number, typ protowire.Type, _, v []byte) bool {
@@ -184,14 +217,35 @@ func appendMoved(dst, entry []byte, preferred bool) ([]byte, bool) {
 		dst = appendField(dst, entryKey, key)
 		return appendField(dst, entryValue, str), true
 	}
+	return appendTextEntry(dst, key, val), true
+}
+
+// canonicalEntry returns the key and value of a map<string,string> entry
+// in the form every marshaler writes (key field, then value field, each
+// with a one-byte length); false for any other form, which the general
+// path reads.
+func canonicalEntry(v []byte) (key, val []byte, ok bool) {
+	if len(v) < 4 || v[0] != byte(entryKey)<<3|byte(protowire.BytesType) || v[1] >= 0x80 {
+		return nil, nil, false
+	}
+	k := 2 + int(v[1])
+	if k+2 > len(v) || v[k] != byte(entryValue)<<3|byte(protowire.BytesType) || v[k+1] >= 0x80 || k+2+int(v[k+1]) != len(v) {
+		return nil, nil, false
+	}
+	return v[2:k], v[k+2:], true
+}
+
+// appendTextEntry appends a deprecated_tags entry: key, and a Value
+// holding val as its text.
+func appendTextEntry(dst, key, val []byte) []byte {
 	textLen := protowire.SizeTag(valueText) + protowire.SizeBytes(len(val))
-	valLen := protowire.SizeTag(entryValue) + protowire.SizeBytes(textLen)
-	dst = protowire.AppendTag(dst, fieldDeprecatedTags, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(keyLen+valLen))
+	entryLen := protowire.SizeTag(entryKey) + protowire.SizeBytes(len(key)) + protowire.SizeTag(entryValue) + protowire.SizeBytes(textLen)
+	dst = append(dst, byte(fieldDeprecatedTags)<<3|byte(protowire.BytesType))
+	dst = protowire.AppendVarint(dst, uint64(entryLen))
 	dst = appendField(dst, entryKey, key)
-	dst = protowire.AppendTag(dst, entryValue, protowire.BytesType)
+	dst = append(dst, byte(entryValue)<<3|byte(protowire.BytesType))
 	dst = protowire.AppendVarint(dst, uint64(textLen))
-	return appendField(dst, valueText, val), true
+	return appendField(dst, valueText, val)
 }
 
 // appendField appends a length-delimited field.

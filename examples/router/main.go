@@ -50,6 +50,7 @@ func run(args []string) int {
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
 		access      cli.Access
+		tune        tuning
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 		budget      cli.MemoryBudget
 		maxStreams  = fs.Int("max-streams", serve.DefaultMaxStreams, "Egress streams served at once, and gateway streams at once; more are refused and counted")
@@ -62,6 +63,7 @@ func run(args []string) int {
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
 	ingressBuf.Flags(fs, limit.PolicyFair)
 	access.Flags(fs)
+	tune.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -125,7 +127,7 @@ func run(args []string) int {
 		return cli.Fatal("router", err)
 	}
 	defer buf.Close()
-	in, err := ingress.NewServer(buf, ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxMessageSize(plan.MaxMessage))
+	in, err := ingress.NewServer(buf, append(tune.IngressOptions(), ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxMessageSize(plan.MaxMessage))...)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -149,7 +151,7 @@ func run(args []string) int {
 	defer router.Close()
 
 	// 3. The Egress server: one subscription at the router per stream.
-	egress, err := serve.NewServer(router, serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithLogger(logger))
+	egress, err := serve.NewServer(router, append(tune.EgressOptions(), serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithLogger(logger))...)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -163,7 +165,7 @@ func run(args []string) int {
 	}
 	conns := connlimit.New(*maxConns)
 	lis = conns.Listener(lis)
-	gs := grpc.NewServer(in.GRPCServerOptions()...)
+	gs := grpc.NewServer(append(in.GRPCServerOptions(), tune.ServerOptions()...)...)
 	in.Register(gs)
 	v1.Register(gs)
 	egress.Register(gs)

@@ -37,6 +37,8 @@ type Config struct {
 	SubBuffer   int           // the router's per-subscription diode (envelopes)
 	ProfileDir  string        // when set, the router writes cpu-<rate>-<run>.pprof here
 	Router      string        // the router binary
+	RouterArgs  []string      // more flags for the router (e.g. -shed-when-full, -grpc-read-buffer 65536)
+	SubWindow   int           // subscribers' HTTP/2 receive window in bytes (0: grpc-go's, estimated from 64 KiB)
 	certs       *certs
 }
 
@@ -51,8 +53,9 @@ type Step struct {
 	Sent        uint64        // envelopes the router confirmed reading (every stream ended OK)
 	Expected    uint64        // deliveries that would mean no loss: Sent per shard ID
 	Delivered   uint64        // envelopes the subscribers received, all together
-	// The router's own counts: lost in its ingress diode (each such
-	// envelope misses every shard ID) and in its subscription diodes.
+	// The router's own counts: lost in its ingress diode or shed before it
+	// (each such envelope misses every shard ID), and lost in its
+	// subscription diodes.
 	IngressDropped, EgressDropped uint64
 	CPU                           time.Duration // router utime + stime from the start of sending until delivery settled
 	RSS, PeakRSS                  uint64        // router resident set at the end, and its peak (VmHWM)
@@ -130,7 +133,7 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	if cfg.ProfileDir != "" {
 		profile = filepath.Join(cfg.ProfileDir, fmt.Sprintf("cpu-%s-%d.pprof", rateName(rate), run))
 	}
-	rp, err := startRouter(cfg.Router, cfg.certs, cfg.Buffer, cfg.SubBuffer, profile, stderr)
+	rp, err := startRouter(cfg.Router, cfg.certs, cfg.Buffer, cfg.SubBuffer, profile, cfg.RouterArgs, stderr)
 	if err != nil {
 		return st, err
 	}
@@ -139,8 +142,12 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	if err != nil {
 		return st, err
 	}
-	dial := func() (*grpc.ClientConn, error) {
-		return grpc.NewClient(rp.Addr, grpc.WithTransportCredentials(credentials.NewTLS(ctls)))
+	dial := func(opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+		return grpc.NewClient(rp.Addr, append(opts, grpc.WithTransportCredentials(credentials.NewTLS(ctls)))...)
+	}
+	var subOpts []grpc.DialOption
+	if w := int32(min(cfg.SubWindow, 1<<31-1)); w > 0 {
+		subOpts = append(subOpts, grpc.WithInitialWindowSize(w), grpc.WithInitialConnWindowSize(w))
 	}
 
 	// Subscribers: shard IDs A and B (a copy each) or A and A (a share each).
@@ -156,7 +163,7 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 		if i == 1 && !cfg.Split {
 			shard = "B"
 		}
-		cc, err := dial()
+		cc, err := dial(subOpts...)
 		if err != nil {
 			return st, err
 		}
@@ -258,8 +265,9 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	st.IngressDropped = after.IngressDropped - before.IngressDropped
 	st.EgressDropped = after.EgressDropped - before.EgressDropped
 	st.GCs = after.GCs - before.GCs
-	if after.Ingress-before.Ingress != st.Sent {
-		return st, fmt.Errorf("routerbench: router counted %d envelopes in, the senders %d", after.Ingress-before.Ingress, st.Sent)
+	// Every envelope sent was taken in or shed at the edge.
+	if in, shed := after.Ingress-before.Ingress, after.Shed-before.Shed; in+shed != st.Sent {
+		return st, fmt.Errorf("routerbench: router counted %d envelopes in and %d shed, the senders %d", in, shed, st.Sent)
 	}
 	scancel()
 	if err := rp.Stop(); err != nil {

@@ -35,8 +35,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Buffer, "buffer", 10000, "the router's ingress diode (envelopes; Loggregator's 10,000)")
 	fs.IntVar(&cfg.SubBuffer, "subscription-buffer", 1000, "the router's per-subscription diode (envelopes; Loggregator's 1,000)")
 	fs.StringVar(&cfg.Router, "router", "", "router binary to run (default: go build examples/router into a temporary directory)")
+	routerFlags := fs.String("router-flags", "", `more flags for the router program, space-separated (e.g. "-shed-when-full -grpc-read-buffer 65536")`)
+	fs.IntVar(&cfg.SubWindow, "sub-window", 0, "subscribers' HTTP/2 receive window per stream and connection in bytes (0: grpc-go's, estimated from 64 KiB)")
 	profile := fs.Bool("profile", false, "have the router write a CPU profile per run into -out (cpu-<rate>-<run>.pprof)")
 	out := fs.String("out", ".", "directory for routerbench.csv (and profiles)")
+	table := fs.Bool("table", false, "run the whole table (50k, 200k, 300k, 550k over 4 senders; flat out with 1 and 4 senders; 200k copy (A,B) and split (A,A)) with -runs runs each (default 3), print the medians; ignores -rates, -senders, -subscribers, -split")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: routerbench [flags]\n\nStarts the router program with mutual TLS, offers each rate and reports delivery, loss,\nrouter CPU-seconds per million delivered and router memory; writes routerbench.csv.\n\nFlags:")
 		fs.PrintDefaults()
@@ -78,7 +81,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *profile {
 		cfg.ProfileDir = *out
 	}
-	steps, err := Run(ctx, cfg, stdout, stderr)
+	cfg.RouterArgs = strings.Fields(*routerFlags)
+	var steps []Step
+	var err error
+	if *table {
+		runsSet := false
+		fs.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
+		if !runsSet {
+			cfg.Runs = 3
+		}
+		steps, err = runTable(ctx, cfg, stdout, stderr)
+	} else {
+		steps, err = Run(ctx, cfg, stdout, stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -97,6 +112,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "wrote", path)
 	return 0
+}
+
+// runTable builds the router once and runs TableRows.
+func runTable(ctx context.Context, cfg Config, stdout, stderr io.Writer) ([]Step, error) {
+	rows := TableRows()
+	fmt.Fprintf(stdout, "table: %d rows, %d run(s) each, about %v\n", len(rows), cfg.Runs, tableDuration(rows, cfg).Round(time.Second))
+	if cfg.Router == "" {
+		dir, err := os.MkdirTemp("", "routerbench")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if cfg.Router, err = buildRouter(ctx, dir, stderr); err != nil {
+			return nil, err
+		}
+	}
+	steps, _, err := RunTable(ctx, cfg, rows, stdout, stderr)
+	return steps, err
 }
 
 // Run builds the router (unless cfg.Router names a binary), makes
@@ -124,7 +157,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) ([]Step, err
 		mode = "a share each (A,A)"
 	}
 	fmt.Fprintf(stdout, "router %s, mutual TLS, ingress diode %d, subscription diode %d; %d sender stream(s), batches of %d envelopes of %d bytes; %d subscriber(s), %s; %v per run\n",
-		cfg.Router, cfg.Buffer, cfg.SubBuffer, cfg.Senders, BatchSize, size, cfg.Subscribers, mode, cfg.Duration)
+		strings.Join(append([]string{cfg.Router}, cfg.RouterArgs...), " "), cfg.Buffer, cfg.SubBuffer, cfg.Senders, BatchSize, size, cfg.Subscribers, mode, cfg.Duration)
 	WriteHeader(stdout)
 	var steps []Step
 	for _, rate := range cfg.Rates {

@@ -75,9 +75,9 @@ type routerProc struct {
 	err     error // Wait's, after exited is closed
 }
 
-// startRouter starts the router binary with mutual TLS and the given
-// buffer sizes, and waits for the address line it prints.
-func startRouter(bin string, c *certs, buffer, subBuffer int, cpuProfile string, stderr io.Writer) (*routerProc, error) {
+// startRouter starts the router binary with mutual TLS, the given buffer
+// sizes and the extra flags, and waits for the address line it prints.
+func startRouter(bin string, c *certs, buffer, subBuffer int, cpuProfile string, extra []string, stderr io.Writer) (*routerProc, error) {
 	args := []string{
 		"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-level", "error",
 		"-tls-cert", c.ServerCert, "-tls-key", c.ServerKey, "-tls-ca", c.CA,
@@ -87,6 +87,7 @@ func startRouter(bin string, c *certs, buffer, subBuffer int, cpuProfile string,
 	if cpuProfile != "" {
 		args = append(args, "-cpuprofile", cpuProfile)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -149,7 +150,8 @@ func (p *routerProc) Stop() error {
 // routerCounts are the router's own counters, read from /metrics.
 type routerCounts struct {
 	Ingress        uint64 // accepted by the Ingress server
-	IngressDropped uint64 // lost in the ingress diode
+	IngressDropped uint64 // lost in the ingress diode, or shed before it (-shed-when-full)
+	Shed           uint64 // shed at the edge (included in IngressDropped)
 	EgressDropped  uint64 // lost in the subscriptions' diodes (any cause)
 	GCs            uint64 // garbage collections so far
 	Subscriptions  int    // open subscriptions
@@ -189,6 +191,9 @@ func (p *routerProc) scrape(ctx context.Context) (routerCounts, error) {
 			rc.Ingress += n
 		case strings.HasPrefix(series, "dropped{") && strings.Contains(series, `direction="ingress"`) && strings.Contains(series, `component="ingress_server"`):
 			rc.IngressDropped += n
+			if strings.Contains(series, `cause="shed"`) {
+				rc.Shed += n
+			}
 		case strings.HasPrefix(series, "dropped{") && strings.Contains(series, `direction="egress"`) && strings.Contains(series, `component="router"`):
 			rc.EgressDropped += n
 		case strings.HasPrefix(series, "subscriptions{") && strings.Contains(series, `component="router"`):

@@ -13,6 +13,28 @@ type Reader[T any] interface {
 	Next(ctx context.Context) (T, error)
 }
 
+// BulkReader is a Reader that can also hand over up to n items at once,
+// appended to dst, under one synchronization instead of one per item (an
+// egress subscription takes its lock once). Run uses it when buf has it.
+type BulkReader[T any] interface {
+	TryNextN(dst []T, n int) []T
+}
+
+// takeFrom appends to batch what buf holds now, up to size items in all.
+func takeFrom[T any](buf Reader[T], bulk BulkReader[T], batch []T, size int) []T {
+	if bulk != nil {
+		return bulk.TryNextN(batch, size-len(batch))
+	}
+	for len(batch) < size {
+		v, ok := buf.TryNext()
+		if !ok {
+			break
+		}
+		batch = append(batch, v)
+	}
+	return batch
+}
+
 // Config says when a batch is flushed. The zero value means Loggregator's
 // defaults: 100 items, 100 ms, idle flush after 10 ms.
 type Config struct {
@@ -48,6 +70,7 @@ type FlushFunc[T any] func(batch []T)
 // buffer's reader.
 func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[T]) error {
 	cfg = cfg.withDefaults()
+	bulk, _ := buf.(BulkReader[T])
 	batch := make([]T, 0, cfg.Size)
 	var started time.Time
 	emit := func() {
@@ -59,15 +82,10 @@ func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[
 	}
 	for {
 		// Take what is there without blocking.
-		for len(batch) < cfg.Size {
-			v, ok := buf.TryNext()
-			if !ok {
-				break
-			}
-			if len(batch) == 0 {
-				started = time.Now()
-			}
-			batch = append(batch, v)
+		had := len(batch)
+		batch = takeFrom(buf, bulk, batch, cfg.Size)
+		if had == 0 && len(batch) > 0 {
+			started = time.Now()
 		}
 		if len(batch) >= cfg.Size {
 			emit()
@@ -114,18 +132,16 @@ func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[
 }
 
 func drain[T any](buf Reader[T], cfg Config, batch []T, flush FlushFunc[T], err error) error {
+	bulk, _ := buf.(BulkReader[T])
 	batch = batch[:0]
 	for {
-		v, ok := buf.TryNext()
-		if !ok {
+		batch = takeFrom(buf, bulk, batch, cfg.Size)
+		if len(batch) < cfg.Size {
 			break
 		}
-		batch = append(batch, v)
-		if len(batch) == cfg.Size {
-			flush(batch)
-			clear(batch)
-			batch = batch[:0]
-		}
+		flush(batch)
+		clear(batch)
+		batch = batch[:0]
 	}
 	if len(batch) > 0 {
 		flush(batch)

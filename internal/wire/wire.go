@@ -18,9 +18,19 @@ import (
 // does not check it, so handlers can answer bad input with a precise status).
 // Sent: Envelopes holds the wire bytes of each envelope, framed as an
 // EnvelopeBatch without re-encoding; when Envelopes is nil, Raw is sent.
+//
+// A receiver may set SkipIf before RecvMsg: the codec asks it with the
+// message's size before copying the message, and when it answers true the
+// message is not copied but only its envelopes counted: Raw is nil, Skipped
+// is set and SkippedEnvelopes holds the count. A message whose framing
+// cannot be counted is received as usual.
 type Batch struct {
 	Raw       []byte
 	Envelopes [][]byte
+
+	SkipIf           func(size int) bool
+	Skipped          bool
+	SkippedEnvelopes int
 }
 
 // Envelope is one loggregator.v2.Envelope as wire bytes.
@@ -37,8 +47,8 @@ var protoCodec = encoding.GetCodecV2("proto")
 // Name implements encoding.CodecV2.
 func (Codec) Name() string { return "proto" }
 
-// Marshal implements encoding.CodecV2. The returned buffers come from grpc's
-// pool and are owned by grpc, so the caller may reuse its slices as soon as
+// Marshal implements encoding.CodecV2. The returned buffers come from Pool
+// and are owned by grpc, so the caller may reuse its slices as soon as
 // SendMsg returns.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	switch m := v.(type) {
@@ -47,10 +57,9 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 			return copyOut(m.Raw), nil
 		}
 		size := envelope.BatchSize(m.Envelopes)
-		pool := mem.DefaultBufferPool()
-		buf := pool.Get(size)
+		buf := Pool.Get(size)
 		*buf = envelope.AppendBatch((*buf)[:0], m.Envelopes)
-		return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+		return mem.BufferSlice{mem.NewBuffer(buf, Pool)}, nil
 	case *Envelope:
 		return copyOut(m.Raw), nil
 	}
@@ -61,10 +70,9 @@ func copyOut(b []byte) mem.BufferSlice {
 	if len(b) == 0 {
 		return nil
 	}
-	pool := mem.DefaultBufferPool()
-	buf := pool.Get(len(b))
+	buf := Pool.Get(len(b))
 	copy(*buf, b)
-	return mem.BufferSlice{mem.NewBuffer(buf, pool)}
+	return mem.BufferSlice{mem.NewBuffer(buf, Pool)}
 }
 
 // Unmarshal implements encoding.CodecV2. Raw values get one private copy of
@@ -73,8 +81,14 @@ func copyOut(b []byte) mem.BufferSlice {
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *Batch:
+		m.Envelopes, m.Skipped, m.SkippedEnvelopes = nil, false, 0
+		if m.SkipIf != nil && m.SkipIf(data.Len()) {
+			if n, ok := countEnvelopes(data); ok {
+				m.Raw, m.Skipped, m.SkippedEnvelopes = nil, true, n
+				return nil
+			}
+		}
 		m.Raw = data.Materialize()
-		m.Envelopes = nil
 		return nil
 	case *Envelope:
 		m.Raw = data.Materialize()
