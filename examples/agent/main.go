@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/examples/internal/cli"
@@ -32,12 +33,14 @@ func run(args []string) int {
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
+		keepalive   cli.Keepalive
 	)
 	common.Flags(fs, "127.0.0.1:3458", "Ingress listen address for emitters")
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the agent's Ingress server")
 	routerFiles.ClientFlags(fs, "router-", "routers")
 	ingressBuf.Flags(fs, limit.PolicyFair)
+	keepalive.Flags(fs, 15*time.Second, 5*time.Second) // forward.WithKeepalive's defaults
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -77,9 +80,11 @@ func run(args []string) int {
 
 	// 2. The pool: -streams streams to routers picked among those of the
 	//    agent's zone (others only while none of its zone is reachable),
-	//    batches spread over them round robin, streams recycled on time.
+	//    batches spread over them round robin, streams recycled on time;
+	//    a router that stalls is cut off by keepalive (-router-keepalive).
 	pool, err := forward.NewPool(routerSource, forward.WithZone(*zone), forward.WithStreams(*streams),
-		forward.WithMode(sendMode), forward.WithTLS(routerTLS), forward.WithLogger(logger))
+		forward.WithMode(sendMode), forward.WithTLS(routerTLS), forward.WithLogger(logger),
+		forward.WithKeepalive(keepalive.Interval, keepalive.Timeout))
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}

@@ -30,6 +30,7 @@ func run(args []string) int {
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
+		keepalive   cli.Keepalive
 		access      cli.Access
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
@@ -37,6 +38,7 @@ func run(args []string) int {
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the proxy's Egress server and gateway")
 	routerFiles.ClientFlags(fs, "router-", "routers")
+	keepalive.Flags(fs, nozzle.DefaultKeepalive, nozzle.DefaultKeepaliveTimeout)
 	access.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
@@ -82,7 +84,8 @@ func run(args []string) int {
 	//    /metrics.
 	var firehoses metrics.Firehoses
 	subscriber := firehoses.Record(nozzle.FirehoseSubscriber(routerSource,
-		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger)))
+		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger),
+		nozzle.WithKeepalive(keepalive.Interval, keepalive.Timeout)))
 
 	// 3. The Egress server on -addr.
 	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns), serve.WithLogger(logger)}
