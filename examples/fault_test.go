@@ -63,6 +63,9 @@ type faultRig struct {
 	// keepalive: extra flags for the agent's and the proxy's router
 	// connections (-router-keepalive...); nil: the programs' defaults.
 	keepalive []string
+	// routerArgs and proxyArgs are extra flags for the routers and the
+	// proxy.
+	routerArgs, proxyArgs []string
 }
 
 type faultTLS struct {
@@ -168,7 +171,7 @@ func (r *faultRig) startRouter(i int) {
 	r.incarnat++
 	x.id = fmt.Sprintf("r%d-%d", i, r.incarnat)
 	x.p = startProgram(r.t, r.bin, "router", concat([]string{"-addr", x.addr, "-metrics-addr", "127.0.0.1:0", "-zone", "z1", "-id", x.id,
-		"-shutdown-timeout", "15s", "-log-level", "error"}, r.registerArgs(), r.tls.server, r.telemetryArgs())...)
+		"-shutdown-timeout", "15s", "-log-level", "error"}, r.registerArgs(), r.routerArgs, r.tls.server, r.telemetryArgs())...)
 }
 
 // useEtcd starts an etcd for the routers to register in and the agent and
@@ -193,7 +196,7 @@ func (r *faultRig) start() {
 		r.startRouter(i)
 	}
 	r.proxy = startProgram(t, r.bin, "proxy", concat([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-level", "error"},
-		r.routerList(), r.keepalive, r.tls.server, r.tls.router, r.telemetryArgs())...)
+		r.routerList(), r.keepalive, r.proxyArgs, r.tls.server, r.tls.router, r.telemetryArgs())...)
 	for _, shard := range r.shards {
 		r.nozzles = append(r.nozzles, startProgram(t, r.bin, "nozzle", append([]string{"-addr", r.proxy.addr, "-shard-id", shard, "-metrics-addr", "127.0.0.1:0"}, r.tls.client...)...))
 	}
