@@ -31,6 +31,7 @@ func run(args []string) int {
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
 		keepalive   cli.Keepalive
+		serverKA    = fs.Duration("keepalive", serve.DefaultKeepalive, "ping a nozzle's connection after this long without activity, and close it when the ping is not answered within as long again (a stalled nozzle's stream ends and its drops are counted)")
 		access      cli.Access
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
@@ -88,7 +89,8 @@ func run(args []string) int {
 		nozzle.WithKeepalive(keepalive.Interval, keepalive.Timeout)))
 
 	// 3. The Egress server on -addr.
-	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns), serve.WithLogger(logger)}
+	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns),
+		serve.WithKeepalive(*serverKA, *serverKA), serve.WithLogger(logger)}
 	if common.Reflection {
 		egressOpts = append(egressOpts, serve.WithReflection())
 	}
