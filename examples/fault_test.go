@@ -299,15 +299,15 @@ func (r *faultRig) finish(lg loadgenSummary) []nozzleSummary {
 
 // faultLedger is the books of one run, per hop.
 type faultLedger struct {
-	sent                    uint64
-	agentIn, agentOut       float64
-	agentDrops              map[string]float64
-	agentUnconfirmed        float64
-	agentRetries            float64 // batches the pool sent again after a failure
+	sent              uint64
+	agentIn, agentOut float64
+	agentDrops        map[string]float64
+	agentUnconfirmed  float64
+	agentRetries      float64 // batches the pool sent again after a failure
 	// stale is how many envelopes a killed router may have taken in and
 	// passed on after its counters were last read (0 unless one was
 	// killed): its routed count may be short by as many.
-	stale float64
+	stale                   float64
 	routersIn, routersRefus float64
 	routerInDrops           float64
 	routed, unrouted        float64
