@@ -105,6 +105,7 @@ func TestTopologyRouterCrash(t *testing.T) {
 		// stream, one stream per nozzle of the group.
 		assert.GreaterOrEqual(t, firehose.Lost, int64(0), "group %s", g.ShardID)
 		assert.LessOrEqual(t, firehose.Lost, int64(900*g.Nozzles), "group %s: in-stream loss", g.ShardID)
-		assert.Equal(t, int64(rep.Sent), int64(g.Delivered)+int64(g.Dropped)+g.Lost, "group %s books", g.ShardID)
+		assert.Equal(t, int64(rep.Sent)+int64(g.Duplicates), int64(g.Delivered)+int64(g.Dropped)+g.Lost, "group %s books", g.ShardID)
+		assert.True(t, g.Balanced(rep.Sent), "group %s: losses and duplicates within their bounds", g.ShardID)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sluicelog/sluice/egress/forward"
 	"github.com/sluicelog/sluice/examples/internal/cli"
@@ -34,6 +35,7 @@ func run(args []string) int {
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
 		budget      cli.MemoryBudget
+		keepalive   cli.Keepalive
 	)
 	// 128 MiB: half bounds the ingress buffer (10,000 envelopes of up to
 	// 6.4 KiB on average), half is left for the batches on their way to the
@@ -45,6 +47,7 @@ func run(args []string) int {
 	serverFiles.ServerFlags(fs, "", "the agent's Ingress server")
 	routerFiles.ClientFlags(fs, "router-", "routers")
 	ingressBuf.Flags(fs, limit.PolicyFair)
+	keepalive.Flags(fs, 15*time.Second, 5*time.Second) // forward.WithKeepalive's defaults
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -88,9 +91,11 @@ func run(args []string) int {
 
 	// 2. The pool: -streams streams to routers picked among those of the
 	//    agent's zone (others only while none of its zone is reachable),
-	//    batches spread over them round robin, streams recycled on time.
+	//    batches spread over them round robin, streams recycled on time;
+	//    a router that stalls is cut off by keepalive (-router-keepalive).
 	pool, err := forward.NewPool(routerSource, forward.WithZone(*zone), forward.WithStreams(*streams),
-		forward.WithMode(sendMode), forward.WithTLS(routerTLS), forward.WithLogger(logger))
+		forward.WithMode(sendMode), forward.WithTLS(routerTLS), forward.WithLogger(logger),
+		forward.WithKeepalive(keepalive.Interval, keepalive.Timeout))
 	if err != nil {
 		return cli.Fatal("agent", err)
 	}

@@ -30,6 +30,8 @@ func run(args []string) int {
 		serverFiles cli.TLSFiles
 		routerFiles cli.TLSFiles
 		routers     discoveryflag.Routers
+		keepalive   cli.Keepalive
+		serverKA    = fs.Duration("keepalive", serve.DefaultKeepalive, "ping a nozzle's connection after this long without activity, and close it when the ping is not answered within as long again (a stalled nozzle's stream ends and its drops are counted)")
 		access      cli.Access
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 	)
@@ -37,6 +39,7 @@ func run(args []string) int {
 	routers.Flags(fs)
 	serverFiles.ServerFlags(fs, "", "the proxy's Egress server and gateway")
 	routerFiles.ClientFlags(fs, "router-", "routers")
+	keepalive.Flags(fs, nozzle.DefaultKeepalive, nozzle.DefaultKeepaliveTimeout)
 	access.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
@@ -82,10 +85,12 @@ func run(args []string) int {
 	//    /metrics.
 	var firehoses metrics.Firehoses
 	subscriber := firehoses.Record(nozzle.FirehoseSubscriber(routerSource,
-		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger)))
+		nozzle.WithBufferSize(*bufferSize), nozzle.WithTLS(routerTLS), nozzle.WithLogger(logger),
+		nozzle.WithKeepalive(keepalive.Interval, keepalive.Timeout)))
 
 	// 3. The Egress server on -addr.
-	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns), serve.WithLogger(logger)}
+	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns),
+		serve.WithKeepalive(*serverKA, *serverKA), serve.WithLogger(logger)}
 	if common.Reflection {
 		egressOpts = append(egressOpts, serve.WithReflection())
 	}

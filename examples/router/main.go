@@ -46,6 +46,7 @@ func run(args []string) int {
 		advertise   = fs.String("advertise-addr", "", "address registered in etcd for others to dial (default: the listen address)")
 		ingressBuf  cli.IngressBuffer
 		subBuffer   = fs.Int("subscription-buffer", serve.DefaultSubscriptionBuffer, "per-subscription diode size (envelopes)")
+		groupGrace  = fs.Duration("group-grace", serve.DefaultGroupGrace, "how long a shard group keeps its buffer after its last member left, for a member that reconnects")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
@@ -144,7 +145,7 @@ func run(args []string) int {
 	// 2. The subscription router: each shard ID gets its copy of every
 	//    envelope its selectors match, the members of a shard group share it.
 	router, err := serve.NewRouter(serve.WithSubscriptionDiode(*subBuffer), serve.WithSubscriptionBytes(plan.Subscription),
-		serve.WithLimits(serve.Limits{MaxShards: *maxShards, MaxEnvelopeBytes: plan.MaxEnvelope}), serve.WithLogger(logger))
+		serve.WithGroupGrace(*groupGrace), serve.WithLimits(serve.Limits{MaxShards: *maxShards, MaxEnvelopeBytes: plan.MaxEnvelope}), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
