@@ -60,7 +60,7 @@ func TestHostileClients(t *testing.T) {
 	router := startProgram(t, bin, "router", "-addr", "127.0.0.1:0", "-gateway-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0",
 		"-tls-cert", file("server.pem"), "-tls-key", file("server-key.pem"), "-tls-ca", file("ca.pem"),
 		"-memory-budget", "64MiB", "-max-streams", strconv.Itoa(hostileStreams), "-max-shard-groups", strconv.Itoa(hostileShards),
-		"-max-connections", strconv.Itoa(hostileMaxConns))
+		"-max-connections", strconv.Itoa(hostileMaxConns), "-send-timeout", "2s", "-write-timeout", "2s")
 	clientTLS := clientTLSFromDir(t, tlsDir)
 	rss := watchRSS(t, router.cmd.Process.Pid)
 	cc := hostileConn(t, router.addr, clientTLS)
@@ -151,7 +151,10 @@ func TestHostileClients(t *testing.T) {
 	stallGW := hostileStalledGateway(t, router.gatewayURL, clientTLS)
 	defer stallGW.Close()
 	require.Eventually(t, func() bool {
-		return router.metric(t, "subscriptions", "component", "router") == 3
+		// stall-grpc may already have been evicted (-send-timeout 2s).
+		subs := router.metric(t, "subscriptions", "component", "router")
+		evicted := router.metric(t, "evicted_streams", "component", "egress_server")
+		return subs+evicted == 3 && router.metric(t, "streams", "component", "gateway") == 1
 	}, 20*time.Second, 20*time.Millisecond, "good, stall-grpc and stall-gw subscribed")
 
 	rss.mark(t, "start, good pair, flood, stalled streams")
@@ -210,17 +213,25 @@ func TestHostileClients(t *testing.T) {
 		return router.metric(t, "dropped", "component", "router", "direction", "ingress", "cause", "too_large") == 3
 	}, 20*time.Second, 20*time.Millisecond)
 	assert.Equal(t, float64(3), router.metric(t, "rejected", "component", "ingress_server", "cause", "too_large"))
+	// The gRPC stream that reads nothing was evicted: one eviction, its
+	// lost batch counted under its shard ID, and the rest of its
+	// subscription counted by the router when it left its group.
+	require.Eventually(t, func() bool {
+		return router.metric(t, "evicted_streams", "component", "egress_server") == 1
+	}, 30*time.Second, 50*time.Millisecond, "the Egress server never evicted the stream that reads nothing")
+	grpcLost := router.metric(t, "dropped", "component", "egress_server", "shard_id", "stall-grpc", "cause", "write_timeout")
+	assert.True(t, grpcLost >= 1 && grpcLost <= 100, "one batch (at most 100) lost with the evicted stream: %v", grpcLost)
 	require.NoError(t, cc.Close())
 
-	rss.mark(t, "oversized envelopes")
+	rss.mark(t, "oversized envelopes, gRPC eviction")
 
 	// 6. Thousands of idle TCP connections: once the connections open
 	//    reach -max-connections, the rest are closed at once and counted.
 	require.Eventually(t, func() bool {
 		return router.metric(t, "connections", "component", "grpc_listener") == 3
 	}, 20*time.Second, 20*time.Millisecond, "open: the publisher's, the flood's and the good subscriber's")
-	// (stall-grpc shared the hostile clients' connection, closed above:
-	// its stream ended with it.)
+	// (stall-grpc was evicted and shared the hostile clients' connection,
+	// closed above.)
 	const idle = 2000
 	conns := make([]net.Conn, 0, idle)
 	for range idle {

@@ -47,6 +47,8 @@ func run(args []string) int {
 		ingressBuf  cli.IngressBuffer
 		subBuffer   = fs.Int("subscription-buffer", serve.DefaultSubscriptionBuffer, "per-subscription diode size (envelopes)")
 		groupGrace  = fs.Duration("group-grace", serve.DefaultGroupGrace, "how long a shard group keeps its buffer after its last member left, for a member that reconnects")
+		sendTimeout = fs.Duration("send-timeout", serve.DefaultSendTimeout, "an Egress stream whose send blocks this long (its client reads nothing) is ended and counted evicted (0: never)")
+		writeTime   = fs.Duration("write-timeout", serve.DefaultWriteTimeout, "a gateway client whose frame is not written in this long (it reads nothing) is evicted and counted (0: never)")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		tlsFiles    cli.TLSFiles
 		etcd        discoveryflag.Etcd
@@ -152,7 +154,7 @@ func run(args []string) int {
 	defer router.Close()
 
 	// 3. The Egress server: one subscription at the router per stream.
-	egress, err := serve.NewServer(router, append(tune.EgressOptions(), serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithLogger(logger))...)
+	egress, err := serve.NewServer(router, append(tune.EgressOptions(), serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithSendTimeout(*sendTimeout), serve.WithLogger(logger))...)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
@@ -193,7 +195,7 @@ func run(args []string) int {
 	var gateway *serve.Gateway
 	var gatewayHTTP *cli.HTTPServer
 	if *gatewayAddr != "" {
-		if gateway, err = serve.NewGateway(router, serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithLogger(logger)); err != nil {
+		if gateway, err = serve.NewGateway(router, serve.WithAuthorizer(authorizer), serve.WithMaxStreams(*maxStreams), serve.WithWriteTimeout(*writeTime), serve.WithLogger(logger)); err != nil {
 			return cli.Fatal("router", err)
 		}
 		defer gateway.Close()
