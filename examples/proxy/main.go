@@ -34,6 +34,8 @@ func run(args []string) int {
 		serverKA    = fs.Duration("keepalive", serve.DefaultKeepalive, "ping a nozzle's connection after this long without activity, and close it when the ping is not answered within as long again (a stalled nozzle's stream ends and its drops are counted)")
 		access      cli.Access
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
+		sendTimeout = fs.Duration("send-timeout", serve.DefaultSendTimeout, "a nozzle's Egress stream whose send blocks this long (it reads nothing) is ended and counted evicted (0: never)")
+		writeTime   = fs.Duration("write-timeout", serve.DefaultWriteTimeout, "a gateway client whose frame is not written in this long (it reads nothing) is evicted and counted (0: never)")
 	)
 	common.Flags(fs, "127.0.0.1:8084", "Egress gRPC listen address")
 	routers.Flags(fs)
@@ -90,7 +92,7 @@ func run(args []string) int {
 
 	// 3. The Egress server on -addr.
 	egressOpts := []serve.ServerOption{serve.WithTLS(serverTLS), serve.WithAuthorizer(authorizer), serve.WithMaxConnections(*maxConns),
-		serve.WithKeepalive(*serverKA, *serverKA), serve.WithLogger(logger)}
+		serve.WithKeepalive(*serverKA, *serverKA), serve.WithSendTimeout(*sendTimeout), serve.WithLogger(logger)}
 	if common.Reflection {
 		egressOpts = append(egressOpts, serve.WithReflection())
 	}
@@ -108,7 +110,7 @@ func run(args []string) int {
 	var gateway *serve.Gateway
 	var gatewayHTTP *cli.HTTPServer
 	if *gatewayAddr != "" {
-		if gateway, err = serve.NewGateway(subscriber, serve.WithAuthorizer(authorizer), serve.WithLogger(logger)); err != nil {
+		if gateway, err = serve.NewGateway(subscriber, serve.WithAuthorizer(authorizer), serve.WithWriteTimeout(*writeTime), serve.WithLogger(logger)); err != nil {
 			return cli.Fatal("proxy", err)
 		}
 		defer gateway.Close()
