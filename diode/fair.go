@@ -76,6 +76,7 @@ type Fair[T any] struct {
 
 	reported uint64 // drops passed to alert; reader only
 	w        waiter
+	room     room // writers waiting for room (WaitRoom); guarded by mu
 
 	bc    *byteCap[T] // WithMaxBytes, or nil: only its max and size are used
 	bytes int64       // bytes held; guarded by mu
@@ -234,6 +235,9 @@ func (f *Fair[T]) TryNext() (v T, ok bool) {
 		f.cursor = f.srcs[s].rnext // before pop, which may remove s
 		v, ok = f.pop(s), true
 		f.read++
+		if f.room.ch != nil {
+			f.roomRead()
+		}
 	}
 	f.mu.Unlock()
 	if dropped != f.reported {

@@ -34,6 +34,7 @@ func (h handler) BatchSender(st grpc.ServerStream) error {
 		b.SkipIf = s.skipBatch // shed before the codec copies the message
 	}
 	for {
+		s.room(st.Context(), &b) // WithWaitWhenFull: push back while the buffer is full
 		if err := st.RecvMsg(&b); err != nil {
 			if err == io.EOF {
 				return st.SendMsg(&envelope.BatchSenderResponse{})

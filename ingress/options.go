@@ -67,8 +67,9 @@ type serverConfig struct {
 	kaWithoutRP bool
 	reflection  bool // WithReflection
 	drain       time.Duration
-	maxConns    int  // WithMaxConnections; 0: no limit
-	shed        bool // WithShedWhenFull
+	maxConns    int           // WithMaxConnections; 0: no limit
+	shed        bool          // WithShedWhenFull
+	wait        time.Duration // WithWaitWhenFull; 0: off
 }
 
 func defaultServerConfig() serverConfig {

@@ -10,8 +10,9 @@ var (
 // Report describes the Server's counters under Loggregator's names:
 // ingress (envelopes accepted), dropped{direction=ingress,cause=overflow}
 // (its buffer's drops), rejected{cause} (messages refused), the gauge
-// streams, tls_handshake_failures{cause}, the gauge connections and
-// refused_connections.
+// streams, tls_handshake_failures{cause}, the gauge connections,
+// refused_connections, and ingress_waits, ingress_wait_timeouts and
+// ingress_wait_seconds (WithWaitWhenFull).
 func (s *Server) Report(emit func(stats.Metric)) {
 	st := s.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))
@@ -30,6 +31,7 @@ func (s *Server) Report(emit func(stats.Metric)) {
 	emit(stats.GaugeOf(stats.Streams, stats.HelpStreams, float64(st.OpenStreams)))
 	s.tlsWatch.Report(emit)
 	s.conns.Report(emit)
+	reportWaits(emit, st)
 }
 
 // Report describes the Client's counters: ingress (envelopes handed to

@@ -41,6 +41,7 @@ type Server struct {
 	refused      atomic.Uint64
 	shed         atomic.Uint64 // envelopes of batches shed at the edge (WithShedWhenFull)
 	full         fullBuffer    // buf, when shedding is on and buf can be full
+	wait         edgeWait      // WithWaitWhenFull
 	open         atomic.Int64
 	closed       atomic.Bool      // read on every message: refuse after Close
 	tlsWatch     *tlswatch.Watch  // failed handshakes of GRPCServerOptions' credentials
@@ -72,6 +73,9 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 		return nil, err
 	}
 	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{}), tlsWatch: tlswatch.New("ingress", cfg.logger)}
+	if err := s.wait.init(buf, cfg.wait); err != nil {
+		return nil, err
+	}
 	if f, ok := buf.(fullBuffer); ok && cfg.shed {
 		s.full = f
 	}
@@ -278,6 +282,14 @@ type ServerStats struct {
 	// WithMaxConnections.
 	Connections        int
 	RefusedConnections uint64
+	// Waits counts BatchSender streams' waits for room in the full buffer
+	// before receiving their next batch (WithWaitWhenFull; counter
+	// `ingress_waits`), WaitTimeouts those that ended after the bound
+	// without room (`ingress_wait_timeouts`; the batch was then taken in
+	// and the buffer dropped what did not fit, counted in Dropped), and
+	// WaitTime the time spent waiting (`ingress_wait_seconds`).
+	Waits, WaitTimeouts uint64
+	WaitTime            time.Duration
 }
 
 // Rejected counts messages the Server refused, by cause. A message is one
@@ -301,7 +313,7 @@ func (r Rejected) Total() uint64 { return r.Malformed + r.TooLarge + r.Closed }
 
 // Stats returns a snapshot of the Server's counters.
 func (s *Server) Stats() ServerStats {
-	return ServerStats{
+	st := ServerStats{
 		Ingress:      s.ingress.Load(),
 		Dropped:      s.dropped(),
 		OriginFilled: s.originFilled.Load(),
@@ -316,6 +328,8 @@ func (s *Server) Stats() ServerStats {
 		Connections:        s.conns.Open(),
 		RefusedConnections: s.conns.Refused(),
 	}
+	s.wait.stats(&st)
+	return st
 }
 
 // dropped returns the buffer's overflow and the envelopes shed.
