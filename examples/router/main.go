@@ -54,6 +54,7 @@ func run(args []string) int {
 		etcd        discoveryflag.Etcd
 		access      cli.Access
 		tune        tuning
+		edge        edgeFlags
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 		budget      cli.MemoryBudget
 		maxStreams  = fs.Int("max-streams", serve.DefaultMaxStreams, "Egress streams served at once, and gateway streams at once; more are refused and counted")
@@ -67,6 +68,7 @@ func run(args []string) int {
 	ingressBuf.Flags(fs, limit.PolicyFair)
 	access.Flags(fs)
 	tune.Flags(fs)
+	edge.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -130,7 +132,7 @@ func run(args []string) int {
 		return cli.Fatal("router", err)
 	}
 	defer buf.Close()
-	in, err := ingress.NewServer(buf, append(tune.IngressOptions(), ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxMessageSize(plan.MaxMessage))...)
+	in, err := ingress.NewServer(buf, append(append(tune.IngressOptions(), edge.IngressOptions()...), ingress.WithTLS(serverTLS), ingress.WithLogger(logger), ingress.WithMaxMessageSize(plan.MaxMessage))...)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}

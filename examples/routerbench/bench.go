@@ -39,6 +39,7 @@ type Config struct {
 	Router      string        // the router binary
 	RouterArgs  []string      // more flags for the router (e.g. -shed-when-full, -grpc-read-buffer 65536)
 	SubWindow   int           // subscribers' HTTP/2 receive window in bytes (0: grpc-go's, estimated from 64 KiB)
+	SenderBuf   int           // envelopes the senders buffer, all together, while the router reads nothing (an agent's diode); beyond it they drop and count
 	certs       *certs
 }
 
@@ -51,8 +52,13 @@ type Step struct {
 	Split       bool
 	Window      time.Duration // how long the senders sent
 	Sent        uint64        // envelopes the router confirmed reading (every stream ended OK)
-	Expected    uint64        // deliveries that would mean no loss: Sent per shard ID
-	Delivered   uint64        // envelopes the subscribers received, all together
+	// What the senders were offered (the paced rate over the window; for
+	// flat out, what they sent) and what they dropped at their edge
+	// because the router pushed back and their buffer was full. Offered -
+	// Sent - SenderDropped were still in the senders' buffers at the end.
+	Offered, SenderDropped uint64
+	Expected               uint64 // deliveries that would mean no loss: Sent per shard ID
+	Delivered              uint64 // envelopes the subscribers received, all together
 	// The router's own counts: lost in its ingress diode or shed before it
 	// (each such envelope misses every shard ID), and lost in its
 	// subscription diodes.
@@ -60,6 +66,7 @@ type Step struct {
 	CPU                           time.Duration // router utime + stime from the start of sending until delivery settled
 	RSS, PeakRSS                  uint64        // router resident set at the end, and its peak (VmHWM)
 	GCs                           uint64        // garbage collections in the router over the run
+	Waits                         uint64        // the router's ingress streams' waits for room (-wait-when-full)
 }
 
 // Loss is the share of expected deliveries that did not happen.
@@ -68,6 +75,17 @@ func (s Step) Loss() float64 {
 		return 0
 	}
 	return 1 - float64(s.Delivered)/float64(s.Expected)
+}
+
+// OfferedLoss is the share of the deliveries the offered envelopes would
+// have made that did not happen: the senders' drops and backlog as well
+// as the router's loss.
+func (s Step) OfferedLoss() float64 {
+	if s.Offered == 0 || s.Sent == 0 {
+		return 0
+	}
+	want := float64(s.Offered) * float64(s.Expected) / float64(s.Sent)
+	return 1 - float64(s.Delivered)/want
 }
 
 // CPUPerMillion is router CPU-seconds per million envelopes delivered.
@@ -216,14 +234,14 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 		return st, err
 	}
 	start := time.Now()
-	sent := make([]uint64, cfg.Senders)
+	sent := make([]sendCount, cfg.Senders)
 	errs := make([]error, cfg.Senders)
 	var senders sync.WaitGroup
 	for i, s := range streams {
 		senders.Add(1)
 		go func() {
 			defer senders.Done()
-			sent[i], errs[i] = send(ctx, s, batch, rate/cfg.Senders, start, cfg.Duration)
+			sent[i], errs[i] = send(ctx, s, batch, rate/cfg.Senders, cfg.SenderBuf/cfg.Senders, start, cfg.Duration)
 		}()
 	}
 	senders.Wait()
@@ -232,7 +250,9 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 		if errs[i] != nil {
 			return st, fmt.Errorf("routerbench: sender %d: %w", i, errs[i])
 		}
-		st.Sent += sent[i]
+		st.Sent += sent[i].sent
+		st.Offered += sent[i].offered
+		st.SenderDropped += sent[i].dropped
 	}
 	st.Expected = st.Sent * copies
 
@@ -265,6 +285,7 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	st.IngressDropped = after.IngressDropped - before.IngressDropped
 	st.EgressDropped = after.EgressDropped - before.EgressDropped
 	st.GCs = after.GCs - before.GCs
+	st.Waits = after.Waits - before.Waits
 	// Every envelope sent was taken in or shed at the edge.
 	if in, shed := after.Ingress-before.Ingress, after.Shed-before.Shed; in+shed != st.Sent {
 		return st, fmt.Errorf("routerbench: router counted %d envelopes in and %d shed, the senders %d", in, shed, st.Sent)
@@ -276,13 +297,20 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	return st, nil
 }
 
+// sendCount is what one sender stream was offered, sent and dropped.
+type sendCount struct{ offered, sent, dropped uint64 }
+
 // send paces one BatchSender stream at rate envelopes per second (flat out
 // when rate is 0) from start for d, then ends the stream and waits for the
-// router's answer, which confirms it read every batch. It returns how many
-// envelopes were sent.
-func send(ctx context.Context, s grpc.ClientStream, batch []byte, rate int, start time.Time, d time.Duration) (uint64, error) {
+// router's answer, which confirms it read every batch. A paced sender is an
+// agent: envelopes come due at rate whether or not the router reads, and
+// while SendMsg is held up by flow control (the router pushing back) they
+// wait in a buffer of buf envelopes; batches due beyond it are dropped and
+// counted, as an agent's diode does. A flat-out sender sends as fast as the
+// router reads: it is offered what it sends.
+func send(ctx context.Context, s grpc.ClientStream, batch []byte, rate, buf int, start time.Time, d time.Duration) (sendCount, error) {
 	msg := &wire.Batch{Raw: batch}
-	var n uint64
+	var c sendCount
 	for ctx.Err() == nil {
 		elapsed := time.Since(start)
 		if elapsed >= d {
@@ -290,23 +318,30 @@ func send(ctx context.Context, s grpc.ClientStream, batch []byte, rate int, star
 		}
 		if rate > 0 {
 			due := uint64(float64(rate) * elapsed.Seconds())
-			if n+BatchSize > due {
+			if c.sent+c.dropped+BatchSize > due {
 				time.Sleep(time.Millisecond)
 				continue
 			}
+			for due-c.sent-c.dropped > uint64(buf)+BatchSize {
+				c.dropped += BatchSize // the buffer is full: drop and count
+			}
 		}
 		if err := s.SendMsg(msg); err != nil {
-			return n, err
+			return c, err
 		}
-		n += BatchSize
+		c.sent += BatchSize
+	}
+	c.offered = c.sent
+	if rate > 0 {
+		c.offered = uint64(float64(rate) * min(time.Since(start), d).Seconds())
 	}
 	if err := s.CloseSend(); err != nil {
-		return n, err
+		return c, err
 	}
 	if err := s.RecvMsg(&envelope.BatchSenderResponse{}); !wire.Confirmed(err) {
-		return n, err
+		return c, err
 	}
-	return n, nil
+	return c, nil
 }
 
 // waitSubscribed waits until the router reports n subscriptions.

@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.SubBuffer, "subscription-buffer", 1000, "the router's per-subscription diode (envelopes; Loggregator's 1,000)")
 	fs.StringVar(&cfg.Router, "router", "", "router binary to run (default: go build examples/router into a temporary directory)")
 	routerFlags := fs.String("router-flags", "", `more flags for the router program, space-separated (e.g. "-shed-when-full -grpc-read-buffer 65536")`)
+	fs.IntVar(&cfg.SenderBuf, "sender-buffer", 10000, "envelopes the senders buffer, all together, while the router pushes back (an agent's diode); paced batches due beyond it are dropped and counted as the senders' drops")
 	fs.IntVar(&cfg.SubWindow, "sub-window", 0, "subscribers' HTTP/2 receive window per stream and connection in bytes (0: grpc-go's, estimated from 64 KiB)")
 	profile := fs.Bool("profile", false, "have the router write a CPU profile per run into -out (cpu-<rate>-<run>.pprof)")
 	out := fs.String("out", ".", "directory for routerbench.csv (and profiles)")

@@ -59,6 +59,10 @@ func TestStudyAtALowRate(t *testing.T) {
 	assert.Equal(t, 2*sent, num("expected"))
 	assert.Equal(t, 2*sent, num("delivered"))
 	assert.Equal(t, 0.0, num("loss"))
+	// The router kept up: the senders dropped nothing and had nothing left.
+	assert.Equal(t, 0.0, num("sender_dropped"))
+	assert.InDelta(t, sent, num("offered"), BatchSize)
+	assert.InDelta(t, 0.0, num("offered_loss"), 0.05)
 	assert.Equal(t, 0.0, num("ingress_dropped"))
 	assert.Equal(t, 0.0, num("egress_dropped"))
 	assert.Positive(t, num("rss_bytes"))

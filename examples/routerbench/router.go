@@ -154,6 +154,7 @@ type routerCounts struct {
 	Shed           uint64 // shed at the edge (included in IngressDropped)
 	EgressDropped  uint64 // lost in the subscriptions' diodes (any cause)
 	GCs            uint64 // garbage collections so far
+	Waits          uint64 // ingress streams' waits for room (-wait-when-full)
 	Subscriptions  int    // open subscriptions
 }
 
@@ -198,6 +199,8 @@ func (p *routerProc) scrape(ctx context.Context) (routerCounts, error) {
 			rc.EgressDropped += n
 		case strings.HasPrefix(series, "subscriptions{") && strings.Contains(series, `component="router"`):
 			rc.Subscriptions = int(n)
+		case strings.HasPrefix(series, "ingress_waits{") && strings.Contains(series, `component="ingress_server"`):
+			rc.Waits += n
 		case series == "go_gc_duration_seconds_count":
 			rc.GCs = n
 		}

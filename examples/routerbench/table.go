@@ -43,6 +43,7 @@ type Median struct {
 	Runs                 int
 	SentRate, Delivered  float64
 	Loss, CPUPerMillion  float64
+	OfferedLoss          float64
 	RSS, PeakRSS         float64
 	IngressDrop, SubDrop float64
 }
@@ -96,6 +97,7 @@ func median(row Row, steps []Step) Median {
 	m.Delivered = col(func(s Step) float64 { return float64(s.Delivered) })
 	m.Loss = col(Step.Loss)
 	m.CPUPerMillion = col(Step.CPUPerMillion)
+	m.OfferedLoss = col(Step.OfferedLoss)
 	m.RSS = col(func(s Step) float64 { return float64(s.RSS) })
 	m.PeakRSS = col(func(s Step) float64 { return float64(s.PeakRSS) })
 	m.IngressDrop = col(func(s Step) float64 { return float64(s.IngressDropped) })
@@ -111,15 +113,15 @@ func WriteTable(w io.Writer, cfg Config, meds []Median) {
 	}
 	fmt.Fprintf(w, "\nmedian of %d run(s) of %v each; ingress diode %d, subscription diode %d; delivered/s is delivered over the send window\n\n",
 		runs, cfg.Duration, cfg.Buffer, cfg.SubBuffer)
-	fmt.Fprintln(w, "| offered | senders | subscribers | sent/s | delivered/s | loss | in-drop | sub-drop | CPU-s/M | RSS MiB | peak MiB |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| offered | senders | subscribers | sent/s | delivered/s | loss | loss of offered | in-drop | sub-drop | CPU-s/M | RSS MiB | peak MiB |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, m := range meds {
 		subs := fmt.Sprint(m.Subscribers)
 		if m.Subscribers > 1 {
 			subs += map[bool]string{false: " (A,B)", true: " (A,A)"}[m.Split]
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.0f | %.3f %% | %.0f | %.0f | %.3f | %.1f | %.1f |\n",
-			m.Label, m.Senders, subs, m.SentRate, m.Delivered/cfg.Duration.Seconds(), 100*m.Loss, m.IngressDrop, m.SubDrop,
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.0f | %.3f %% | %.3f %% | %.0f | %.0f | %.3f | %.1f | %.1f |\n",
+			m.Label, m.Senders, subs, m.SentRate, m.Delivered/cfg.Duration.Seconds(), 100*m.Loss, 100*m.OfferedLoss, m.IngressDrop, m.SubDrop,
 			m.CPUPerMillion, m.RSS/(1<<20), m.PeakRSS/(1<<20))
 	}
 }
