@@ -3,6 +3,7 @@ package harness_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,13 +22,28 @@ import (
 // lose about as much as the noisy one. Every phase ends on a condition
 // (harness.RunNoisy), so the outcome does not depend on the machine.
 func TestE2ENoisyNeighbourFairVersusRing(t *testing.T) {
+	testNoisyFairVersusRing(t, 0)
+}
+
+// The same with the router's ingress streams waiting for room (at most
+// 20 ms a batch) before they take in what the full buffer would drop: the
+// agent's stream is held back and then let in, and the fair buffer still
+// decides whom to drop. The outcome is the same.
+func TestE2ENoisyNeighbourFairVersusRingWaitWhenFull(t *testing.T) {
+	testNoisyFairVersusRing(t, 20*time.Millisecond)
+}
+
+func testNoisyFairVersusRing(t *testing.T, wait time.Duration) {
 	run := func(p limit.Policy) harness.NoisyResult {
 		ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 		defer cancel()
-		r, err := harness.RunNoisy(ctx, harness.NoisyConfig{Policy: p})
+		r, err := harness.RunNoisy(ctx, harness.NoisyConfig{Policy: p, WaitWhenFull: wait})
 		require.NoError(t, err) // RunNoisy checks the books close exactly
-		t.Logf("%s: steady lost %d of %d (%.3f %%), noisy delivered %d of %d", p, r.OfferedSteady-r.DeliveredSteady, r.OfferedSteady,
-			100*r.SteadyLoss(), r.DeliveredNoisy, r.OfferedNoisy)
+		t.Logf("%s: steady lost %d of %d (%.3f %%), noisy delivered %d of %d; the router's ingress waited %d times, %d till the bound", p, r.OfferedSteady-r.DeliveredSteady, r.OfferedSteady,
+			100*r.SteadyLoss(), r.DeliveredNoisy, r.OfferedNoisy, r.RouterWaits, r.RouterWaitTimeouts)
+		if wait == 0 || p == limit.PolicyRing {
+			assert.Zero(t, r.RouterWaits, "only the fair buffer with the option is waited on")
+		}
 		assert.Equal(t, uint64(11*2000), r.OfferedNoisy)
 		assert.Equal(t, uint64(11*99), r.OfferedSteady)
 		return r

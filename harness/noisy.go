@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -42,6 +43,8 @@ type NoisyConfig struct {
 	Rounds int
 	// BufferSize is the router's ingress buffer (default 1,000).
 	BufferSize int
+	// WaitWhenFull is the router's ingress.WithWaitWhenFull (0: off).
+	WaitWhenFull time.Duration
 }
 
 // NoisyResult is what a noisy run offered and delivered, per kind of
@@ -53,6 +56,9 @@ type NoisyResult struct {
 	OfferedNoisy, OfferedSteady     uint64
 	DeliveredNoisy, DeliveredSteady uint64
 	RouterDropped                   uint64
+	// RouterWaits and RouterWaitTimeouts are the router's ingress
+	// streams' waits for room (NoisyConfig.WaitWhenFull).
+	RouterWaits, RouterWaitTimeouts uint64
 	// Summary is the router's heavy-hitter summary at the end (empty for
 	// the ring, which keeps none).
 	Summary limit.Snapshot
@@ -91,7 +97,7 @@ func RunNoisy(ctx context.Context, cfg NoisyConfig) (NoisyResult, error) {
 	if serverTLS == nil {
 		return res, errors.New("harness: cannot make test certificates")
 	}
-	rt, err := StartRouter(RouterConfig{ID: "r1", Zone: "z1", TLS: serverTLS, Policy: cfg.Policy, BufferSize: cfg.BufferSize, Gated: true})
+	rt, err := StartRouter(RouterConfig{ID: "r1", Zone: "z1", TLS: serverTLS, Policy: cfg.Policy, BufferSize: cfg.BufferSize, Gated: true, WaitWhenFull: cfg.WaitWhenFull})
 	if err != nil {
 		return res, err
 	}
@@ -208,6 +214,8 @@ func RunNoisy(ctx context.Context, cfg NoisyConfig) (NoisyResult, error) {
 	res.DeliveredNoisy = delivered[NoisySource]
 	res.DeliveredSteady = total - res.DeliveredNoisy
 	res.RouterDropped = rt.Buffer.Stats().Dropped
+	is := rt.Ingress.Stats()
+	res.RouterWaits, res.RouterWaitTimeouts = is.Waits, is.WaitTimeouts
 	if s := rt.IngressBuffer.Summary(); s != nil {
 		res.Summary = s.Snapshot()
 	}

@@ -44,6 +44,9 @@ type RouterConfig struct {
 	// routes only what the caller allows (Router.Gate), so that the
 	// router's capacity is exactly what a test or study says.
 	Gated bool
+	// WaitWhenFull is the ingress server's ingress.WithWaitWhenFull (0:
+	// off).
+	WaitWhenFull time.Duration
 	// SubscriptionBuffer is each subscription's diode size (default 1,000).
 	SubscriptionBuffer int
 	// GatewayHeartbeat overrides the gateway's 15 s heartbeat.
@@ -96,7 +99,7 @@ func StartRouter(cfg RouterConfig) (*Router, error) {
 		gate = NewGate(buf)
 		buf = gate
 	}
-	inOpts := []ingress.ServerOption{ingress.WithLogger(logger)}
+	inOpts := []ingress.ServerOption{ingress.WithLogger(logger), ingress.WithWaitWhenFull(cfg.WaitWhenFull)}
 	egOpts := []serve.ServerOption{serve.WithLogger(logger)}
 	if cfg.TLS != nil {
 		inOpts = append(inOpts, ingress.WithTLS(cfg.TLS))
