@@ -135,7 +135,7 @@ func (r *Route) read(b []byte, check bool) error {
 				var err error
 				switch k {
 				case KindLog:
-					if check {
+					if check && !canonicalLog(v) {
 						err = validate(v, &specLog)
 					}
 				case KindCounter, KindTimer:
@@ -166,6 +166,10 @@ func (r *Route) read(b []byte, check bool) error {
 			continue // unknown field, or a known one with another wire type
 		}
 		if num == 1 && typ == protowire.VarintType { // timestamp
+			if m := shortVarint(b[off:]); m > 0 {
+				off += m
+				continue
+			}
 			_, m := protowire.ConsumeVarint(b[off:])
 			if m < 0 {
 				return malformed("timestamp", off, m)
@@ -329,29 +333,39 @@ func oneofKind(num protowire.Number) Kind {
 }
 
 // validUTF8 is utf8.Valid with the ASCII case inline: most strings on the
-// wire (source IDs, tag names and values) are short and ASCII. It tests
-// eight bytes at a time for a high bit (a 36-byte source ID is four words
-// and four bytes) and hands anything that is not all ASCII to utf8.Valid.
-func validUTF8(v []byte) bool {
+// wire (source IDs, tag names and values) are short and ASCII. Anything
+// that is not all ASCII goes to utf8.Valid.
+func validUTF8(v []byte) bool { return ascii(v) || utf8.Valid(v) }
+
+// ascii reports whether no byte of v has its high bit set. It ORs v
+// together a word (or half a word) at a time, the last load overlapping
+// the one before instead of a byte loop for the tail, and tests once: a
+// 36-byte source ID is five loads and one branch.
+func ascii(v []byte) bool {
 	const high = 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(v); i += 8 {
-		if binary.LittleEndian.Uint64(v[i:])&high != 0 {
-			return utf8.Valid(v)
+	n := len(v)
+	if n >= 8 {
+		acc := binary.LittleEndian.Uint64(v[n-8:])
+		for i := 0; i+8 <= n; i += 8 {
+			acc |= binary.LittleEndian.Uint64(v[i:])
 		}
+		return acc&high == 0
 	}
-	for ; i < len(v); i++ {
-		if v[i] >= 0x80 {
-			return utf8.Valid(v)
-		}
+	if n >= 4 {
+		return (binary.LittleEndian.Uint32(v)|binary.LittleEndian.Uint32(v[n-4:]))&0x80808080 == 0
 	}
-	return true
+	var acc byte
+	for _, c := range v {
+		acc |= c
+	}
+	return acc < 0x80
 }
 
 // canonicalStringEntry reports whether v is a map<string,string> entry in
 // the encoding every marshaler produces (key field then value field, each
 // with a one-byte length) with valid strings. false only means "take the
-// general path", which decides.
+// general path", which decides. The tags and lengths are ASCII bytes, so
+// one scan of the whole entry checks both strings when they are ASCII.
 func canonicalStringEntry(v []byte) bool {
 	if len(v) < 4 || v[0] != 0x0a || v[1] >= 0x80 {
 		return false
@@ -360,7 +374,49 @@ func canonicalStringEntry(v []byte) bool {
 	if k+2 > len(v) || v[k] != 0x12 || v[k+1] >= 0x80 || k+2+int(v[k+1]) != len(v) {
 		return false
 	}
-	return validUTF8(v[2:k]) && validUTF8(v[k+2:])
+	return ascii(v) || (utf8.Valid(v[2:k]) && utf8.Valid(v[k+2:]))
+}
+
+// canonicalLog reports whether v is a Log in the encoding every marshaler
+// produces: the payload (field 1, a length of at most two bytes) and then
+// the type (field 2, a varint of at most nine bytes), each optional.
+// Payload is bytes, not a string: nothing in it is checked. false only
+// means "take the general path", which decides.
+func canonicalLog(v []byte) bool {
+	i := 0
+	if len(v) >= 2 && v[0] == 0x0a {
+		l, n := int(v[1]), 2
+		if l >= 0x80 {
+			if len(v) < 3 || v[2] >= 0x80 {
+				return false
+			}
+			l, n = l&0x7f|int(v[2])<<7, 3
+		}
+		if l > len(v)-n {
+			return false
+		}
+		i = n + l
+	}
+	if i < len(v) && v[i] == 0x10 {
+		m := shortVarint(v[i+1:])
+		if m < 0 {
+			return false
+		}
+		i += 1 + m
+	}
+	return i == len(v)
+}
+
+// shortVarint returns the length of the varint b starts with when it ends
+// within nine bytes (every such varint is valid), or -1: a longer or
+// truncated one is left to protowire.
+func shortVarint(b []byte) int {
+	for i := 0; i < len(b) && i < 9; i++ {
+		if b[i] < 0x80 {
+			return i + 1
+		}
+	}
+	return -1
 }
 
 // str returns a string sharing b's memory. Callers never modify wire bytes.
