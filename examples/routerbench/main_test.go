@@ -104,14 +104,17 @@ func TestFlagsAreChecked(t *testing.T) {
 func TestTableMedians(t *testing.T) {
 	row := Row{Label: "200k copy (A,B)", Rate: 200000, Senders: 4, Subscribers: 2}
 	steps := []Step{
-		{Window: time.Second, Sent: 100, Expected: 200, Delivered: 200, CPU: 2 * time.Millisecond, RSS: 30 << 20, PeakRSS: 40 << 20},
-		{Window: time.Second, Sent: 100, Expected: 200, Delivered: 100, CPU: 9 * time.Millisecond, RSS: 10 << 20, PeakRSS: 20 << 20, EgressDropped: 100},
-		{Window: time.Second, Sent: 100, Expected: 200, Delivered: 190, CPU: 1 * time.Millisecond, RSS: 20 << 20, PeakRSS: 30 << 20, EgressDropped: 10},
+		{Window: time.Second, Offered: 200, SenderDropped: 100, Sent: 100, Expected: 200, Delivered: 200, CPU: 2 * time.Millisecond, RSS: 30 << 20, PeakRSS: 40 << 20},
+		{Window: time.Second, Offered: 200, SenderDropped: 100, Sent: 100, Expected: 200, Delivered: 100, CPU: 9 * time.Millisecond, RSS: 10 << 20, PeakRSS: 20 << 20, EgressDropped: 100},
+		{Window: time.Second, Offered: 200, SenderDropped: 100, Sent: 100, Expected: 200, Delivered: 190, CPU: 1 * time.Millisecond, RSS: 20 << 20, PeakRSS: 30 << 20, EgressDropped: 10},
 	}
 	m := median(row, steps)
 	assert.Equal(t, 3, m.Runs)
 	assert.Equal(t, 190.0, m.Delivered)
 	assert.InDelta(t, 0.05, m.Loss, 1e-9)
+	// Offered twice what was sent: 400 deliveries would have meant no
+	// loss; 200, 100 and 190 came: the middle loss is 52.5 %.
+	assert.InDelta(t, 0.525, m.OfferedLoss, 1e-9)
 	// CPU-s per million: 10, 90 and 5.26...: the middle one is 10.
 	assert.InDelta(t, 10.0, m.CPUPerMillion, 1e-9)
 	assert.Equal(t, float64(20<<20), m.RSS)
@@ -119,7 +122,7 @@ func TestTableMedians(t *testing.T) {
 
 	var out bytes.Buffer
 	WriteTable(&out, Config{Duration: time.Second, Buffer: 10000, SubBuffer: 1000}, []Median{m})
-	assert.Contains(t, out.String(), "| 200k copy (A,B) | 4 | 2 (A,B) | 100 | 190 | 5.000 % | 0 | 10 | 10.000 | 20.0 | 30.0 |")
+	assert.Contains(t, out.String(), "| 200k copy (A,B) | 4 | 2 (A,B) | 100 | 190 | 5.000 % | 52.500 % | 0 | 10 | 10.000 | 20.0 | 30.0 |")
 	assert.Len(t, TableRows(), 8)
 	// Eight rows, three 10 s runs each, stay under 8 minutes.
 	assert.Less(t, tableDuration(TableRows(), Config{Runs: 3, Duration: 10 * time.Second}), 8*time.Minute)
