@@ -60,7 +60,7 @@ func (r *Router) adopt(s *routerSub) {
 	old := p.sub
 	// The buffer made for s was never written; old's is handed on with
 	// its read count, so its counts stay the group's (not folded).
-	s.buf = old.buf
+	s.buf, s.wake = old.buf, old.wake
 	s.read.Store(old.read.Load())
 	g := old.group
 	g.members = slices.DeleteFunc(g.members, func(m *routerSub) bool { return m == old })
