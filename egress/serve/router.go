@@ -436,7 +436,7 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 		shardID: req.GetShardId(),
 		detName: req.GetDeterministicName(),
 		buf:     buf,
-		wake:    newSubWaker(),
+		wake:    subWaker{ch: make(chan struct{}, 1)},
 	}
 	// Own copies: the caller may reuse its request.
 	s.sels = make([]*envelope.Selector, 0, len(sels))
@@ -465,7 +465,7 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	}
 	r.nextID++
 	s.id = r.nextID
-	r.adopt(s)
+	adopted := r.adopt(s)
 	var g *routerGroup
 	if s.shardID == "" {
 		g = &routerGroup{}
@@ -482,6 +482,9 @@ func (r *Router) Subscribe(ctx context.Context, req *envelope.EgressBatchRequest
 	g.members = append(g.members, s)
 	r.subs[s] = struct{}{}
 	r.routerRebuild(g)
+	if adopted {
+		r.adoptBarrier()
+	}
 	r.mu.Unlock()
 	return s, nil
 }
@@ -650,7 +653,7 @@ type routerSub struct {
 	sels    []*envelope.Selector
 	idx     routerSelIndex
 	buf     diode.Buffer[[]byte]
-	wake    *subWaker    // goes with buf to an adopter (router_grace.go)
+	wake    subWaker     // beside buf: the router reads both per envelope
 	inBurst bool         // in Router.burst; under Router.pubMu
 	group   *routerGroup // set under Router.mu
 

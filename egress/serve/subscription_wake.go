@@ -23,8 +23,6 @@ type subWaker struct {
 	ch       chan struct{}
 }
 
-func newSubWaker() *subWaker { return &subWaker{ch: make(chan struct{}, 1)} }
-
 // signal wakes the reader if it sleeps; called after writing.
 func (w *subWaker) signal() {
 	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {

@@ -40,7 +40,7 @@ func TestRunWakesAReaderOncePerBurst(t *testing.T) {
 	r := routerTestNew(t, WithSubscriptionBuffer(func() diode.Buffer[[]byte] { return spy }))
 	sub := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
 	rs := sub.(*routerSub)
-	spy.waker.Store(rs.wake)
+	spy.waker.Store(&rs.wake)
 
 	got := make(chan []byte, 1)
 	go func() {
