@@ -49,11 +49,12 @@ func (r *Router) expire(p *routerParked) {
 
 // adopt gives s, a new subscription, the buffer of its shard group's parked
 // member, if any, and retires that member: s continues where it left off.
-// Called under Router.mu before s joins its group.
-func (r *Router) adopt(s *routerSub) {
+// It reports whether it did. Called under Router.mu before s joins its
+// group.
+func (r *Router) adopt(s *routerSub) bool {
 	p := r.parked[s.shardID]
 	if p == nil || s.shardID == "" {
-		return
+		return false
 	}
 	p.timer.Stop()
 	delete(r.parked, s.shardID)
@@ -66,6 +67,19 @@ func (r *Router) adopt(s *routerSub) {
 	g.members = slices.DeleteFunc(g.members, func(m *routerSub) bool { return m == old })
 	// g keeps routing to old until Subscribe rebuilds it with s: both
 	// write the same buffer, under the publish lock, so nothing is lost.
+	// Writes through old wake old's waker, which nobody waits on: Subscribe
+	// lets a publish still routing through old finish before it returns s
+	// (adoptBarrier), so s's reader, which looks before it sleeps, finds
+	// them.
+	return true
+}
+
+// adoptBarrier waits for a publish that loaded routing state from before
+// s adopted a parked buffer: from then on every write to the buffer wakes
+// s's reader. Called under Router.mu after the rebuild.
+func (r *Router) adoptBarrier() {
+	r.pubMu.Lock()
+	r.pubMu.Unlock() //nolint:staticcheck // an empty critical section is the point
 }
 
 // parkedStats adds the parked members' buffers to shards. Called under

@@ -66,12 +66,35 @@ func (r *tagRewriter) reset() {
 }
 
 // converge is convergeTags, appending a rewritten envelope to r.buf.
+//
+// It runs once per envelope and subscriber on the way out, so it reads the
+// top-level fields with scanField (no closure, one-byte tags and lengths
+// read inline) and copies the runs of fields that stay where they are in
+// one append each.
 func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
 	move, stay := fieldTags, fieldDeprecatedTags
 	if preferred {
 		move, stay = fieldDeprecatedTags, fieldTags
 	}
-	if !hasField(b, move) {
+	// Where the first field to move is, and whether a field that stays in
+	// its map comes before it. Nothing to move (or bytes that are not
+	// well-formed before it): b itself.
+	first, stayBefore := -1, false
+	for i := 0; i < len(b); {
+		num, typ, n, _ := scanField(b[i:])
+		if n < 0 {
+			return b
+		}
+		if typ == protowire.BytesType {
+			if num == move {
+				first = i
+				break
+			}
+			stayBefore = stayBefore || num == stay
+		}
+		i += n
+	}
+	if first < 0 {
 		return b
 	}
 	if need := len(b) + len(b)/4; cap(r.buf)-len(r.buf) < need {
@@ -80,27 +103,86 @@ func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
 	}
 	start := len(r.buf)
 	out, kept, moved := r.buf, r.kept[:0], r.moved[:0]
-	ok := eachField(b, func(num protowire.Number, typ protowire.Type, field, value []byte) bool {
-		switch {
-		case num == stay && typ == protowire.BytesType:
-			kept = append(kept, field...)
-		case num == move && typ == protowire.BytesType:
-			var ok bool
-			moved, ok = appendMoved(moved, value, preferred)
-			return ok
-		default:
-			out = append(out, field...)
-		}
-		return true
-	})
-	r.kept, r.moved = kept, moved
-	if !ok {
-		return convergeDecoded(b, preferred)
+	// run is where the fields not yet copied to out begin: the other
+	// fields go out in runs, in order; then the entries that stay, then
+	// the moved ones.
+	i, run := 0, 0
+	if !stayBefore {
+		i = first // b[:first] is one run of other fields
 	}
+	for i < len(b) {
+		num, typ, n, at := scanField(b[i:])
+		if n < 0 {
+			r.kept, r.moved = kept, moved
+			return convergeDecoded(b, preferred)
+		}
+		if typ == protowire.BytesType && (num == stay || num == move) {
+			out = append(out, b[run:i]...)
+			run = i + n
+			if num == stay {
+				kept = append(kept, b[i:i+n]...)
+			} else {
+				var ok bool
+				if moved, ok = appendMoved(moved, b[i+at:i+n], preferred); !ok {
+					r.kept, r.moved = kept, moved
+					return convergeDecoded(b, preferred)
+				}
+			}
+		}
+		i += n
+	}
+	out = append(out, b[run:]...)
+	r.kept, r.moved = kept, moved
 	out = append(out, kept...)
 	out = append(out, moved...)
 	r.buf = out
 	return out[start:len(out):len(out)]
+}
+
+// scanField reads the field at the start of b: its number, wire type, the
+// length n of its whole encoding, and where its value begins (after the
+// tag, and after the length of a length-delimited field). n < 0 when b does
+// not start with a well-formed field. The common forms (a one-byte tag; a
+// one-byte length, a short varint, a fixed value) are read inline; the rest
+// by protowire, which decides what is well-formed.
+func scanField(b []byte) (num protowire.Number, typ protowire.Type, n, at int) {
+	if len(b) >= 2 && b[0] < 0x80 && b[0]>>3 != 0 {
+		num, typ = protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+		switch typ {
+		case protowire.BytesType:
+			if end := 2 + int(b[1]); b[1] < 0x80 && end <= len(b) {
+				return num, typ, end, 2
+			}
+		case protowire.VarintType:
+			for k := 1; k < min(len(b), 10); k++ { // up to 9 bytes: 63 bits
+				if b[k] < 0x80 {
+					return num, typ, k + 1, 1
+				}
+			}
+		case protowire.Fixed64Type:
+			if len(b) >= 9 {
+				return num, typ, 9, 1
+			}
+		case protowire.Fixed32Type:
+			if len(b) >= 5 {
+				return num, typ, 5, 1
+			}
+		}
+	}
+	num, typ, t := protowire.ConsumeTag(b)
+	if t < 0 {
+		return 0, 0, -1, 0
+	}
+	m := protowire.ConsumeFieldValue(num, typ, b[t:])
+	if m < 0 {
+		return 0, 0, -1, 0
+	}
+	at = t
+	if typ == protowire.BytesType {
+		_, k := protowire.ConsumeVarint(b[t:])
+		at += k
+	}
+	return num, typ, t + m, at
 }
 
 // convergeDecoded is convergeTags the slow way, for what the rewrite on
@@ -168,17 +250,6 @@ func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, field,
 	return true
 }
 
-// hasField reports whether the top-level fields of b hold num (as a
-// length-delimited field).
-func hasField(b []byte, num protowire.Number) bool {
-	found := false
-	eachField(b, func(n protowire.Number, typ protowire.Type, _, _ []byte) bool {
-		found = n == num && typ == protowire.BytesType
-		return !found
-	})
-	return found
-}
-
 // appendMoved appends the map entry entry, moved to the other map, to dst:
 // a tags entry (string value) becomes a deprecated_tags entry whose Value
 // holds the text; a deprecated_tags entry becomes a tags entry whose value
@@ -238,6 +309,15 @@ func canonicalEntry(v []byte) (key, val []byte, ok bool) {
 // appendTextEntry appends a deprecated_tags entry: key, and a Value
 // holding val as its text.
 func appendTextEntry(dst, key, val []byte) []byte {
+	if textLen := 2 + len(val); len(val) < 0x80 && 4+len(key)+textLen < 0x80 {
+		// Every length fits in one byte (tags are short): written inline.
+		dst = append(dst, byte(fieldDeprecatedTags)<<3|byte(protowire.BytesType), byte(4+len(key)+textLen),
+			byte(entryKey)<<3|byte(protowire.BytesType), byte(len(key)))
+		dst = append(dst, key...)
+		dst = append(dst, byte(entryValue)<<3|byte(protowire.BytesType), byte(textLen),
+			byte(valueText)<<3|byte(protowire.BytesType), byte(len(val)))
+		return append(dst, val...)
+	}
 	textLen := protowire.SizeTag(valueText) + protowire.SizeBytes(len(val))
 	entryLen := protowire.SizeTag(entryKey) + protowire.SizeBytes(len(key)) + protowire.SizeTag(entryValue) + protowire.SizeBytes(textLen)
 	dst = append(dst, byte(fieldDeprecatedTags)<<3|byte(protowire.BytesType))

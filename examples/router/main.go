@@ -55,6 +55,7 @@ func run(args []string) int {
 		access      cli.Access
 		tune        tuning
 		edge        edgeFlags
+		diag        diagnostics
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 		budget      cli.MemoryBudget
 		maxStreams  = fs.Int("max-streams", serve.DefaultMaxStreams, "Egress streams served at once, and gateway streams at once; more are refused and counted")
@@ -69,6 +70,7 @@ func run(args []string) int {
 	access.Flags(fs)
 	tune.Flags(fs)
 	edge.Flags(fs)
+	diag.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -109,6 +111,11 @@ func run(args []string) int {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
+	stopDiag, err := diag.Start()
+	if err != nil {
+		return cli.Fatal("router", err)
+	}
+	defer stopDiag()
 	// Who may read what: -authz-policy (reloaded on SIGHUP) and/or
 	// -authz-introspect; without them only loopback listeners start,
 	// unless -authz-open.
