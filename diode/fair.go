@@ -167,25 +167,110 @@ func (f *Fair[T]) Seed() maphash.Seed { return f.seed }
 // be maphash.String(f.Seed(), k). A rate limiter that hashes the key for
 // its own table with the same seed saves the buffer hashing it again.
 func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
-	var (
-		lost      T
-		lostSelf  bool
-		lostOther bool
-		sz        int64
-	)
+	var sz int64
 	if f.bc != nil {
 		sz = f.bc.sizeOf(v)
 	}
 	f.mu.Lock()
+	lost, got := f.put(v, h, sz)
+	f.mu.Unlock()
+	if got != refused {
+		f.w.signal()
+	}
+	if f.tally != nil {
+		switch got {
+		case lostSelf, refused:
+			f.tally.Count(k, 1, 1)
+		case lostOther:
+			f.tally.Count(k, 1, 0)
+			f.tally.Count(f.key(lost), 0, 1)
+		default:
+			f.tally.Count(k, 1, 0)
+		}
+	}
+}
+
+// SetBatch is SetKeyed(vs[i], keys[i]) for every i, taking the lock once
+// for the batch. The tally hears of the elements dropped to make room
+// while the lock is held (as with WithMaxBytes), and of the writes after.
+func (f *Fair[T]) SetBatch(vs []T, keys []string) {
+	var hs [batchChunk]uint64
+	for len(vs) > 0 {
+		n := min(len(vs), batchChunk)
+		k := keys[:n]
+		for i := range k {
+			if i > 0 && k[i] == k[i-1] {
+				hs[i] = hs[i-1] // a run of one source: hash it once
+			} else {
+				hs[i] = maphash.String(f.seed, k[i])
+			}
+		}
+		f.SetHashedBatch(vs[:n], k, hs[:n])
+		vs, keys = vs[n:], keys[n:]
+	}
+}
+
+// batchChunk is how many elements SetBatch hashes at a time (on the
+// stack) before it takes the lock.
+const batchChunk = 64
+
+// SetHashedBatch is SetHashed(vs[i], keys[i], hs[i]) for every i, taking
+// the lock once for the batch; hs[i] must be maphash.String(f.Seed(),
+// keys[i]). The tally hears of the elements dropped to make room while
+// the lock is held (as with WithMaxBytes), and of the writes after.
+func (f *Fair[T]) SetHashedBatch(vs []T, keys []string, hs []uint64) {
+	if len(vs) == 0 {
+		return
+	}
+	keys, hs = keys[:len(vs)], hs[:len(vs)]
+	f.mu.Lock()
+	for i, v := range vs {
+		var sz int64
+		if f.bc != nil {
+			sz = f.bc.sizeOf(v)
+		}
+		lost, got := f.put(v, hs[i], sz)
+		if f.tally != nil {
+			switch got {
+			case lostSelf, refused:
+				f.tally.Count(keys[i], 0, 1)
+			case lostOther:
+				f.tally.Count(f.key(lost), 0, 1)
+			}
+		}
+	}
+	f.mu.Unlock()
+	f.w.signal()
+	if f.tally != nil {
+		// One call per run of one source.
+		for i := 0; i < len(keys); {
+			j := i + 1
+			for j < len(keys) && keys[j] == keys[i] {
+				j++
+			}
+			f.tally.Count(keys[i], uint64(j-i), 0)
+			i = j
+		}
+	}
+}
+
+// What put did besides adding the element.
+const (
+	lostNone  = iota
+	lostSelf  // dropped the oldest of the writer's own source
+	lostOther // dropped the oldest of another source, returned
+	refused   // the element alone is over the bound in bytes: not added
+)
+
+// put adds v (of hash h, sz bytes) under f.mu, dropping an element first
+// when the buffer is full; it counts the write and the drop.
+func (f *Fair[T]) put(v T, h uint64, sz int64) (lost T, got int) {
 	f.written++
 	s := f.lookup(h)
 	if f.bc != nil && f.bytes+sz > f.bc.max {
-		if s, lostSelf = f.shedBytes(s, sz); lostSelf {
-			f.mu.Unlock()
-			if f.tally != nil {
-				f.tally.Count(k, 1, 1)
-			}
-			return
+		var self bool
+		if s, self = f.shedBytes(s, sz); self {
+			return lost, refused
 		}
 	}
 	if f.held == len(f.items) {
@@ -196,9 +281,9 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 		lost = f.pop(victim)
 		f.dropped++
 		if victim == s {
-			lostSelf = true
+			got = lostSelf
 		} else {
-			lostOther = true
+			got = lostOther
 		}
 	}
 	switch {
@@ -209,19 +294,11 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 	}
 	f.push(s, v)
 	f.bytes += sz
-	f.mu.Unlock()
-	f.w.signal()
-	if f.tally != nil {
-		switch {
-		case lostSelf:
-			f.tally.Count(k, 1, 1)
-		case lostOther:
-			f.tally.Count(k, 1, 0)
-			f.tally.Count(f.key(lost), 0, 1)
-		default:
-			f.tally.Count(k, 1, 0)
-		}
+	if got == lostSelf {
+		var zero T
+		lost = zero
 	}
+	return lost, got
 }
 
 // TryNext returns the next element, or false when there is none. It first
