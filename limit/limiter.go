@@ -46,7 +46,7 @@ var ErrNilBuffer = errors.New("limit: buffer must not be nil")
 // Close stops the clock goroutine; it does not touch the wrapped buffer.
 type Limiter struct {
 	next   diode.Buffer[[]byte]
-	keyed  keyedBuffer // next, when it is a fair buffer keyed by SourceID
+	fair   *diode.Fair[[]byte] // next, when it is NewFair's (keyed by SourceID)
 	seed   maphash.Seed
 	now    func() int64 // WithClock's clock; nil when clock runs
 	clock  *coarseClock
@@ -166,7 +166,7 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 		l.sum.attach(l)
 	}
 	if f, ok := next.(*sourceFair); ok {
-		l.keyed = f
+		l.fair = f.Fair
 		l.seed = f.Seed() // one hash of the source ID serves both tables
 	}
 	if o.clock != nil {
@@ -184,24 +184,16 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 
 var _ diode.Buffer[[]byte] = (*Limiter)(nil)
 
-// keyedBuffer is a buffer that takes an envelope with its source ID
-// already read and hashed with its Seed: NewFair's.
-type keyedBuffer interface {
-	Seed() maphash.Seed
-	SetHashed(e []byte, sourceID string, hash uint64)
-}
-
 // Set passes e to the buffer if its source's bucket has a token, and
-// drops it otherwise.
-func (l *Limiter) Set(e []byte) {
-	id := SourceID(e)
+// drops it otherwise. It reads the source ID from the wire bytes
+// (SourceID); SetKeyed and SetBatch take it from a writer that has read it.
+func (l *Limiter) Set(e []byte) { l.SetKeyed(e, SourceID(e)) }
+
+// SetKeyed is Set for an e whose source ID the caller has read already
+// (it must be SourceID(e)): an ingress server reads it while validating.
+func (l *Limiter) SetKeyed(e []byte, id string) {
 	h := maphash.String(l.seed, id)
-	var now int64
-	if l.clock != nil {
-		now = l.clock.Now()
-	} else {
-		now = l.now()
-	}
+	now := l.nowNs()
 	l.mu.Lock()
 	l.written++
 	var s *source
@@ -210,14 +202,29 @@ func (l *Limiter) Set(e []byte) {
 	} else {
 		s = l.source(h, id, now)
 	}
-	ok := s.allow(now)
-	s.last = now
-	var d uint64
-	if !ok {
-		l.limited++
-		d = 1
+	ok, direct := l.take(s, now)
+	l.mu.Unlock()
+	if ok {
+		if l.fair != nil {
+			l.fair.SetHashed(e, id, h) // a fair buffer keyed by SourceID: no second read
+		} else {
+			l.next.Set(e)
+		}
 	}
-	direct := false
+	if direct {
+		l.sum.Count(id, 1, b2u(!ok))
+	}
+}
+
+// take spends a token of s at now if it has one, counting the envelope
+// (and its drop if not) in the Limiter and in the row; l.mu is held. It
+// reports whether the envelope passes, and whether the Summary must be
+// told of it directly (see WithSummary).
+func (l *Limiter) take(s *source, now int64) (ok, direct bool) {
+	ok = s.allow(now)
+	s.last = now
+	d := b2u(!ok)
+	l.limited += d
 	if l.sum != nil {
 		if s.long || l.detached {
 			direct = true
@@ -226,17 +233,23 @@ func (l *Limiter) Set(e []byte) {
 			s.dropped += d
 		}
 	}
-	l.mu.Unlock()
-	if ok {
-		if l.keyed != nil {
-			l.keyed.SetHashed(e, id, h) // a fair buffer keyed by SourceID: no second read
-		} else {
-			l.next.Set(e)
-		}
+	return ok, direct
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
 	}
-	if direct {
-		l.sum.Count(id, 1, d)
+	return 0
+}
+
+// nowNs returns the time for the buckets: the coarse clock's, or
+// WithClock's.
+func (l *Limiter) nowNs() int64 {
+	if l.clock != nil {
+		return l.clock.Now()
 	}
+	return l.now()
 }
 
 // handOver adds the counts of every source to the Summary.
