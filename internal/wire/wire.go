@@ -27,6 +27,10 @@ import (
 type Batch struct {
 	Raw       []byte
 	Envelopes [][]byte
+	// SourceIDs is filled by SplitSourceless: the source ID of each of
+	// Envelopes, sharing Raw's memory. Its storage is reused from message
+	// to message (the codec leaves it alone).
+	SourceIDs []string
 
 	SkipIf           func(size int) bool
 	Skipped          bool
@@ -116,13 +120,15 @@ func (b *Batch) Split() error {
 	return err
 }
 
-// SplitSourceless is Split that also appends to sourceless the index of
-// every envelope whose source ID is empty, read by the same routing read
-// that validates it (an ingress fills those from their origin tag), so a
-// receiver does not scan each envelope a second time.
+// SplitSourceless is Split that also sets b.SourceIDs to the source ID of
+// each envelope and appends to sourceless the index of every envelope
+// whose source ID is empty, read by the same routing read that validates
+// it (an ingress fills those from their origin tag), so a receiver does
+// not scan each envelope a second time.
 func (b *Batch) SplitSourceless(sourceless []int) ([]int, error) {
 	envs, err := envelope.SplitBatch(b.Raw, b.Envelopes[:0])
 	b.Envelopes = envs
+	b.SourceIDs = b.SourceIDs[:0]
 	if err != nil {
 		return sourceless, err
 	}
@@ -131,6 +137,7 @@ func (b *Batch) SplitSourceless(sourceless []int) ([]int, error) {
 		if err != nil {
 			return sourceless, fmt.Errorf("envelope %d of batch: %w", i, err)
 		}
+		b.SourceIDs = append(b.SourceIDs, r.SourceID)
 		if r.SourceID == "" {
 			sourceless = append(sourceless, i)
 		}
