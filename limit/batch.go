@@ -50,7 +50,7 @@ func (l *Limiter) setChunk(es [][]byte, ids []string) {
 	l.written += uint64(len(es))
 	var s *source
 	for i := range ids {
-		if i == 0 || hs[i] != hs[i-1] {
+		if i == 0 || hs[i] != hs[i-1] || s == &l.overflow {
 			if j := l.tab.get(hs[i]); j >= 0 {
 				s = &l.srcs[j]
 			} else {
@@ -58,7 +58,8 @@ func (l *Limiter) setChunk(es [][]byte, ids []string) {
 			}
 		}
 		// Else the row of the envelope before: no other row was added
-		// since, so s still points into l.srcs.
+		// since, so s still points into l.srcs. (A source in the overflow
+		// row is looked up again, as Set does, for a place freed since.)
 		ok, d := l.take(s, now)
 		pass |= b2u(ok) << i
 		direct |= b2u(d) << i

@@ -209,4 +209,13 @@ func TestSplitSourceless(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int{-1, 1, 3, 5}, got, "appended to what was given")
 	assert.Len(t, b.Envelopes, len(envs))
+	assert.Equal(t, []string{"x", "", "g", "", "y", ""}, b.SourceIDs, "the source ID of each")
+
+	// The next message reuses SourceIDs' storage.
+	ids := b.SourceIDs
+	b.Raw = envelope.AppendBatch(nil, envs[:2])
+	_, err = b.SplitSourceless(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x", ""}, b.SourceIDs)
+	assert.Same(t, &ids[0], &b.SourceIDs[0])
 }
