@@ -199,7 +199,7 @@ func (f *Fair[T]) SetBatch(vs []T, keys []string) {
 		n := min(len(vs), batchChunk)
 		k := keys[:n]
 		for i := range k {
-			if i > 0 && k[i] == k[i-1] {
+			if i > 0 && sameKey(k[i], k[i-1]) {
 				hs[i] = hs[i-1] // a run of one source: hash it once
 			} else {
 				hs[i] = maphash.String(f.seed, k[i])
@@ -208,6 +208,12 @@ func (f *Fair[T]) SetBatch(vs []T, keys []string) {
 		f.SetHashedBatch(vs[:n], k, hs[:n])
 		vs, keys = vs[n:], keys[n:]
 	}
+}
+
+// sameKey is a == b, with the last bytes compared first: keys of one
+// batch often share a long prefix (source IDs numbered at the end).
+func sameKey(a, b string) bool {
+	return len(a) == len(b) && (a == "" || a[len(a)-1] == b[len(b)-1]) && a == b
 }
 
 // batchChunk is how many elements SetBatch hashes at a time (on the

@@ -158,7 +158,7 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 	l := &Limiter{
 		next: next, seed: maphash.MakeSeed(), sum: o.sum, logger: o.logger,
 		max: o.maxSources, idle: int64(o.idle), probe: min(o.maxSources, 32),
-		cfg: cfg, tab: newTable(o.maxSources),
+		cfg: cfg, tab: newTable(min(o.maxSources, 64)), // grows with the sources
 	}
 	l.overflow.setLimit(cfg.Default)
 	l.overflow.long = true // counts into the Summary directly
