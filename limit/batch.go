@@ -97,8 +97,14 @@ func sameID(a, b string) bool {
 
 // forward hands envelopes that passed to the buffer.
 func (l *Limiter) forward(es [][]byte, ids []string, hs []uint64) {
-	if l.fair != nil {
+	switch {
+	case l.fair != nil:
 		l.fair.SetHashedBatch(es, ids, hs)
+		return
+	case l.ring != nil:
+		for _, e := range es {
+			l.ring.Set(e)
+		}
 		return
 	}
 	for _, e := range es {

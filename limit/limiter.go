@@ -46,7 +46,8 @@ var ErrNilBuffer = errors.New("limit: buffer must not be nil")
 // Close stops the clock goroutine; it does not touch the wrapped buffer.
 type Limiter struct {
 	next   diode.Buffer[[]byte]
-	fair   *diode.Fair[[]byte] // next, when it is NewFair's (keyed by SourceID)
+	fair   *diode.Fair[[]byte]      // next, when it is NewFair's (keyed by SourceID)
+	ring   *diode.ManyToOne[[]byte] // next, when it is a ManyToOne: called directly
 	seed   maphash.Seed
 	now    func() int64 // WithClock's clock; nil when clock runs
 	clock  *coarseClock
@@ -165,9 +166,12 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 	if l.sum != nil {
 		l.sum.attach(l)
 	}
-	if f, ok := next.(*sourceFair); ok {
-		l.fair = f.Fair
-		l.seed = f.Seed() // one hash of the source ID serves both tables
+	switch n := next.(type) {
+	case *sourceFair:
+		l.fair = n.Fair
+		l.seed = n.Seed() // one hash of the source ID serves both tables
+	case *diode.ManyToOne[[]byte]:
+		l.ring = n
 	}
 	if o.clock != nil {
 		base := o.clock()
@@ -270,7 +274,15 @@ func (l *Limiter) handRow(s *source) {
 }
 
 // TryNext returns the wrapped buffer's next envelope.
-func (l *Limiter) TryNext() ([]byte, bool) { return l.next.TryNext() }
+func (l *Limiter) TryNext() ([]byte, bool) {
+	switch {
+	case l.ring != nil:
+		return l.ring.TryNext()
+	case l.fair != nil:
+		return l.fair.TryNext()
+	}
+	return l.next.TryNext()
+}
 
 // Next returns the wrapped buffer's next envelope, waiting for one.
 func (l *Limiter) Next(ctx context.Context) ([]byte, error) { return l.next.Next(ctx) }
