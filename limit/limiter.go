@@ -33,7 +33,10 @@ var ErrNilBuffer = errors.New("limit: buffer must not be nil")
 // itself a diode.Buffer, so it sits wherever an ingress server takes one.
 //
 // Set reads the source ID from the wire bytes (SourceID), allocates
-// nothing and never blocks on the reader. The table of sources holds at
+// nothing and never blocks on the reader. SetKeyed and SetBatch take the
+// source IDs from a writer that has read them (it is a diode.Keyed; an
+// ingress.Server hands over what it read while validating), and SetBatch
+// takes its lock and reads its clock once per 64 envelopes. The table of sources holds at
 // most MaxSources entries; a new source finding it full takes the place of
 // one idle for IdleTimeout, or else shares one bucket (with the default
 // limit) with the other latecomers until a place frees up.
