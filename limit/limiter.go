@@ -226,21 +226,22 @@ func (l *Limiter) SetKeyed(e []byte, id string) {
 // take spends a token of s at now if it has one, counting the envelope
 // (and its drop if not) in the Limiter and in the row; l.mu is held. It
 // reports whether the envelope passes, and whether the Summary must be
-// told of it directly (see WithSummary).
+// told of it directly (see WithSummary). Rows count even without a
+// Summary (it costs less than asking); handRow hands over only to one.
 func (l *Limiter) take(s *source, now int64) (ok, direct bool) {
 	ok = s.allow(now)
 	s.last = now
-	d := b2u(!ok)
-	l.limited += d
-	if l.sum != nil {
-		if s.long || l.detached {
-			direct = true
-		} else {
-			s.sent++
-			s.dropped += d
-		}
+	if !ok {
+		l.limited++
 	}
-	return ok, direct
+	if s.long || l.detached {
+		return ok, l.sum != nil
+	}
+	s.sent++
+	if !ok {
+		s.dropped++
+	}
+	return ok, false
 }
 
 func b2u(b bool) uint64 {
