@@ -65,7 +65,8 @@ type Fair[T any] struct {
 	srcs     []fairSource // per-source state; free ones chained through rnext
 	freeSrc  int32
 	idle     int32   // first of the sources that hold nothing but keep their place in index (chained through bnext), or -1
-	index    []int32 // open addressing by hash: source index+1, 0 empty
+	index    []int32 // open addressing by hash: source index+1, 0 empty; a prefix of indexAll
+	indexAll []int32 // the index's whole room, reserved up front
 	buckets  []int32 // buckets[c]: first source holding c elements, or -1
 	maxCount int32   // count of the heaviest source (0 when empty)
 	cursor   int32   // source the reader serves next, -1 when empty
@@ -126,19 +127,22 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 		idx <<= 1
 	}
 	f := &Fair[T]{
-		key:     key,
-		seed:    maphash.MakeSeed(),
-		tally:   c.tally,
-		alert:   c.alert,
-		items:   make([]fairItem[T], size),
-		srcs:    make([]fairSource, size),
-		index:   make([]int32, idx),
-		buckets: make([]int32, size+1),
-		cursor:  -1,
-		idle:    -1,
-		w:       newWaiter(),
-		bc:      bc,
+		key:      key,
+		seed:     maphash.MakeSeed(),
+		tally:    c.tally,
+		alert:    c.alert,
+		items:    make([]fairItem[T], size),
+		srcs:     make([]fairSource, size),
+		indexAll: make([]int32, idx),
+		buckets:  make([]int32, size+1),
+		cursor:   -1,
+		idle:     -1,
+		w:        newWaiter(),
+		bc:       bc,
 	}
+	// The index starts small, so that the few sources of most buffers
+	// find it in the cache, and grows into its room as sources come.
+	f.index = f.indexAll[:min(idx, 64)]
 	for i := range f.items {
 		f.items[i].next = int32(i + 1)
 		f.srcs[i].rnext = int32(i + 1)
@@ -371,21 +375,39 @@ func (f *Fair[T]) addSource(h uint64) int32 {
 	s := f.freeSrc
 	if s >= 0 {
 		f.freeSrc = f.srcs[s].rnext
+		if 2*int(s+1) > len(f.index) {
+			f.growIndex(s)
+		}
 	} else {
 		s = f.idle
 		f.unidle(s)
 		f.unindex(s)
 	}
-	src := &f.srcs[s]
-	*src = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
+	f.srcs[s] = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
+	f.indexPut(s)
+	f.join(s)
+	return s
+}
+
+// indexPut adds entry s, by its hash, to the index.
+func (f *Fair[T]) indexPut(s int32) {
 	mask := uint64(len(f.index) - 1)
-	i := h & mask
+	i := f.srcs[s].hash & mask
 	for f.index[i] != 0 {
 		i = (i + 1) & mask
 	}
 	f.index[i] = s + 1
-	f.join(s)
-	return s
+}
+
+// growIndex doubles the index, within its room, before entry s (the next
+// free one) joins it. Free entries are taken in order and never given
+// back, so the sources in the index are exactly entries 0 to s-1.
+func (f *Fair[T]) growIndex(s int32) {
+	f.index = f.indexAll[:2*len(f.index)]
+	clear(f.index)
+	for j := range s {
+		f.indexPut(j)
+	}
 }
 
 // wake takes the idle source s back into the reader's round.

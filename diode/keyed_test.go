@@ -101,3 +101,37 @@ func TestFairSetBatchAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// With many sources (the index grows into its room as they come) every
+// source is found again: the reader serves each in turn, its elements in
+// order, and a full buffer drops from the heaviest.
+func TestFairManySources(t *testing.T) {
+	const n = 1000
+	f, err := NewFair(3*n, itemKey)
+	require.NoError(t, err)
+	for seq := range 3 {
+		for i := range n {
+			f.Set(item{src: fmt.Sprint("s", i), seq: seq})
+		}
+	}
+	f.Set(item{src: "s7", seq: 3}) // full: s7 loses its oldest
+	seen := map[string]int{}
+	for r := range 3*n + 0 {
+		v, ok := f.TryNext()
+		require.True(t, ok)
+		if r < n {
+			require.Equal(t, fmt.Sprint("s", r), v.src, "round one: each source in turn")
+		}
+		want := seen[v.src]
+		if v.src == "s7" {
+			want++
+		}
+		require.Equal(t, want, v.seq, "source %s in order", v.src)
+		seen[v.src]++
+	}
+	_, ok := f.TryNext()
+	assert.False(t, ok)
+	assert.Len(t, seen, n)
+	st := f.Stats()
+	assert.Equal(t, Stats{Written: 3*n + 1, Read: 3 * n, Dropped: 1}, st)
+}
