@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -137,4 +138,33 @@ func TestKeyedBuffer(t *testing.T) {
 	lf, err := limit.NewFair(4)
 	require.NoError(t, err)
 	assert.NotNil(t, keyedBuffer(lf))
+}
+
+// Accepting a batch into a Limiter in front of NewFair's buffer, the
+// source IDs handed over, allocates nothing once the stream's slices have
+// grown.
+func TestAcceptBatchKeyedAllocs(t *testing.T) {
+	fair, err := limit.NewFair(1 << 12)
+	require.NoError(t, err)
+	lim, err := limit.New(fair, limit.Config{Default: limit.Limit{Rate: 1e9, Burst: 1 << 30}}, limit.WithSummary(limit.NewSummary(0)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lim.Close() })
+	s, err := NewServer(lim)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	var envs [][]byte
+	for i := range 100 {
+		envs = append(envs, logs(t, fmt.Sprint("app-", i%37), 1)...)
+	}
+	raw := envelope.AppendBatch(nil, envs)
+	var msg wire.Batch
+	allocs := testing.AllocsPerRun(50, func() {
+		msg.Raw = raw
+		require.NoError(t, s.acceptBatch(&msg))
+		for range envs {
+			lim.TryNext()
+		}
+	})
+	assert.Zero(t, allocs)
+	assert.Equal(t, uint64(51*100), lim.Stats().Read)
 }
