@@ -99,7 +99,6 @@ type fairSource struct {
 	count        int32
 	bprev, bnext int32 // count bucket list
 	rprev, rnext int32 // reader's round (circular)
-	inRound      bool  // in the reader's round (a source that has just run empty stays until the reader passes it)
 }
 
 var _ Buffer[int] = (*Fair[int])(nil)
@@ -319,12 +318,7 @@ func (f *Fair[T]) TryNext() (v T, ok bool) {
 	dropped := f.dropped
 	if f.held > 0 {
 		s := f.cursor
-		for f.srcs[s].count == 0 { // ran empty since the reader's last pass
-			next := f.srcs[s].rnext
-			f.leave(s)
-			s = next
-		}
-		f.cursor = f.srcs[s].rnext
+		f.cursor = f.srcs[s].rnext // before pop, which may remove s
 		v, ok = f.pop(s), true
 		f.read++
 	}
@@ -375,9 +369,8 @@ func (f *Fair[T]) lookup(h uint64) int32 {
 // addSource takes an entry for h, with no elements yet, and puts it into
 // the index and the reader's round (see join). The entry is a free one or,
 // when none is left, the most recently idle source's, which leaves the
-// index (and the round, if it is still there). One of the two always
-// exists: a source that holds no element is in the idle list, and Set
-// drops one first when full.
+// index. One of the two always exists: a source in the round holds at
+// least one element, and Set drops one first when full.
 func (f *Fair[T]) addSource(h uint64) int32 {
 	s := f.freeSrc
 	if s >= 0 {
@@ -388,9 +381,6 @@ func (f *Fair[T]) addSource(h uint64) int32 {
 	} else {
 		s = f.idle
 		f.unidle(s)
-		if f.srcs[s].inRound {
-			f.leave(s)
-		}
 		f.unindex(s)
 	}
 	f.srcs[s] = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
@@ -420,20 +410,16 @@ func (f *Fair[T]) growIndex(s int32) {
 	}
 }
 
-// wake takes the idle source s back into the reader's round, unless it
-// is still there.
+// wake takes the idle source s back into the reader's round.
 func (f *Fair[T]) wake(s int32) {
 	f.unidle(s)
-	if !f.srcs[s].inRound {
-		f.join(s)
-	}
+	f.join(s)
 }
 
 // join puts s into the reader's round just before the cursor, so that it
 // is served after every source already waiting.
 func (f *Fair[T]) join(s int32) {
 	src := &f.srcs[s]
-	src.inRound = true
 	if f.cursor < 0 {
 		src.rprev, src.rnext = s, s
 		f.cursor = s
@@ -445,33 +431,24 @@ func (f *Fair[T]) join(s int32) {
 	}
 }
 
-// rest puts s, which now holds no elements, into the idle list; it keeps
-// its place in the index, and in the reader's round until the reader next
-// comes to it (leave), so that a source which runs empty and writes again
-// before then, as one does whose reader keeps up, costs no moves in the
-// round and keeps its turn.
+// rest takes s, which now holds no elements, out of the reader's round
+// and into the idle list; it keeps its place in the index.
 func (f *Fair[T]) rest(s int32) {
 	src := &f.srcs[s]
+	if src.rnext == s {
+		f.cursor = -1
+	} else {
+		f.srcs[src.rprev].rnext = src.rnext
+		f.srcs[src.rnext].rprev = src.rprev
+		if f.cursor == s {
+			f.cursor = src.rnext
+		}
+	}
 	src.bprev, src.bnext = -1, f.idle
 	if f.idle >= 0 {
 		f.srcs[f.idle].bprev = s
 	}
 	f.idle = s
-}
-
-// leave takes s, which holds no elements, out of the reader's round.
-func (f *Fair[T]) leave(s int32) {
-	src := &f.srcs[s]
-	src.inRound = false
-	if src.rnext == s {
-		f.cursor = -1
-		return
-	}
-	f.srcs[src.rprev].rnext = src.rnext
-	f.srcs[src.rnext].rprev = src.rprev
-	if f.cursor == s {
-		f.cursor = src.rnext
-	}
 }
 
 // unidle takes s out of the idle list.
