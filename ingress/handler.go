@@ -127,6 +127,7 @@ func (s *Server) acceptBatch(b *wire.Batch) error {
 		return nil
 	}
 	var sourceless [4]int // the indexes of envelopes without a source ID; rare
+	b.WantSourceIDs = s.keyed != nil
 	empty, err := b.SplitSourceless(sourceless[:0])
 	if err != nil {
 		s.malformed.Add(1)
@@ -138,7 +139,9 @@ func (s *Server) acceptBatch(b *wire.Batch) error {
 	}
 	for _, i := range empty {
 		b.Envelopes[i] = s.fillOrigin(b.Envelopes[i])
-		b.SourceIDs[i] = filledID(b.Envelopes[i])
+		if b.WantSourceIDs {
+			b.SourceIDs[i] = filledID(b.Envelopes[i])
+		}
 	}
 	s.setBatch(b.Envelopes, b.SourceIDs)
 	s.ingress.Add(uint64(len(b.Envelopes)))

@@ -27,10 +27,12 @@ import (
 type Batch struct {
 	Raw       []byte
 	Envelopes [][]byte
-	// SourceIDs is filled by SplitSourceless: the source ID of each of
-	// Envelopes, sharing Raw's memory. Its storage is reused from message
-	// to message (the codec leaves it alone).
-	SourceIDs []string
+	// SourceIDs is filled by SplitSourceless when WantSourceIDs is set:
+	// the source ID of each of Envelopes, sharing Raw's memory. Its
+	// storage is reused from message to message (the codec leaves it and
+	// WantSourceIDs alone).
+	SourceIDs     []string
+	WantSourceIDs bool
 
 	SkipIf           func(size int) bool
 	Skipped          bool
@@ -121,7 +123,7 @@ func (b *Batch) Split() error {
 }
 
 // SplitSourceless is Split that also sets b.SourceIDs to the source ID of
-// each envelope and appends to sourceless the index of every envelope
+// each envelope (when b.WantSourceIDs) and appends to sourceless the index of every envelope
 // whose source ID is empty, read by the same routing read that validates
 // it (an ingress fills those from their origin tag), so a receiver does
 // not scan each envelope a second time.
@@ -137,7 +139,9 @@ func (b *Batch) SplitSourceless(sourceless []int) ([]int, error) {
 		if err != nil {
 			return sourceless, fmt.Errorf("envelope %d of batch: %w", i, err)
 		}
-		b.SourceIDs = append(b.SourceIDs, r.SourceID)
+		if b.WantSourceIDs {
+			b.SourceIDs = append(b.SourceIDs, r.SourceID)
+		}
 		if r.SourceID == "" {
 			sourceless = append(sourceless, i)
 		}
