@@ -175,8 +175,9 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 	if f.bc != nil {
 		sz = f.bc.sizeOf(v)
 	}
+	var lost T
 	f.mu.Lock()
-	lost, got := f.put(v, h, sz)
+	got := f.put(v, h, sz, &lost)
 	f.mu.Unlock()
 	if got != refused {
 		f.w.signal()
@@ -239,7 +240,8 @@ func (f *Fair[T]) SetHashedBatch(vs []T, keys []string, hs []uint64) {
 		if f.bc != nil {
 			sz = f.bc.sizeOf(v)
 		}
-		lost, got := f.put(v, hs[i], sz)
+		var lost T
+		got := f.put(v, hs[i], sz, &lost)
 		if f.tally != nil {
 			switch got {
 			case lostSelf, refused:
@@ -273,14 +275,15 @@ const (
 )
 
 // put adds v (of hash h, sz bytes) under f.mu, dropping an element first
-// when the buffer is full; it counts the write and the drop.
-func (f *Fair[T]) put(v T, h uint64, sz int64) (lost T, got int) {
+// when the buffer is full; it counts the write and the drop, and stores
+// an element it dropped from another source in *lost (for the tally).
+func (f *Fair[T]) put(v T, h uint64, sz int64, lost *T) (got int) {
 	f.written++
 	s := f.lookup(h)
 	if f.bc != nil && f.bytes+sz > f.bc.max {
 		var self bool
 		if s, self = f.shedBytes(s, sz); self {
-			return lost, refused
+			return refused
 		}
 	}
 	if f.held == len(f.items) {
@@ -288,12 +291,12 @@ func (f *Fair[T]) put(v T, h uint64, sz int64) (lost T, got int) {
 		if s >= 0 && f.srcs[s].count == f.maxCount {
 			victim = s
 		}
-		lost = f.pop(victim)
+		l := f.pop(victim)
 		f.dropped++
 		if victim == s {
 			got = lostSelf
 		} else {
-			got = lostOther
+			got, *lost = lostOther, l
 		}
 	}
 	switch {
@@ -304,11 +307,7 @@ func (f *Fair[T]) put(v T, h uint64, sz int64) (lost T, got int) {
 	}
 	f.push(s, v)
 	f.bytes += sz
-	if got == lostSelf {
-		var zero T
-		lost = zero
-	}
-	return lost, got
+	return got
 }
 
 // TryNext returns the next element, or false when there is none. It first
