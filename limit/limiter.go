@@ -212,9 +212,12 @@ func (l *Limiter) SetKeyed(e []byte, id string) {
 	ok, direct := l.take(s, now)
 	l.mu.Unlock()
 	if ok {
-		if l.fair != nil {
+		switch {
+		case l.fair != nil:
 			l.fair.SetHashed(e, id, h) // a fair buffer keyed by SourceID: no second read
-		} else {
+		case l.ring != nil:
+			l.ring.Set(e)
+		default:
 			l.next.Set(e)
 		}
 	}
