@@ -40,11 +40,11 @@
 //
 //	                    before (Set)                       after (SetBatch, IDs given)
 //	                    ns                instructions     ns              instructions
-//	ManyToOne alone     30 (30-33)        256-274          29 (29-32)      244-250
-//	Limiter+ManyToOne   96 (96-101)   +66 753-755   +490   52 (52-64)  +23 451-487  +220
-//	  with a Summary    98 (98-109)   +68 769-770   +505   52 (52-74)  +23 462-473  +220
-//	Fair (NewFair)      103 (103-109) +73 869-891   +610   76 (76-93)  +47 593-650  +370
-//	Limiter+Fair        126 (126-127) +96 993       +730   82 (82-95)  +53 700-721  +460
+//	ManyToOne alone     30 (30-33)        256-274          29 (29-32)      236-250
+//	Limiter+ManyToOne   96 (96-101)   +66 753-757   +490   52 (52-64)  +23 451-487  +225
+//	  with a Summary    98 (98-109)   +68 761-770   +500   52 (52-74)  +23 462-482  +230
+//	Fair (NewFair)      103 (103-109) +73 869-891   +615   76 (76-93)  +47 593-650  +375
+//	Limiter+Fair        126 (126-127) +96 991-993   +730   82 (82-95)  +53 700-739  +475
 //
 // The Limiter meets the goal of at most 30 ns beside the plain diode; the
 // fair buffer does not: its per-source queues, round and count buckets
