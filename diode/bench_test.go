@@ -2,6 +2,7 @@ package diode
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"sync"
@@ -227,5 +228,42 @@ func BenchmarkSetTryNext(b *testing.B) {
 			d.Set(diodes.GenericDataType(unsafe.Pointer(&benchPayloads[i%len(benchPayloads)])))
 			d.TryNext()
 		}
+	})
+}
+
+// BenchmarkSetTryNextKeyed: a batch of 100 elements from 100 sources, then
+// 100 non-blocking reads, as an ingress server writes: into a ManyToOne
+// one Set at a time, into a Fair with the keys given (SetBatch). ns/op is
+// per element.
+func BenchmarkSetTryNextKeyed(b *testing.B) {
+	vs := make([][]byte, 100)
+	keys := make([]string, len(vs))
+	for i := range vs {
+		vs[i] = make([]byte, 100)
+		copy(vs[i], fmt.Sprintf("9f1c2b7e-6a41-4d3e-8c55-0b7a2e19%04d", i))
+		keys[i] = payloadKey(vs[i])
+	}
+	run := func(b *testing.B, d Buffer[[]byte], set func()) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		defer benchcpu.Start(b)()
+		for i := 0; i < b.N; i += len(vs) {
+			set()
+			for range vs {
+				d.TryNext()
+			}
+		}
+	}
+	b.Run("manytoone", func(b *testing.B) {
+		d, _ := NewManyToOne[[]byte](benchSize)
+		run(b, d, func() {
+			for _, v := range vs {
+				d.Set(v)
+			}
+		})
+	})
+	b.Run("fair", func(b *testing.B) {
+		d, _ := NewFair(benchSize, payloadKey)
+		run(b, d, func() { d.SetBatch(vs, keys) })
 	})
 }

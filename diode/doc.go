@@ -21,6 +21,15 @@
 //     in Loggregator's reverse log proxy. Keeps the oldest data.
 //   - [Discard]: takes everything and keeps nothing, for benchmarks and for
 //     wiring a component whose output is not wanted.
+//   - [Fair]: sheds load fairly between the sources its key function names;
+//     see its documentation.
+//
+// A buffer whose elements belong to keys may also be [Keyed]: a writer
+// that has read each element's key already (an ingress server reads every
+// envelope's source ID while validating it) hands it over with the
+// element, singly (SetKeyed) or a batch at a time (SetBatch, which takes
+// the buffer's lock once per batch), and the buffer does not read it
+// again. Fair is Keyed.
 //
 // Loggregator's sizes are sensible starting points: 10,000 for agent and
 // router ingress diodes, 1,000 per subscription for router egress, 10,000 for

@@ -65,7 +65,8 @@ type Fair[T any] struct {
 	srcs     []fairSource // per-source state; free ones chained through rnext
 	freeSrc  int32
 	idle     int32   // first of the sources that hold nothing but keep their place in index (chained through bnext), or -1
-	index    []int32 // open addressing by hash: source index+1, 0 empty
+	index    []int32 // open addressing by hash: source index+1, 0 empty; a prefix of indexAll
+	indexAll []int32 // the index's whole room, reserved up front
 	buckets  []int32 // buckets[c]: first source holding c elements, or -1
 	maxCount int32   // count of the heaviest source (0 when empty)
 	cursor   int32   // source the reader serves next, -1 when empty
@@ -127,19 +128,22 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 		idx <<= 1
 	}
 	f := &Fair[T]{
-		key:     key,
-		seed:    maphash.MakeSeed(),
-		tally:   c.tally,
-		alert:   c.alert,
-		items:   make([]fairItem[T], size),
-		srcs:    make([]fairSource, size),
-		index:   make([]int32, idx),
-		buckets: make([]int32, size+1),
-		cursor:  -1,
-		idle:    -1,
-		w:       newWaiter(),
-		bc:      bc,
+		key:      key,
+		seed:     maphash.MakeSeed(),
+		tally:    c.tally,
+		alert:    c.alert,
+		items:    make([]fairItem[T], size),
+		srcs:     make([]fairSource, size),
+		indexAll: make([]int32, idx),
+		buckets:  make([]int32, size+1),
+		cursor:   -1,
+		idle:     -1,
+		w:        newWaiter(),
+		bc:       bc,
 	}
+	// The index starts small, so that the few sources of most buffers
+	// find it in the cache, and grows into its room as sources come.
+	f.index = f.indexAll[:min(idx, 64)]
 	for i := range f.items {
 		f.items[i].next = int32(i + 1)
 		f.srcs[i].rnext = int32(i + 1)
@@ -168,25 +172,119 @@ func (f *Fair[T]) Seed() maphash.Seed { return f.seed }
 // be maphash.String(f.Seed(), k). A rate limiter that hashes the key for
 // its own table with the same seed saves the buffer hashing it again.
 func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
-	var (
-		lost      T
-		lostSelf  bool
-		lostOther bool
-		sz        int64
-	)
+	var sz int64
 	if f.bc != nil {
 		sz = f.bc.sizeOf(v)
 	}
+	var lost T
 	f.mu.Lock()
+	got := f.put(v, h, sz, &lost)
+	f.mu.Unlock()
+	if got != refused {
+		f.w.signal()
+	}
+	if f.tally != nil {
+		switch got {
+		case lostSelf, refused:
+			f.tally.Count(k, 1, 1)
+		case lostOther:
+			f.tally.Count(k, 1, 0)
+			f.tally.Count(f.key(lost), 0, 1)
+		default:
+			f.tally.Count(k, 1, 0)
+		}
+	}
+}
+
+// SetBatch is SetKeyed(vs[i], keys[i]) for every i, taking the lock once
+// for the batch. The tally hears of the elements dropped to make room
+// while the lock is held (as with WithMaxBytes), and of the writes after.
+func (f *Fair[T]) SetBatch(vs []T, keys []string) {
+	var hs [batchChunk]uint64
+	for len(vs) > 0 {
+		n := min(len(vs), batchChunk)
+		k := keys[:n]
+		for i := range k {
+			if i > 0 && sameKey(k[i], k[i-1]) {
+				hs[i] = hs[i-1] // a run of one source: hash it once
+			} else {
+				hs[i] = maphash.String(f.seed, k[i])
+			}
+		}
+		f.SetHashedBatch(vs[:n], k, hs[:n])
+		vs, keys = vs[n:], keys[n:]
+	}
+}
+
+// sameKey is a == b, with the last bytes compared first: keys of one
+// batch often share a long prefix (source IDs numbered at the end).
+func sameKey(a, b string) bool {
+	return len(a) == len(b) && (a == "" || a[len(a)-1] == b[len(b)-1]) && a == b
+}
+
+// batchChunk is how many elements SetBatch hashes at a time (on the
+// stack) before it takes the lock.
+const batchChunk = 64
+
+// SetHashedBatch is SetHashed(vs[i], keys[i], hs[i]) for every i, taking
+// the lock once for the batch; hs[i] must be maphash.String(f.Seed(),
+// keys[i]). The tally hears of the elements dropped to make room while
+// the lock is held (as with WithMaxBytes), and of the writes after.
+func (f *Fair[T]) SetHashedBatch(vs []T, keys []string, hs []uint64) {
+	if len(vs) == 0 {
+		return
+	}
+	keys, hs = keys[:len(vs)], hs[:len(vs)]
+	f.mu.Lock()
+	for i, v := range vs {
+		var sz int64
+		if f.bc != nil {
+			sz = f.bc.sizeOf(v)
+		}
+		var lost T
+		got := f.put(v, hs[i], sz, &lost)
+		if f.tally != nil {
+			switch got {
+			case lostSelf, refused:
+				f.tally.Count(keys[i], 0, 1)
+			case lostOther:
+				f.tally.Count(f.key(lost), 0, 1)
+			}
+		}
+	}
+	f.mu.Unlock()
+	f.w.signal()
+	if f.tally != nil {
+		// One call per run of one source.
+		for i := 0; i < len(keys); {
+			j := i + 1
+			for j < len(keys) && keys[j] == keys[i] {
+				j++
+			}
+			f.tally.Count(keys[i], uint64(j-i), 0)
+			i = j
+		}
+	}
+}
+
+// What put did besides adding the element.
+const (
+	lostNone  = iota
+	lostSelf  // dropped the oldest of the writer's own source
+	lostOther // dropped the oldest of another source, returned
+	refused   // the element alone is over the bound in bytes: not added
+)
+
+// put adds v (of hash h, sz bytes) under f.mu, dropping an element first
+// when the buffer is full; it counts the write and the drop, and stores
+// an element it dropped from another source in *lost (for the tally).
+func (f *Fair[T]) put(v T, h uint64, sz int64, lost *T) (got int) {
 	f.written++
 	s := f.lookup(h)
 	if f.bc != nil && f.bytes+sz > f.bc.max {
-		if s, lostSelf = f.shedBytes(s, sz); lostSelf {
-			f.mu.Unlock()
-			if f.tally != nil {
-				f.tally.Count(k, 1, 1)
-			}
-			return
+		var self bool
+		if s, self = f.shedBytes(s, sz); self {
+			return refused
 		}
 	}
 	if f.held == len(f.items) {
@@ -194,12 +292,12 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 		if s >= 0 && f.srcs[s].count == f.maxCount {
 			victim = s
 		}
-		lost = f.pop(victim)
+		l := f.pop(victim)
 		f.dropped++
 		if victim == s {
-			lostSelf = true
+			got = lostSelf
 		} else {
-			lostOther = true
+			got, *lost = lostOther, l
 		}
 	}
 	switch {
@@ -210,19 +308,7 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 	}
 	f.push(s, v)
 	f.bytes += sz
-	f.mu.Unlock()
-	f.w.signal()
-	if f.tally != nil {
-		switch {
-		case lostSelf:
-			f.tally.Count(k, 1, 1)
-		case lostOther:
-			f.tally.Count(k, 1, 0)
-			f.tally.Count(f.key(lost), 0, 1)
-		default:
-			f.tally.Count(k, 1, 0)
-		}
-	}
+	return got
 }
 
 // TryNext returns the next element, or false when there is none. It first
@@ -292,21 +378,39 @@ func (f *Fair[T]) addSource(h uint64) int32 {
 	s := f.freeSrc
 	if s >= 0 {
 		f.freeSrc = f.srcs[s].rnext
+		if 2*int(s+1) > len(f.index) {
+			f.growIndex(s)
+		}
 	} else {
 		s = f.idle
 		f.unidle(s)
 		f.unindex(s)
 	}
-	src := &f.srcs[s]
-	*src = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
+	f.srcs[s] = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
+	f.indexPut(s)
+	f.join(s)
+	return s
+}
+
+// indexPut adds entry s, by its hash, to the index.
+func (f *Fair[T]) indexPut(s int32) {
 	mask := uint64(len(f.index) - 1)
-	i := h & mask
+	i := f.srcs[s].hash & mask
 	for f.index[i] != 0 {
 		i = (i + 1) & mask
 	}
 	f.index[i] = s + 1
-	f.join(s)
-	return s
+}
+
+// growIndex doubles the index, within its room, before entry s (the next
+// free one) joins it. Free entries are taken in order and never given
+// back, so the sources in the index are exactly entries 0 to s-1.
+func (f *Fair[T]) growIndex(s int32) {
+	f.index = f.indexAll[:2*len(f.index)]
+	clear(f.index)
+	for j := range s {
+		f.indexPut(j)
+	}
 }
 
 // wake takes the idle source s back into the reader's round.

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/internal/wire"
+	"github.com/sluicelog/sluice/limit"
 )
 
 // benchBatch is 100 log envelopes with a 100-byte payload, a 36-character
@@ -167,6 +168,26 @@ func BenchmarkAcceptBatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchAccept(b, buf)
+}
+
+// BenchmarkAcceptBatchLimiter is BenchmarkAcceptBatch into a Limiter in
+// front of the same diode (a limit high enough that nothing is limited),
+// which the Server hands the source IDs it read (SetBatch).
+func BenchmarkAcceptBatchLimiter(b *testing.B) {
+	buf, err := diode.NewManyToOne[[]byte](10000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lim, err := limit.New(buf, limit.Config{Default: limit.Limit{Rate: 1e9, Burst: 1 << 30}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lim.Close()
+	benchAccept(b, lim)
+}
+
+func benchAccept(b *testing.B, buf diode.Buffer[[]byte]) {
 	s, err := NewServer(buf)
 	if err != nil {
 		b.Fatal(err)

@@ -26,6 +26,14 @@
 // Shutdown stops listening and refusing new streams while open streams
 // finish what they send; Close cuts them. Both keep what was accepted.
 //
+// The source ID of each envelope, read while validating it (the filled one
+// for an envelope filled from its origin tag), goes to the buffer with it
+// when the buffer takes keys (diode.Keyed: package limit's Limiter, fair
+// buffer and Buffer), a batch at a time (SetBatch), so that the buffer
+// neither reads it from the wire bytes again nor takes its locks per
+// envelope. A plain diode.Fair is given no keys: its key function is its
+// own.
+//
 // # Limits and security
 //
 // WithTLS serves TLS; a tls.Config with ClientAuth set to

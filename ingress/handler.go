@@ -85,11 +85,12 @@ func (h handler) Sender(st grpc.ServerStream) error {
 			s.cfg.logger.Warn("ingress: malformed envelope refused", "index", i, "err", err)
 			return status.Errorf(codes.InvalidArgument, "ingress: envelope %d of stream refused: %v", i, err)
 		}
-		raw := e.Raw
-		if r.SourceID == "" {
+		raw, id := e.Raw, r.SourceID
+		if id == "" {
 			raw = s.fillOrigin(raw)
+			id = filledID(raw)
 		}
-		s.buf.Set(raw)
+		s.setOne(raw, id)
 		s.ingress.Add(1)
 	}
 }
@@ -127,6 +128,7 @@ func (s *Server) acceptBatch(b *wire.Batch) error {
 		return nil
 	}
 	var sourceless [4]int // the indexes of envelopes without a source ID; rare
+	b.WantSourceIDs = s.keyed != nil
 	empty, err := b.SplitSourceless(sourceless[:0])
 	if err != nil {
 		s.malformed.Add(1)
@@ -138,10 +140,11 @@ func (s *Server) acceptBatch(b *wire.Batch) error {
 	}
 	for _, i := range empty {
 		b.Envelopes[i] = s.fillOrigin(b.Envelopes[i])
+		if b.WantSourceIDs {
+			b.SourceIDs[i] = filledID(b.Envelopes[i])
+		}
 	}
-	for _, e := range b.Envelopes {
-		s.buf.Set(e)
-	}
+	s.setBatch(b.Envelopes, b.SourceIDs)
 	s.ingress.Add(uint64(len(b.Envelopes)))
 	return nil
 }

@@ -31,8 +31,9 @@ var ErrServerClosed = errors.New("ingress: server closed")
 // writes every envelope it accepts, as its wire bytes, into one buffer.
 // All methods are safe for concurrent use.
 type Server struct {
-	buf diode.Buffer[[]byte]
-	cfg serverConfig
+	buf   diode.Buffer[[]byte]
+	keyed diode.Keyed[[]byte] // buf, when it takes source IDs (keyed.go)
+	cfg   serverConfig
 
 	ingress      atomic.Uint64
 	originFilled atomic.Uint64
@@ -72,7 +73,7 @@ func NewServer(buf diode.Buffer[[]byte], opts ...ServerOption) (*Server, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{buf: buf, cfg: cfg, idle: make(chan struct{}), tlsWatch: tlswatch.New("ingress", cfg.logger)}
+	s := &Server{buf: buf, keyed: keyedBuffer(buf), cfg: cfg, idle: make(chan struct{}), tlsWatch: tlswatch.New("ingress", cfg.logger)}
 	if err := s.wait.init(buf, cfg.wait); err != nil {
 		return nil, err
 	}

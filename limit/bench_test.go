@@ -89,6 +89,45 @@ func BenchmarkSetTryNext(b *testing.B) {
 	}
 }
 
+// benchIDs are the source IDs of benchEnvelopes, as an ingress server
+// reads them while validating.
+var benchIDs = func() []string {
+	ids := make([]string, len(benchEnvelopes))
+	for i, e := range benchEnvelopes {
+		ids[i] = limit.SourceID(e)
+	}
+	return ids
+}()
+
+// BenchmarkSetTryNextKeyed: the same buffers fed as an ingress server
+// feeds them, a batch of 100 envelopes from 100 sources with their source
+// IDs (SetBatch, for the buffers that take them: diode.Keyed; Set for the
+// plain ring), then 100 reads; ns/op is per envelope.
+func BenchmarkSetTryNextKeyed(b *testing.B) {
+	for _, bb := range buffers {
+		b.Run(bb.name, func(b *testing.B) {
+			d := bb.new(b)
+			k, _ := d.(diode.Keyed[[]byte])
+			n := len(benchEnvelopes)
+			b.ReportAllocs()
+			b.ResetTimer()
+			defer benchcpu.Start(b)()
+			for i := 0; i < b.N; i += n {
+				if k != nil {
+					k.SetBatch(benchEnvelopes, benchIDs)
+				} else {
+					for _, e := range benchEnvelopes {
+						d.Set(e)
+					}
+				}
+				for range n {
+					d.TryNext()
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkManyToOne: writers from b.RunParallel (ingress streams), one
 // reader goroutine using a blocking read, as in package diode's benchmark
 // of the same name.

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
 )
 
@@ -38,4 +39,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// drain reads everything buf holds now.
+func drain(buf diode.Buffer[[]byte]) [][]byte {
+	var out [][]byte
+	for {
+		v, ok := buf.TryNext()
+		if !ok {
+			return out
+		}
+		out = append(out, v)
+	}
 }

@@ -33,7 +33,10 @@ var ErrNilBuffer = errors.New("limit: buffer must not be nil")
 // itself a diode.Buffer, so it sits wherever an ingress server takes one.
 //
 // Set reads the source ID from the wire bytes (SourceID), allocates
-// nothing and never blocks on the reader. The table of sources holds at
+// nothing and never blocks on the reader. SetKeyed and SetBatch take the
+// source IDs from a writer that has read them (it is a diode.Keyed; an
+// ingress.Server hands over what it read while validating), and SetBatch
+// takes its lock and reads its clock once per 64 envelopes. The table of sources holds at
 // most MaxSources entries; a new source finding it full takes the place of
 // one idle for IdleTimeout, or else shares one bucket (with the default
 // limit) with the other latecomers until a place frees up.
@@ -46,7 +49,8 @@ var ErrNilBuffer = errors.New("limit: buffer must not be nil")
 // Close stops the clock goroutine; it does not touch the wrapped buffer.
 type Limiter struct {
 	next   diode.Buffer[[]byte]
-	keyed  keyedBuffer // next, when it is a fair buffer keyed by SourceID
+	fair   *diode.Fair[[]byte]      // next, when it is NewFair's (keyed by SourceID)
+	ring   *diode.ManyToOne[[]byte] // next, when it is a ManyToOne: called directly
 	seed   maphash.Seed
 	now    func() int64 // WithClock's clock; nil when clock runs
 	clock  *coarseClock
@@ -158,16 +162,19 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 	l := &Limiter{
 		next: next, seed: maphash.MakeSeed(), sum: o.sum, logger: o.logger,
 		max: o.maxSources, idle: int64(o.idle), probe: min(o.maxSources, 32),
-		cfg: cfg, tab: newTable(o.maxSources),
+		cfg: cfg, tab: newTable(min(o.maxSources, 64)), // grows with the sources
 	}
 	l.overflow.setLimit(cfg.Default)
 	l.overflow.long = true // counts into the Summary directly
 	if l.sum != nil {
 		l.sum.attach(l)
 	}
-	if f, ok := next.(*sourceFair); ok {
-		l.keyed = f
-		l.seed = f.Seed() // one hash of the source ID serves both tables
+	switch n := next.(type) {
+	case *sourceFair:
+		l.fair = n.Fair
+		l.seed = n.Seed() // one hash of the source ID serves both tables
+	case *diode.ManyToOne[[]byte]:
+		l.ring = n
 	}
 	if o.clock != nil {
 		base := o.clock()
@@ -184,24 +191,16 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 
 var _ diode.Buffer[[]byte] = (*Limiter)(nil)
 
-// keyedBuffer is a buffer that takes an envelope with its source ID
-// already read and hashed with its Seed: NewFair's.
-type keyedBuffer interface {
-	Seed() maphash.Seed
-	SetHashed(e []byte, sourceID string, hash uint64)
-}
-
 // Set passes e to the buffer if its source's bucket has a token, and
-// drops it otherwise.
-func (l *Limiter) Set(e []byte) {
-	id := SourceID(e)
+// drops it otherwise. It reads the source ID from the wire bytes
+// (SourceID); SetKeyed and SetBatch take it from a writer that has read it.
+func (l *Limiter) Set(e []byte) { l.SetKeyed(e, SourceID(e)) }
+
+// SetKeyed is Set for an e whose source ID the caller has read already
+// (it must be SourceID(e)): an ingress server reads it while validating.
+func (l *Limiter) SetKeyed(e []byte, id string) {
 	h := maphash.String(l.seed, id)
-	var now int64
-	if l.clock != nil {
-		now = l.clock.Now()
-	} else {
-		now = l.now()
-	}
+	now := l.nowNs()
 	l.mu.Lock()
 	l.written++
 	var s *source
@@ -210,33 +209,58 @@ func (l *Limiter) Set(e []byte) {
 	} else {
 		s = l.source(h, id, now)
 	}
-	ok := s.allow(now)
-	s.last = now
-	var d uint64
-	if !ok {
-		l.limited++
-		d = 1
-	}
-	direct := false
-	if l.sum != nil {
-		if s.long || l.detached {
-			direct = true
-		} else {
-			s.sent++
-			s.dropped += d
-		}
-	}
+	ok, direct := l.take(s, now)
 	l.mu.Unlock()
 	if ok {
-		if l.keyed != nil {
-			l.keyed.SetHashed(e, id, h) // a fair buffer keyed by SourceID: no second read
-		} else {
+		switch {
+		case l.fair != nil:
+			l.fair.SetHashed(e, id, h) // a fair buffer keyed by SourceID: no second read
+		case l.ring != nil:
+			l.ring.Set(e)
+		default:
 			l.next.Set(e)
 		}
 	}
 	if direct {
-		l.sum.Count(id, 1, d)
+		l.sum.Count(id, 1, b2u(!ok))
 	}
+}
+
+// take spends a token of s at now if it has one, counting the envelope
+// (and its drop if not) in the Limiter and in the row; l.mu is held. It
+// reports whether the envelope passes, and whether the Summary must be
+// told of it directly (see WithSummary). Rows count even without a
+// Summary (it costs less than asking); handRow hands over only to one.
+func (l *Limiter) take(s *source, now int64) (ok, direct bool) {
+	ok = s.allow(now)
+	s.last = now
+	if !ok {
+		l.limited++
+	}
+	if s.long || l.detached {
+		return ok, l.sum != nil
+	}
+	s.sent++
+	if !ok {
+		s.dropped++
+	}
+	return ok, false
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// nowNs returns the time for the buckets: the coarse clock's, or
+// WithClock's.
+func (l *Limiter) nowNs() int64 {
+	if l.clock != nil {
+		return l.clock.Now()
+	}
+	return l.now()
 }
 
 // handOver adds the counts of every source to the Summary.
@@ -257,7 +281,15 @@ func (l *Limiter) handRow(s *source) {
 }
 
 // TryNext returns the wrapped buffer's next envelope.
-func (l *Limiter) TryNext() ([]byte, bool) { return l.next.TryNext() }
+func (l *Limiter) TryNext() ([]byte, bool) {
+	switch {
+	case l.ring != nil:
+		return l.ring.TryNext()
+	case l.fair != nil:
+		return l.fair.TryNext()
+	}
+	return l.next.TryNext()
+}
 
 // Next returns the wrapped buffer's next envelope, waiting for one.
 func (l *Limiter) Next(ctx context.Context) ([]byte, error) { return l.next.Next(ctx) }

@@ -80,6 +80,7 @@ type Buffer struct {
 	lim      *Limiter
 	sum      *Summary
 	inner    diode.Buffer[[]byte]
+	keyed    diode.Keyed[[]byte] // Buffer, when it takes source IDs (all but a plain ring)
 }
 
 // NewBuffer builds the buffer cfg describes; opts configure its Limiter
@@ -131,6 +132,7 @@ func NewBuffer(cfg BufferConfig, opts ...Option) (*Buffer, error) {
 		}
 		b.Buffer = b.lim
 	}
+	b.keyed, _ = b.Buffer.(diode.Keyed[[]byte])
 	return b, nil
 }
 
@@ -177,7 +179,4 @@ type counted struct {
 	sum *Summary
 }
 
-func (c *counted) Set(e []byte) {
-	c.sum.Count(SourceID(e), 1, 0)
-	c.Buffer.Set(e)
-}
+func (c *counted) Set(e []byte) { c.SetKeyed(e, SourceID(e)) }

@@ -121,6 +121,7 @@ func NewFair(size int, opts ...diode.Option) (diode.Buffer[[]byte], error) {
 }
 
 // sourceFair is a diode.Fair keyed by SourceID. Its type tells a Limiter
-// that the source ID it has read is the buffer's key (SetKeyed), which a
-// diode.Fair with some other key function would not take.
+// and an ingress.Server that the source ID they have read is the buffer's
+// key (SetKeyed, SetBatch), which a diode.Fair with some other key
+// function would not take.
 type sourceFair struct{ *diode.Fair[[]byte] }

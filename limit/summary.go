@@ -127,7 +127,7 @@ func (s *Summary) fold() {
 		}
 	}
 	s.pend.rows = s.pend.rows[:0]
-	clear(s.pend.index.slots)
+	s.pend.index.reset()
 }
 
 // attach and detach register a Limiter whose counts Snapshot collects.

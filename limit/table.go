@@ -2,11 +2,13 @@ package limit
 
 // table maps 64-bit hashes to small integers: open addressing with linear
 // probing, deletion by backward shift (no tombstones, so lookups stay short
-// however many keys come and go). It never grows; its owner keeps it at
-// most half full.
+// however many keys come and go). It doubles when a key would make it more
+// than half full, so a table made for few keys stays small (and in the
+// cache) until more come.
 type table struct {
 	slots []tslot
 	mask  uint64
+	n     int // keys
 }
 
 type tslot struct {
@@ -38,6 +40,10 @@ func (t *table) get(h uint64) int32 {
 
 // put adds h -> v; h must not be present.
 func (t *table) put(h uint64, v int32) {
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	t.n++
 	i := h & t.mask
 	for t.slots[i].id != 0 {
 		i = (i + 1) & t.mask
@@ -45,8 +51,31 @@ func (t *table) put(h uint64, v int32) {
 	t.slots[i] = tslot{hash: h, id: v + 1}
 }
 
+// grow doubles the table.
+func (t *table) grow() {
+	old := t.slots
+	t.slots = make([]tslot, 2*len(old))
+	t.mask = uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s.id != 0 {
+			i := s.hash & t.mask
+			for t.slots[i].id != 0 {
+				i = (i + 1) & t.mask
+			}
+			t.slots[i] = s
+		}
+	}
+}
+
+// reset removes every key.
+func (t *table) reset() {
+	clear(t.slots)
+	t.n = 0
+}
+
 // del removes h, which must be present.
 func (t *table) del(h uint64) {
+	t.n--
 	i := h & t.mask
 	for t.slots[i].hash != h || t.slots[i].id == 0 {
 		i = (i + 1) & t.mask

@@ -27,6 +27,12 @@ import (
 type Batch struct {
 	Raw       []byte
 	Envelopes [][]byte
+	// SourceIDs is filled by SplitSourceless when WantSourceIDs is set:
+	// the source ID of each of Envelopes, sharing Raw's memory. Its
+	// storage is reused from message to message (the codec leaves it and
+	// WantSourceIDs alone).
+	SourceIDs     []string
+	WantSourceIDs bool
 
 	SkipIf           func(size int) bool
 	Skipped          bool
@@ -116,13 +122,15 @@ func (b *Batch) Split() error {
 	return err
 }
 
-// SplitSourceless is Split that also appends to sourceless the index of
-// every envelope whose source ID is empty, read by the same routing read
-// that validates it (an ingress fills those from their origin tag), so a
-// receiver does not scan each envelope a second time.
+// SplitSourceless is Split that also sets b.SourceIDs to the source ID of
+// each envelope (when b.WantSourceIDs) and appends to sourceless the index of every envelope
+// whose source ID is empty, read by the same routing read that validates
+// it (an ingress fills those from their origin tag), so a receiver does
+// not scan each envelope a second time.
 func (b *Batch) SplitSourceless(sourceless []int) ([]int, error) {
 	envs, err := envelope.SplitBatch(b.Raw, b.Envelopes[:0])
 	b.Envelopes = envs
+	b.SourceIDs = b.SourceIDs[:0]
 	if err != nil {
 		return sourceless, err
 	}
@@ -130,6 +138,9 @@ func (b *Batch) SplitSourceless(sourceless []int) ([]int, error) {
 		r, err := envelope.ReadRoute(e)
 		if err != nil {
 			return sourceless, fmt.Errorf("envelope %d of batch: %w", i, err)
+		}
+		if b.WantSourceIDs {
+			b.SourceIDs = append(b.SourceIDs, r.SourceID)
 		}
 		if r.SourceID == "" {
 			sourceless = append(sourceless, i)

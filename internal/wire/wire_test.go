@@ -204,9 +204,24 @@ func TestSplitSourceless(t *testing.T) {
 		lastSet,
 		m(envelope.NewCounter("", "c", 1)),
 	}
-	b := &wire.Batch{Raw: envelope.AppendBatch(nil, envs)}
+	b := &wire.Batch{Raw: envelope.AppendBatch(nil, envs), WantSourceIDs: true}
 	got, err := b.SplitSourceless([]int{-1})
 	require.NoError(t, err)
 	assert.Equal(t, []int{-1, 1, 3, 5}, got, "appended to what was given")
 	assert.Len(t, b.Envelopes, len(envs))
+	assert.Equal(t, []string{"x", "", "g", "", "y", ""}, b.SourceIDs, "the source ID of each")
+
+	// The next message reuses SourceIDs' storage.
+	ids := b.SourceIDs
+	b.Raw = envelope.AppendBatch(nil, envs[:2])
+	_, err = b.SplitSourceless(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x", ""}, b.SourceIDs)
+	assert.Same(t, &ids[0], &b.SourceIDs[0])
+
+	// Unwanted, they are not kept.
+	b.WantSourceIDs = false
+	_, err = b.SplitSourceless(nil)
+	require.NoError(t, err)
+	assert.Empty(t, b.SourceIDs)
 }

@@ -1,0 +1,20 @@
+package diode
+
+// Keyed is a Buffer whose elements each belong to a key (a source), which
+// a writer that has already read the keys hands over with the elements,
+// so that the buffer does not read them again. What a key is, is agreed by
+// writer and buffer: for a Fair buffer, what its key function returns.
+//
+// SetBatch is for a writer that has a batch in hand (an ingress server
+// with a received batch): the buffer may take its locks, and do the work
+// common to the batch, once for all of it.
+type Keyed[T any] interface {
+	Buffer[T]
+	// SetKeyed is Set(v) for a v whose key is key.
+	SetKeyed(v T, key string)
+	// SetBatch is SetKeyed(vs[i], keys[i]) for every i, in order; keys
+	// holds at least len(vs) keys. Neither slice is kept.
+	SetBatch(vs []T, keys []string)
+}
+
+var _ Keyed[int] = (*Fair[int])(nil)
