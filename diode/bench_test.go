@@ -266,4 +266,16 @@ func BenchmarkSetTryNextKeyed(b *testing.B) {
 		d, _ := NewFair(benchSize, payloadKey)
 		run(b, d, func() { d.SetBatch(vs, keys) })
 	})
+	// As a router's Run reads it: the whole batch in one TryNextN.
+	b.Run("fair-bulk", func(b *testing.B) {
+		d, _ := NewFair(benchSize, payloadKey)
+		dst := make([][]byte, 0, len(vs))
+		b.ReportAllocs()
+		b.ResetTimer()
+		defer benchcpu.Start(b)()
+		for i := 0; i < b.N; i += len(vs) {
+			d.SetBatch(vs, keys)
+			dst = d.TryNextN(dst[:0], len(vs))
+		}
+	})
 }

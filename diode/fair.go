@@ -326,12 +326,42 @@ func (f *Fair[T]) TryNext() (v T, ok bool) {
 		}
 	}
 	f.mu.Unlock()
+	f.report(dropped)
+	return v, ok
+}
+
+// TryNextN appends up to n elements to dst, in the order TryNext would
+// return them, taking the lock once for all of them; it returns dst
+// unchanged when there is none. A reader that takes what is there in
+// bursts (a router's routing loop) pays for the lock once a burst rather
+// than once an element. It reports drops to the alert callback as TryNext
+// does.
+func (f *Fair[T]) TryNextN(dst []T, n int) []T {
+	f.mu.Lock()
+	dropped := f.dropped
+	k := 0
+	for ; k < n && f.held > 0; k++ {
+		s := f.cursor
+		f.cursor = f.srcs[s].rnext // before pop, which may remove s
+		dst = append(dst, f.pop(s))
+	}
+	f.read += uint64(k)
+	if k > 0 && f.room.ch != nil {
+		f.roomRead()
+	}
+	f.mu.Unlock()
+	f.report(dropped)
+	return dst
+}
+
+// report passes to the alert callback the drops up to dropped that it
+// has not been told of yet. Reader only, outside the lock.
+func (f *Fair[T]) report(dropped uint64) {
 	if dropped != f.reported {
 		missed := dropped - f.reported
 		f.reported = dropped
 		f.alert(int(missed))
 	}
-	return v, ok
 }
 
 // Next returns the next element, sleeping while there is none, or

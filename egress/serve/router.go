@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/stats"
 )
 
@@ -48,6 +49,7 @@ type Router struct {
 	tooLarge  uint64       // under pubMu
 	unrouted  uint64       // under pubMu
 	burst     []*routerSub // under pubMu: subscriptions written in this burst of Run's, to wake at its end
+	runTaken  [][]byte     // under pubMu: a burst Run took from its buffer at once (batch.BulkReader)
 
 	mu       sync.Mutex // subscribe, unsubscribe, stats
 	closed   bool
@@ -237,7 +239,9 @@ func (r *Router) PublishEnvelope(e *envelope.Envelope) error {
 // what other code writes into buf, or hand it to Publish.
 //
 // Run takes what buf holds in bursts of up to 128 envelopes and
-// publishes each burst under one acquisition of the publish lock. It wakes
+// publishes each burst under one acquisition of the publish lock; a buf
+// with a TryNextN(dst [][]byte, n int) [][]byte method (diode.Fair,
+// limit.Buffer) hands the burst over under one synchronization of its own. It wakes
 // a waiting subscription reader once per burst, after the burst, not at
 // its first envelope: the reader then takes the whole burst in one wake-up
 // instead of racing the router envelope by envelope. After a full burst it
@@ -289,6 +293,18 @@ func (r *Router) publishFrom(buf diode.Buffer[[]byte], first []byte, has bool) (
 			r.discarded++
 			return n, err
 		}
+	}
+	if bulk, ok := buf.(batch.BulkReader[[]byte]); ok && !r.pubClosed {
+		// One synchronization with buf for the whole burst. The router
+		// cannot close meanwhile (closing takes pubMu), so nothing taken
+		// here is refused as closed.
+		r.runTaken = bulk.TryNextN(r.runTaken[:0], runBurst-n)
+		for _, v := range r.runTaken {
+			_ = r.publishLocked(v, envelope.ReadRouteTrusted, true)
+		}
+		n += len(r.runTaken)
+		clear(r.runTaken) // keep no envelope alive past its burst
+		return n, nil
 	}
 	for n < runBurst {
 		v, ok := buf.TryNext()

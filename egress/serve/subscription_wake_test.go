@@ -53,14 +53,7 @@ func TestRunWakesAReaderOncePerBurst(t *testing.T) {
 
 	in, err := diode.NewManyToOne[[]byte](1000)
 	require.NoError(t, err)
-	envs := make([][]byte, runBurst)
-	for i := range envs {
-		envs[i] = serverTestLog(t, i)
-		in.Set(envs[i])
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	require.ErrorIs(t, r.Run(ctx, in), context.Canceled)
+	envs := runTestDrained(t, r, in, runBurst)
 
 	assert.Equal(t, envs[0], <-got)
 	assert.Equal(t, uint64(runBurst), spy.writes.Load())
