@@ -29,7 +29,11 @@
 // All three reconnect with exponential backoff and jitter (from 50 ms, where
 // Loggregator's client retries every 50 ms forever, up to 5 s; WithBackoff)
 // until Close or Shutdown, take WithTLS for TLS and mutual TLS, and report
-// Stats.
+// Stats. A Reader or Firehose whose TLS settings do not match a router's
+// says so once at warn, in plain words ("nozzle: TLS handshake with router
+// X failed: it presented a certificate not signed by our CA", or that a
+// router dialed in plaintext speaks TLS), and counts it by cause
+// (Stats.TLSFailures).
 //
 // # Delivering envelopes: an iterator, and raw reads
 //

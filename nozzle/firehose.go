@@ -246,6 +246,7 @@ func (f *Firehose) Stats() Stats {
 	f.mu.Unlock()
 	slices.SortFunc(st.Streams, func(a, b StreamStats) int { return strings.Compare(a.Addr, b.Addr) })
 	st.LastError, st.LastErrorAt = f.lastErr.get()
+	st.TLSFailures = f.cfg.tlsWatch.Failures()
 	f.out.fill(&st)
 	return st
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicelog/sluice/internal/backoff"
+	"github.com/sluicelog/sluice/internal/tlswatch"
 )
 
 // DefaultBufferSize is the size of the buffer between the streams and the
@@ -25,6 +26,7 @@ type config struct {
 	keepalive  time.Duration
 	kaTimeout  time.Duration
 	httpClient *http.Client
+	tlsWatch   *tlswatch.Watch // handshakes with routers (gRPC consumers); set by buildConfig
 }
 
 func defaultConfig() config {
@@ -101,6 +103,7 @@ func buildConfig[O any](opts []O, apply func(O, *config)) (config, error) {
 	case cfg.keepalive < 0 || cfg.kaTimeout < 0:
 		return cfg, invalid("keepalive interval %v, timeout %v", cfg.keepalive, cfg.kaTimeout)
 	}
+	cfg.tlsWatch = tlswatch.NewClient("nozzle", "router", cfg.logger)
 	return cfg, nil
 }
 

@@ -105,7 +105,8 @@ func (r *Reader) TryNext() ([]byte, bool) { return r.out.tryNext() }
 func (r *Reader) Stats() Stats {
 	ss := r.stream.stats()
 	st := Stats{Received: ss.Received, Malformed: ss.Malformed, Reconnects: ss.Reconnects,
-		LastError: ss.LastError, LastErrorAt: ss.LastErrorAt, Streams: []StreamStats{ss}}
+		LastError: ss.LastError, LastErrorAt: ss.LastErrorAt, Streams: []StreamStats{ss},
+		TLSFailures: r.cfg.tlsWatch.Failures()}
 	if ss.Connected {
 		st.Connected = 1
 	}

@@ -12,11 +12,19 @@ var (
 	_ stats.Reporter = (*GatewayReader)(nil)
 )
 
-// Report describes the Reader's counters; see Stats.report.
-func (r *Reader) Report(emit func(stats.Metric)) { r.Stats().report(emit, r.stream.req.GetShardId()) }
+// Report describes the Reader's counters; see Stats.report. It adds
+// tls_handshake_failures{cause}.
+func (r *Reader) Report(emit func(stats.Metric)) {
+	r.Stats().report(emit, r.stream.req.GetShardId())
+	r.cfg.tlsWatch.Report(emit)
+}
 
-// Report describes the Firehose's counters; see Stats.report.
-func (f *Firehose) Report(emit func(stats.Metric)) { f.Stats().report(emit, f.req.GetShardId()) }
+// Report describes the Firehose's counters; see Stats.report. It adds
+// tls_handshake_failures{cause}.
+func (f *Firehose) Report(emit func(stats.Metric)) {
+	f.Stats().report(emit, f.req.GetShardId())
+	f.cfg.tlsWatch.Report(emit)
+}
 
 // Report describes the GatewayReader's counters; see Stats.report.
 func (g *GatewayReader) Report(emit func(stats.Metric)) {

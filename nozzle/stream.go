@@ -68,7 +68,7 @@ func dial(addr string, cfg *config) (*grpc.ClientConn, error) {
 		bc.MaxDelay = bc.BaseDelay
 	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
+		grpc.WithTransportCredentials(cfg.tlsWatch.ClientCredentials(creds, addr)),
 		wire.DialOption(),
 		// grpc's own reconnect backoff would otherwise grow to 2 minutes and
 		// leave a router that came back unused long after our retries.
