@@ -75,6 +75,11 @@ type config struct {
 	maxBytes int64
 	sizeOf   any
 	bytesSet bool
+
+	// WithBytePool: the shared pool and its size function, a func(T) int.
+	pool     *BytePool
+	poolSize any
+	poolSet  bool
 }
 
 type optionFunc func(*config)
