@@ -108,6 +108,10 @@ type RouterStats struct {
 	// Shards has the egress counts by shard ID ("" for subscriptions without
 	// one), including shard IDs whose subscriptions have all closed.
 	Shards map[string]ShardStats
+	// PoolBytes (`subscription_pool_bytes`, a gauge) is what the
+	// subscription buffers hold out of their shared pool
+	// (WithSubscriptionPool); 0 without one.
+	PoolBytes int64
 }
 
 // ShardStats are the egress counts of one shard ID.
@@ -135,6 +139,9 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 	}
 	cfg.limits = lim
 	if cfg.newBuffer == nil {
+		if err := cfg.sub.newPool(); err != nil {
+			return nil, err
+		}
 		cfg.newBuffer = cfg.sub.factory()
 	}
 	// Check the buffer factory once, so a bad size fails here and not on the
@@ -552,6 +559,7 @@ func (r *Router) routerLeave(s *routerSub, held string) {
 	f.Dropped.Add(CauseOverflow, overflowed)
 	f.Dropped.Add(held, unread-overflowed)
 	r.folded[s.shardID] = f
+	releaseBuffer(s.buf)
 	r.routerTrimFolded()
 }
 
@@ -564,6 +572,7 @@ func (r *Router) Stats() RouterStats {
 		RejectedStreams: r.rejected,
 		Refused:         maps.Clone(r.refused),
 		Shards:          make(map[string]ShardStats, len(r.folded)+len(r.groups)),
+		PoolBytes:       r.cfg.sub.poolHeld(),
 	}
 	for id, f := range r.folded {
 		f.Subscriptions = 0
