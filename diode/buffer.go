@@ -80,6 +80,8 @@ type config struct {
 	pool     *BytePool
 	poolSize any
 	poolSet  bool
+	// WithPoolReserve: bytes a buffer holds before it takes from its pool.
+	poolReserve int64
 }
 
 type optionFunc func(*config)

@@ -42,10 +42,11 @@ func Len(b []byte) int { return len(b) }
 // writes refused because they would have gone over. A nil *byteCap is no
 // bound.
 type byteCap[T any] struct {
-	max  int64
-	size func(T) int
-	held atomic.Int64 // releasedHeld once Release gave it back to pool
-	pool *BytePool    // WithBytePool, or nil
+	max     int64
+	size    func(T) int
+	held    atomic.Int64 // releasedHeld once Release gave it back to pool
+	pool    *BytePool    // WithBytePool, or nil
+	reserve int64        // WithPoolReserve: bytes held without the pool
 
 	// Ring buffers only: writes refused for bytes, which took no write
 	// number, and how many of them the reader has passed to the alert

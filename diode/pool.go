@@ -79,6 +79,19 @@ func WithBytePool[T any](pool *BytePool, size func(T) int) Option {
 	})
 }
 
+// WithPoolReserve gives a buffer that takes its bytes from a pool
+// (WithBytePool) n bytes of its own: the first n bytes it holds are not
+// taken from the pool, only what it holds beyond them. However full the
+// pool, the buffer can so always hold n bytes (as its own bound allows):
+// buffers whose readers stall and fill the pool cannot starve the others
+// of everything. The memory all the buffers of a pool hold is then at most
+// the pool's max plus n for each. Stats.Bytes counts all a buffer holds;
+// BytePool.Held only what it took from the pool. Without a pool it is
+// ignored; a negative n makes the constructors fail (ErrInvalidConfig).
+func WithPoolReserve(n int64) Option {
+	return optionFunc(func(c *config) { c.poolReserve = n })
+}
+
 // releasedHeld is a byteCap's held count once Release gave its bytes
 // back: below any real count, so every later write is refused.
 const releasedHeld = math.MinInt64
@@ -101,33 +114,43 @@ func newPooledCap[T any](c config) (*byteCap[T], error) {
 		}
 		c.maxBytes, c.sizeOf, c.bytesSet = math.MaxInt64, size, true
 	}
-	pool := c.pool
+	if c.poolReserve < 0 {
+		return nil, fmt.Errorf("%w: pool reserve %d, want at least 0", ErrInvalidConfig, c.poolReserve)
+	}
+	pool, reserve := c.pool, c.poolReserve
 	c.pool, c.poolSize, c.poolSet = nil, nil, false
 	bc, err := newByteCap[T](c)
 	if err != nil {
 		return nil, err
 	}
-	bc.pool = pool
+	bc.pool, bc.reserve = pool, reserve
 	return bc, nil
 }
 
-// takePooled is take for a bound that shares a pool: the pool first, then
-// the buffer's own bound, whose count a Release may have closed. A write
-// counted in the buffer's own bound has so always been counted in the
-// pool, and Release gives back exactly what the buffer's count holds.
+// pooled returns what of held bytes the pool counts: those beyond the
+// buffer's reserve.
+func (b *byteCap[T]) pooled(held int64) int64 { return max(held-b.reserve, 0) }
+
+// takePooled is take for a bound that shares a pool: the pool's part
+// first (what the write takes beyond the reserve), then the buffer's own
+// count, whose value a Release may have closed. Each change of the own
+// count from cur to cur+n is matched by exactly pooled(cur+n)-pooled(cur)
+// in the pool, so Release gives back exactly the pool's part of what the
+// buffer holds.
 func (b *byteCap[T]) takePooled(n int64) bool {
-	if !b.pool.take(n) {
-		return false
-	}
 	for {
 		cur := b.held.Load()
 		if cur < 0 || n > b.max-cur {
-			b.pool.give(n)
+			return false
+		}
+		d := b.pooled(cur+n) - b.pooled(cur)
+		if !b.pool.take(d) {
 			return false
 		}
 		if b.held.CompareAndSwap(cur, cur+n) {
 			return true
 		}
+		b.pool.give(d) // another goroutine changed the count: again
 	}
 }
 
@@ -140,7 +163,7 @@ func (b *byteCap[T]) releasePooled(n int64) {
 			return
 		}
 		if b.held.CompareAndSwap(cur, cur-n) {
-			b.pool.give(n)
+			b.pool.give(b.pooled(cur) - b.pooled(cur-n))
 			return
 		}
 	}
@@ -159,7 +182,7 @@ func (b *byteCap[T]) giveBack() {
 			return
 		}
 		if b.held.CompareAndSwap(cur, releasedHeld) {
-			b.pool.give(cur)
+			b.pool.give(b.pooled(cur))
 			return
 		}
 	}

@@ -2,6 +2,7 @@ package diode
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,11 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// poolKinds builds each buffer kind that takes WithBytePool: size elements,
+// poolKinds builds each buffer kind that takes WithBytePool (and the
+// rings again with a reserve, WithPoolReserve, of an eighth of max): size elements,
 // its own bound of max bytes, bytes from pool, alerts added to *alerted.
 func poolKinds() map[string]func(size int, max int64, pool *BytePool, alerted *atomic.Int64) (Buffer[[]byte], func(), error) {
 	opts := func(max int64, pool *BytePool, a *atomic.Int64) []Option {
 		return []Option{WithMaxBytes(max, Len), WithBytePool(pool, Len), WithAlert(func(n int) { a.Add(int64(n)) })}
+	}
+	reserved := func(max int64, pool *BytePool, a *atomic.Int64) []Option {
+		return append(opts(max, pool, a), WithPoolReserve(max/8))
 	}
 	return map[string]func(int, int64, *BytePool, *atomic.Int64) (Buffer[[]byte], func(), error){
 		"OneToOne": func(size int, max int64, p *BytePool, a *atomic.Int64) (Buffer[[]byte], func(), error) {
@@ -38,11 +43,28 @@ func poolKinds() map[string]func(size int, max int64, pool *BytePool, alerted *a
 			}
 			return d, d.Release, nil
 		},
+		"OneToOneReserve": func(size int, max int64, p *BytePool, a *atomic.Int64) (Buffer[[]byte], func(), error) {
+			d, err := NewOneToOne[[]byte](size, reserved(max, p, a)...)
+			if err != nil {
+				return nil, nil, err
+			}
+			return d, d.Release, nil
+		},
+		"ManyToOneReserve": func(size int, max int64, p *BytePool, a *atomic.Int64) (Buffer[[]byte], func(), error) {
+			d, err := NewManyToOne[[]byte](size, reserved(max, p, a)...)
+			if err != nil {
+				return nil, nil, err
+			}
+			return d, d.Release, nil
+		},
 	}
 }
 
 func TestBytePoolExact(t *testing.T) {
 	for name, mk := range poolKinds() {
+		if strings.HasSuffix(name, "Reserve") {
+			continue // TestBytePoolReserve
+		}
 		t.Run(name, func(t *testing.T) {
 			pool, err := NewBytePool(1000)
 			require.NoError(t, err)
@@ -127,8 +149,46 @@ func TestBytePoolLapped(t *testing.T) {
 	assert.Equal(t, int64(0), pool.Held())
 }
 
+// TestBytePoolReserve gives each buffer 200 bytes of its own: a full pool
+// takes nothing from what a buffer may hold within its reserve.
+func TestBytePoolReserve(t *testing.T) {
+	pool, err := NewBytePool(100)
+	require.NoError(t, err)
+	mk := func() *ManyToOne[[]byte] {
+		d, err := NewManyToOne[[]byte](100, WithMaxBytes(1000, Len), WithBytePool(pool, Len), WithPoolReserve(200))
+		require.NoError(t, err)
+		return d
+	}
+	a, b := mk(), mk()
+	for range 4 {
+		a.Set(make([]byte, 100)) // 200 own, 100 from the pool, the 4th refused
+	}
+	assert.Equal(t, int64(100), pool.Held())
+	for range 3 {
+		b.Set(make([]byte, 100)) // 200 own, the pool is full
+	}
+	assert.Equal(t, Stats{Written: 4, Dropped: 1, Bytes: 300}, a.Stats())
+	assert.Equal(t, Stats{Written: 3, Dropped: 1, Bytes: 200}, b.Stats())
+	_, ok := a.TryNext()
+	require.True(t, ok)
+	assert.Equal(t, int64(0), pool.Held()) // a is back within its reserve
+	b.Set(make([]byte, 50))
+	assert.Equal(t, int64(50), pool.Held())
+	b.Release()
+	assert.Equal(t, int64(0), pool.Held())
+	drainAll(a)
+	assert.Equal(t, int64(0), pool.Held())
+	assert.Equal(t, uint64(0), a.Stats().Bytes)
+
+	_, err = NewOneToOne[[]byte](10, WithBytePool(pool, Len), WithPoolReserve(-1))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
 func TestBytePoolRelease(t *testing.T) {
 	for name, mk := range poolKinds() {
+		if strings.HasSuffix(name, "Reserve") {
+			continue // TestBytePoolReserve
+		}
 		t.Run(name, func(t *testing.T) {
 			pool, err := NewBytePool(1000)
 			require.NoError(t, err)
@@ -162,7 +222,7 @@ func TestBytePoolRelease(t *testing.T) {
 // being fewer than 64 elements of 1-97 bytes on average, but may still lap.)
 func TestBytePoolConcurrent(t *testing.T) {
 	const (
-		buffers = 6
+		buffers = 10
 		writes  = 20_000
 	)
 	pool, err := NewBytePool(4096)
@@ -173,7 +233,7 @@ func TestBytePoolConcurrent(t *testing.T) {
 		releases []func()
 		alerted  [buffers]atomic.Int64
 	)
-	names := []string{"OneToOne", "ManyToOne", "Channel"}
+	names := []string{"OneToOne", "ManyToOne", "Channel", "OneToOneReserve", "ManyToOneReserve"}
 	for i := range buffers {
 		d, rel, err := kinds[names[i%len(names)]](64, 2048, pool, &alerted[i])
 		require.NoError(t, err)

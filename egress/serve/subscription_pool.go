@@ -23,11 +23,17 @@ const (
 // well below n so that one stalled subscriber cannot take the whole pool)
 // to ride out a stall of its reader. A buffer a subscription leaves behind
 // (closed, or its shard group's grace period over) gives its bytes back.
+// Each buffer has reserve bytes of its own besides (diode.WithPoolReserve):
+// it takes from the pool only what it holds beyond them, so subscriptions
+// whose subscribers stall and fill the pool cannot starve the others of
+// everything. Memory for subscriptions' envelopes is then at most n plus
+// reserve per buffer (WithMaxStreams for a Server and a Gateway, plus one
+// per shard group waiting out WithGroupGrace).
 // Without it (or with n = 0) every buffer is bounded on its own. A
-// negative n makes NewRouter fail; a WithSubscriptionBuffer factory
-// ignores it.
-func WithSubscriptionPool(n int64) RouterOption {
-	return routerOptionFunc(func(c *routerConfig) { c.sub.poolBytes = n })
+// negative n or reserve makes NewRouter fail; a WithSubscriptionBuffer
+// factory ignores it.
+func WithSubscriptionPool(n, reserve int64) RouterOption {
+	return routerOptionFunc(func(c *routerConfig) { c.sub.poolBytes, c.sub.poolReserve = n, reserve })
 }
 
 // newPool makes the pool b asks for (WithSubscriptionPool), if any.

@@ -20,7 +20,7 @@ func TestRouterSubscriptionPool(t *testing.T) {
 	n := int64(len(e))
 	for name, kind := range map[string]RouterOption{"diode": WithSubscriptionDiode(1000), "channel": WithSubscriptionChannel(1000)} {
 		t.Run(name, func(t *testing.T) {
-			r := routerTestNew(t, kind, WithGroupGrace(0), WithSubscriptionBytes(4*n), WithSubscriptionPool(6*n))
+			r := routerTestNew(t, kind, WithGroupGrace(0), WithSubscriptionBytes(4*n), WithSubscriptionPool(6*n, 0))
 			a := routerTestSubscribe(t, r, routerTestReq("a", routerTestLogs("app")))
 			for range 5 {
 				require.NoError(t, r.Publish(e))
@@ -56,8 +56,33 @@ func TestRouterSubscriptionPool(t *testing.T) {
 			assert.Equal(t, stats.Drops{CauseOverflow: 4}, r.Stats().Shards["b"].Dropped)
 		})
 	}
-	_, err := NewRouter(WithSubscriptionPool(-1))
+	_, err := NewRouter(WithSubscriptionPool(-1, 0))
 	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = NewRouter(WithSubscriptionPool(100, -1))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// With a reserve, a subscription gets room of its own however full the
+// pool: a stalled one cannot starve a new one of everything.
+func TestRouterSubscriptionPoolReserve(t *testing.T) {
+	e := routerTestMarshal(t, envelope.NewLog("app", make([]byte, 100)))
+	n := int64(len(e))
+	r := routerTestNew(t, WithGroupGrace(0), WithSubscriptionPool(4*n, 2*n))
+	stalled := routerTestSubscribe(t, r, routerTestReq("stalled", routerTestLogs("app")))
+	for range 10 {
+		require.NoError(t, r.Publish(e)) // 2 in its reserve, 4 from the pool
+	}
+	assert.Equal(t, 4*n, r.Stats().PoolBytes)
+	fresh := routerTestSubscribe(t, r, routerTestReq("fresh", routerTestLogs("app")))
+	for range 3 {
+		require.NoError(t, r.Publish(e))
+	}
+	assert.Len(t, routerTestDrain(fresh), 2) // its reserve
+	st := r.Stats()
+	assert.Equal(t, stats.Drops{CauseOverflow: 7}, st.Shards["stalled"].Dropped)
+	assert.Equal(t, stats.Drops{CauseOverflow: 1}, st.Shards["fresh"].Dropped)
+	assert.Len(t, routerTestDrain(stalled), 6)
+	assert.Equal(t, int64(0), r.Stats().PoolBytes)
 }
 
 // A shard group's parked buffer keeps its bytes through the grace period
@@ -65,7 +90,7 @@ func TestRouterSubscriptionPool(t *testing.T) {
 func TestRouterSubscriptionPoolGrace(t *testing.T) {
 	e := routerTestMarshal(t, envelope.NewLog("app", make([]byte, 100)))
 	n := int64(len(e))
-	r := routerTestNew(t, WithGroupGrace(50*time.Millisecond), WithSubscriptionPool(10*n))
+	r := routerTestNew(t, WithGroupGrace(50*time.Millisecond), WithSubscriptionPool(10*n, 0))
 	a := routerTestSubscribe(t, r, routerTestReq("a", routerTestLogs("app")))
 	for range 3 {
 		require.NoError(t, r.Publish(e))

@@ -9,8 +9,8 @@ import (
 
 // defaultBudget is the router's -memory-budget: a quarter for the ingress
 // buffer (10,000 envelopes of up to 12.8 KiB on average), half for the
-// subscription buffers (their diodes' slots, and a byte pool all of them
-// share, see planRouter), a quarter for the rest: connections, batches on
+// subscription buffers (their diodes' slots, a few bytes each of their
+// own and a byte pool all of them share, see planRouter), a quarter for the rest: connections, batches on
 // their way out, the runtime, and the garbage collector's headroom.
 const defaultBudget = 512 * cli.MiB
 
@@ -32,6 +32,13 @@ const (
 	maxSubscriptionBytes = 4 * cli.MiB
 )
 
+// lapGuardBytes is the envelope size above which a subscription's byte
+// bound binds before its slots (the bound is at most Slots*lapGuardBytes):
+// a subscriber that falls behind then loses the single envelopes that do
+// not fit rather than a whole lap of its ring. A log envelope with a
+// 100-byte payload is 239 bytes.
+const lapGuardBytes = 192
+
 // routerPlan is how a router divides its memory budget between its
 // buffers, in bytes.
 type routerPlan struct {
@@ -41,13 +48,17 @@ type routerPlan struct {
 	// of the budget divided over Buffers diodes of slotBytes a slot, at
 	// most maxSubscriptionSlots (or -subscription-buffer).
 	Slots int
-	// Pool bounds the wire bytes all subscription buffers hold together:
-	// half the budget less what their slots cost (Buffers*Slots*slotBytes).
+	// Reserve is what each subscription buffer may hold of its own,
+	// whatever the pool holds: half of what the half of the budget leaves
+	// after the slots (Buffers*Slots*slotBytes), divided over Buffers.
+	Reserve int64
+	// Pool bounds the wire bytes all subscription buffers hold together
+	// beyond their reserves: the other half of what the slots leave.
 	Pool int64
-	// Subscription bounds one subscription buffer's share of Pool: a
-	// quarter of it, at most maxSubscriptionBytes, so that a few stalled
-	// subscribers cannot take the whole pool while a busy one can ride out
-	// a stall of tens of milliseconds.
+	// Subscription bounds one subscription buffer: its reserve and a
+	// quarter of Pool, at most maxSubscriptionBytes and Slots*lapGuardBytes,
+	// so that a few stalled subscribers cannot take the whole pool while a
+	// busy one can ride out a stall of its reader.
 	Subscription int64
 	// Buffers is how many subscription buffers may exist at once: one per
 	// stream the router serves at most, and one per shard group waiting
@@ -79,8 +90,10 @@ func planRouter(budget int64, streams, shards, slots, maxEnvelope int) (routerPl
 			slots, p.Buffers, slotBytes, cli.FormatBytes(int64(slots)*slotBytes*int64(p.Buffers)), cli.FormatBytes(budget))
 	}
 	p.Slots = slots
-	p.Pool = half - int64(p.Slots)*slotBytes*int64(p.Buffers)
-	p.Subscription = min(p.Pool/4, maxSubscriptionBytes)
+	envelopes := half - int64(p.Slots)*slotBytes*int64(p.Buffers)
+	p.Reserve = envelopes / 2 / int64(p.Buffers)
+	p.Pool = envelopes - p.Reserve*int64(p.Buffers)
+	p.Subscription = min(p.Reserve+p.Pool/4, maxSubscriptionBytes, int64(p.Slots)*lapGuardBytes)
 	p.MaxMessage = int(min(int64(ingress.DefaultMaxMessageSize), budget/32))
 	p.MaxEnvelope = int(min(int64(maxEnvelope), p.Subscription))
 	return p, nil

@@ -99,7 +99,7 @@ func run(args []string) int {
 	budget.SetMemoryLimit()
 	ingressBuf.MaxBytes = plan.Ingress
 	logger.Info("router: memory budget", "budget", budget.Bytes, "ingress_buffer_bytes", plan.Ingress,
-		"subscription_slots", plan.Slots, "subscription_pool_bytes", plan.Pool,
+		"subscription_slots", plan.Slots, "subscription_pool_bytes", plan.Pool, "subscription_reserve_bytes", plan.Reserve,
 		"subscription_buffer_bytes", plan.Subscription, "subscription_buffers", plan.Buffers,
 		"max_message_bytes", plan.MaxMessage, "max_envelope_bytes", plan.MaxEnvelope)
 	if *cpuProfile != "" {
@@ -156,7 +156,7 @@ func run(args []string) int {
 
 	// 2. The subscription router: each shard ID gets its copy of every
 	//    envelope its selectors match, the members of a shard group share it.
-	router, err := serve.NewRouter(serve.WithSubscriptionDiode(plan.Slots), serve.WithSubscriptionBytes(plan.Subscription), serve.WithSubscriptionPool(plan.Pool),
+	router, err := serve.NewRouter(serve.WithSubscriptionDiode(plan.Slots), serve.WithSubscriptionBytes(plan.Subscription), serve.WithSubscriptionPool(plan.Pool, plan.Reserve),
 		serve.WithGroupGrace(*groupGrace), serve.WithLimits(serve.Limits{MaxShards: *maxShards, MaxEnvelopeBytes: plan.MaxEnvelope}), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)
