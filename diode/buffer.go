@@ -52,7 +52,8 @@ type Stats struct {
 	// their slot (always 0 for the other kinds).
 	Collisions uint64
 	// Bytes is what the elements held add up to, for a buffer bounded in
-	// bytes (WithMaxBytes); 0 for the others.
+	// bytes (WithMaxBytes, WithBytePool); 0 for the others, and after
+	// Release.
 	Bytes uint64
 }
 
