@@ -52,7 +52,8 @@ type Stats struct {
 	// their slot (always 0 for the other kinds).
 	Collisions uint64
 	// Bytes is what the elements held add up to, for a buffer bounded in
-	// bytes (WithMaxBytes); 0 for the others.
+	// bytes (WithMaxBytes, WithBytePool); 0 for the others, and after
+	// Release.
 	Bytes uint64
 }
 
@@ -75,6 +76,13 @@ type config struct {
 	maxBytes int64
 	sizeOf   any
 	bytesSet bool
+
+	// WithBytePool: the shared pool and its size function, a func(T) int.
+	pool     *BytePool
+	poolSize any
+	poolSet  bool
+	// WithPoolReserve: bytes a buffer holds before it takes from its pool.
+	poolReserve int64
 }
 
 type optionFunc func(*config)

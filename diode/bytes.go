@@ -42,9 +42,11 @@ func Len(b []byte) int { return len(b) }
 // writes refused because they would have gone over. A nil *byteCap is no
 // bound.
 type byteCap[T any] struct {
-	max  int64
-	size func(T) int
-	held atomic.Int64
+	max     int64
+	size    func(T) int
+	held    atomic.Int64 // releasedHeld once Release gave it back to pool
+	pool    *BytePool    // WithBytePool, or nil
+	reserve int64        // WithPoolReserve: bytes held without the pool
 
 	// Ring buffers only: writes refused for bytes, which took no write
 	// number, and how many of them the reader has passed to the alert
@@ -56,6 +58,9 @@ type byteCap[T any] struct {
 // newByteCap returns the byte bound c asks for, or nil when it asks for
 // none.
 func newByteCap[T any](c config) (*byteCap[T], error) {
+	if c.poolSet {
+		return nil, fmt.Errorf("%w: WithBytePool is for OneToOne, ManyToOne and Channel", ErrInvalidConfig)
+	}
 	if !c.bytesSet {
 		return nil, nil
 	}
@@ -78,6 +83,9 @@ func (b *byteCap[T]) sizeOf(v T) int64 { return int64(max(b.size(v), 0)) }
 // goroutine changed the total meanwhile.
 func (b *byteCap[T]) take(v T) bool {
 	n := b.sizeOf(v)
+	if b.pool != nil {
+		return b.takePooled(n)
+	}
 	for {
 		cur := b.held.Load()
 		if cur+n > b.max {
@@ -91,7 +99,12 @@ func (b *byteCap[T]) take(v T) bool {
 
 // release counts v's bytes as no longer held.
 func (b *byteCap[T]) release(v T) {
-	if n := b.sizeOf(v); n != 0 {
+	n := b.sizeOf(v)
+	switch {
+	case n == 0:
+	case b.pool != nil:
+		b.releasePooled(n)
+	default:
 		b.held.Add(-n)
 	}
 }

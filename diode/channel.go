@@ -33,7 +33,7 @@ func NewChannel[T any](size int, opts ...Option) (*Channel[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	bc, err := newByteCap[T](c)
+	bc, err := newPooledCap[T](c)
 	if err != nil {
 		return nil, err
 	}

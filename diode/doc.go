@@ -45,6 +45,11 @@
 // never blocks, and Stats.Bytes tells what is held. Rings and Channel
 // refuse the new element; Fair drops the oldest of its heaviest sources.
 //
+// Many buffers may also share one bound ([BytePool], [WithBytePool]): what
+// all of them hold together stays under the pool, while one of them may
+// hold far more than an even share to ride out a stall of its reader. A
+// buffer thrown away must give its bytes back (OneToOne.Release).
+//
 // # Accounting
 //
 // Stats counts Written (calls to Set), Read and Dropped. Once the writers

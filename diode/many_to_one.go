@@ -33,7 +33,7 @@ func NewManyToOne[T any](size int, opts ...Option) (*ManyToOne[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	bc, err := newByteCap[T](c)
+	bc, err := newPooledCap[T](c)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func NewOneToOne[T any](size int, opts ...Option) (*OneToOne[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	bc, err := newByteCap[T](c)
+	bc, err := newPooledCap[T](c)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,8 @@ var (
 // dropped{direction=ingress,cause=malformed} (envelopes Publish refused),
 // dropped{direction=egress,shard_id,cause} per shard ID (cause overflow, or
 // shutdown for what a subscription held when it closed), rejected_streams,
-// the gauge subscriptions, and per shard ID egress_by_shard and the gauge
+// the gauge subscriptions (and subscription_pool_bytes with
+// WithSubscriptionPool), and per shard ID egress_by_shard and the gauge
 // subscriptions_by_shard (under their own names, so that summing egress or
 // subscriptions counts each envelope or subscription once).
 func (r *Router) Report(emit func(stats.Metric)) {
@@ -37,6 +38,9 @@ func (r *Router) Report(emit func(stats.Metric)) {
 	stats.ReportDropped(emit, stats.DirectionIngress, stats.Drops{stats.CauseMalformed: st.Malformed, stats.CauseTooLarge: st.TooLarge, CauseClosed: st.Discarded}, []string{stats.CauseMalformed, stats.CauseTooLarge, CauseClosed})
 	emit(stats.CounterOf(stats.RejectedStreams, stats.HelpRejectedStreams, st.RejectedStreams))
 	emit(stats.GaugeOf(stats.Subscriptions, stats.HelpSubscriptions, float64(st.Subscriptions)))
+	if r.cfg.sub.pool != nil {
+		emit(stats.GaugeOf(subscriptionPoolBytes, helpSubscriptionPoolBytes, float64(st.PoolBytes)))
+	}
 	reportRefused(emit, st.Refused)
 	for _, id := range slices.Sorted(maps.Keys(st.Shards)) {
 		sh := st.Shards[id]

@@ -110,6 +110,10 @@ type RouterStats struct {
 	// Shards has the egress counts by shard ID ("" for subscriptions without
 	// one), including shard IDs whose subscriptions have all closed.
 	Shards map[string]ShardStats
+	// PoolBytes (`subscription_pool_bytes`, a gauge) is what the
+	// subscription buffers hold out of their shared pool
+	// (WithSubscriptionPool); 0 without one.
+	PoolBytes int64
 }
 
 // ShardStats are the egress counts of one shard ID.
@@ -137,6 +141,9 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 	}
 	cfg.limits = lim
 	if cfg.newBuffer == nil {
+		if err := cfg.sub.newPool(); err != nil {
+			return nil, err
+		}
 		cfg.newBuffer = cfg.sub.factory()
 	}
 	// Check the buffer factory once, so a bad size fails here and not on the
@@ -568,6 +575,7 @@ func (r *Router) routerLeave(s *routerSub, held string) {
 	f.Dropped.Add(CauseOverflow, overflowed)
 	f.Dropped.Add(held, unread-overflowed)
 	r.folded[s.shardID] = f
+	releaseBuffer(s.buf)
 	r.routerTrimFolded()
 }
 
@@ -580,6 +588,7 @@ func (r *Router) Stats() RouterStats {
 		RejectedStreams: r.rejected,
 		Refused:         maps.Clone(r.refused),
 		Shards:          make(map[string]ShardStats, len(r.folded)+len(r.groups)),
+		PoolBytes:       r.cfg.sub.poolHeld(),
 	}
 	for id, f := range r.folded {
 		f.Subscriptions = 0

@@ -10,12 +10,19 @@ type subBuffer struct {
 	channel  bool
 	size     int
 	maxBytes int64
+
+	poolBytes   int64           // WithSubscriptionPool
+	poolReserve int64           // WithSubscriptionPool: bytes each buffer holds before the pool
+	pool        *diode.BytePool // made by NewRouter from poolBytes, or nil
 }
 
 func (b subBuffer) factory() func() (diode.Buffer[[]byte], error) {
 	var opts []diode.Option
 	if b.maxBytes != 0 {
 		opts = append(opts, diode.WithMaxBytes(b.maxBytes, diode.Len))
+	}
+	if b.pool != nil {
+		opts = append(opts, diode.WithBytePool(b.pool, diode.Len), diode.WithPoolReserve(b.poolReserve))
 	}
 	if b.channel {
 		return func() (diode.Buffer[[]byte], error) { return diode.NewChannel[[]byte](b.size, opts...) }

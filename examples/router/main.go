@@ -45,7 +45,7 @@ func run(args []string) int {
 		ttl         = fs.Duration("ttl", 10*time.Second, "etcd registration lease TTL")
 		advertise   = fs.String("advertise-addr", "", "address registered in etcd for others to dial (default: the listen address)")
 		ingressBuf  cli.IngressBuffer
-		subBuffer   = fs.Int("subscription-buffer", serve.DefaultSubscriptionBuffer, "per-subscription diode size (envelopes)")
+		subBuffer   = fs.Int("subscription-buffer", 0, "per-subscription diode size (envelopes; 0: from -memory-budget, at most 16,384)")
 		groupGrace  = fs.Duration("group-grace", serve.DefaultGroupGrace, "how long a shard group keeps its buffer after its last member left, for a member that reconnects")
 		sendTimeout = fs.Duration("send-timeout", serve.DefaultSendTimeout, "an Egress stream whose send blocks this long (its client reads nothing) is ended and counted evicted (0: never)")
 		writeTime   = fs.Duration("write-timeout", serve.DefaultWriteTimeout, "a gateway client whose frame is not written in this long (it reads nothing) is evicted and counted (0: never)")
@@ -62,7 +62,7 @@ func run(args []string) int {
 		maxShards   = fs.Int("max-shard-groups", 1000, "shard groups held at once (open, or waiting for their members); a subscription opening one more is refused and counted")
 		maxEnvelope = fs.Int("max-envelope-bytes", serve.DefaultMaxEnvelopeBytes, "largest envelope routed, in wire bytes (at most one subscription buffer's bytes); larger ones are dropped and counted as too_large")
 	)
-	budget.Flags(fs, defaultBudget, "a quarter bounds the ingress buffer, half the subscription buffers (divided by -max-streams for gRPC and for the gateway, -max-connections for the firehose, and -max-shard-groups), a quarter is left for connections and the runtime")
+	budget.Flags(fs, defaultBudget, "a quarter bounds the ingress buffer, half the subscription buffers (their slots, for -max-streams for gRPC and for the gateway, -max-connections for the firehose, and -max-shard-groups, and a byte pool they share), a quarter is left for connections and the runtime")
 	common.Flags(fs, "127.0.0.1:8082", "gRPC listen address for Ingress and Egress")
 	tlsFiles.ServerFlags(fs, "", "the gRPC server and gateway")
 	etcd.Flags(fs, "to register the router in (empty: no registration)")
@@ -92,13 +92,14 @@ func run(args []string) int {
 	if *fhAddr != "" {
 		streams += *maxConns // the firehose serves one stream per connection
 	}
-	plan, err := planRouter(budget.Bytes, streams, *maxShards, *maxEnvelope)
+	plan, err := planRouter(budget.Bytes, streams, *maxShards, *subBuffer, *maxEnvelope)
 	if err != nil {
 		return cli.Fatal("router", err)
 	}
 	budget.SetMemoryLimit()
 	ingressBuf.MaxBytes = plan.Ingress
 	logger.Info("router: memory budget", "budget", budget.Bytes, "ingress_buffer_bytes", plan.Ingress,
+		"subscription_slots", plan.Slots, "subscription_pool_bytes", plan.Pool, "subscription_reserve_bytes", plan.Reserve,
 		"subscription_buffer_bytes", plan.Subscription, "subscription_buffers", plan.Buffers,
 		"max_message_bytes", plan.MaxMessage, "max_envelope_bytes", plan.MaxEnvelope)
 	if *cpuProfile != "" {
@@ -155,7 +156,7 @@ func run(args []string) int {
 
 	// 2. The subscription router: each shard ID gets its copy of every
 	//    envelope its selectors match, the members of a shard group share it.
-	router, err := serve.NewRouter(serve.WithSubscriptionDiode(*subBuffer), serve.WithSubscriptionBytes(plan.Subscription),
+	router, err := serve.NewRouter(serve.WithSubscriptionDiode(plan.Slots), serve.WithSubscriptionBytes(plan.Subscription), serve.WithSubscriptionPool(plan.Pool, plan.Reserve),
 		serve.WithGroupGrace(*groupGrace), serve.WithLimits(serve.Limits{MaxShards: *maxShards, MaxEnvelopeBytes: plan.MaxEnvelope}), serve.WithLogger(logger))
 	if err != nil {
 		return cli.Fatal("router", err)

@@ -34,7 +34,7 @@ type Config struct {
 	Duration    time.Duration // how long each rate is offered
 	Runs        int           // runs per rate, each against a fresh router process
 	Buffer      int           // the router's ingress diode (envelopes)
-	SubBuffer   int           // the router's per-subscription diode (envelopes)
+	SubBuffer   int           // the router's per-subscription diode (envelopes; 0: its own default)
 	ProfileDir  string        // when set, the router writes cpu-<rate>-<run>.pprof here
 	Router      string        // the router binary
 	RouterArgs  []string      // more flags for the router (e.g. -shed-when-full, -grpc-read-buffer 65536)

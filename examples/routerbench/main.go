@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each rate is offered")
 	fs.IntVar(&cfg.Runs, "runs", 1, "runs per rate, each against a fresh router process")
 	fs.IntVar(&cfg.Buffer, "buffer", 10000, "the router's ingress diode (envelopes; Loggregator's 10,000)")
-	fs.IntVar(&cfg.SubBuffer, "subscription-buffer", 1000, "the router's per-subscription diode (envelopes; Loggregator's 1,000)")
+	fs.IntVar(&cfg.SubBuffer, "subscription-buffer", 0, "the router's per-subscription diode (envelopes; Loggregator's 1,000; 0: the router's own default)")
 	fs.StringVar(&cfg.Router, "router", "", "router binary to run (default: go build examples/router into a temporary directory)")
 	routerFlags := fs.String("router-flags", "", `more flags for the router program, space-separated (e.g. "-shed-when-full -grpc-read-buffer 65536")`)
 	fs.IntVar(&cfg.SenderBuf, "sender-buffer", 10000, "envelopes the senders buffer, all together, while the router pushes back (an agent's diode); paced batches due beyond it are dropped and counted as the senders' drops")
@@ -71,8 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cfg.Subscribers < 1 || cfg.Subscribers > 2:
 		fmt.Fprintln(stderr, "routerbench: -subscribers must be 1 or 2")
 		return 2
-	case cfg.Runs < 1 || cfg.Duration <= 0 || cfg.Buffer < 1 || cfg.SubBuffer < 1:
-		fmt.Fprintln(stderr, "routerbench: -runs, -duration, -buffer and -subscription-buffer must be positive")
+	case cfg.Runs < 1 || cfg.Duration <= 0 || cfg.Buffer < 1 || cfg.SubBuffer < 0:
+		fmt.Fprintln(stderr, "routerbench: -runs, -duration and -buffer must be positive, -subscription-buffer not negative")
 		return 2
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -157,8 +157,8 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) ([]Step, err
 	if cfg.Split {
 		mode = "a share each (A,A)"
 	}
-	fmt.Fprintf(stdout, "router %s, mutual TLS, ingress diode %d, subscription diode %d; %d sender stream(s), batches of %d envelopes of %d bytes; %d subscriber(s), %s; %v per run\n",
-		strings.Join(append([]string{cfg.Router}, cfg.RouterArgs...), " "), cfg.Buffer, cfg.SubBuffer, cfg.Senders, BatchSize, size, cfg.Subscribers, mode, cfg.Duration)
+	fmt.Fprintf(stdout, "router %s, mutual TLS, ingress diode %d, subscription diode %s; %d sender stream(s), batches of %d envelopes of %d bytes; %d subscriber(s), %s; %v per run\n",
+		strings.Join(append([]string{cfg.Router}, cfg.RouterArgs...), " "), cfg.Buffer, subDiode(cfg.SubBuffer), cfg.Senders, BatchSize, size, cfg.Subscribers, mode, cfg.Duration)
 	WriteHeader(stdout)
 	var steps []Step
 	for _, rate := range cfg.Rates {

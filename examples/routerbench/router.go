@@ -81,8 +81,10 @@ func startRouter(bin string, c *certs, buffer, subBuffer int, cpuProfile string,
 	args := []string{
 		"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-level", "error",
 		"-tls-cert", c.ServerCert, "-tls-key", c.ServerKey, "-tls-ca", c.CA,
-		"-buffer", strconv.Itoa(buffer), "-subscription-buffer", strconv.Itoa(subBuffer),
-		"-shutdown-timeout", "5s",
+		"-buffer", strconv.Itoa(buffer), "-shutdown-timeout", "5s",
+	}
+	if subBuffer > 0 {
+		args = append(args, "-subscription-buffer", strconv.Itoa(subBuffer))
 	}
 	if cpuProfile != "" {
 		args = append(args, "-cpuprofile", cpuProfile)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -111,8 +112,8 @@ func WriteTable(w io.Writer, cfg Config, meds []Median) {
 	if len(meds) > 0 {
 		runs = meds[0].Runs
 	}
-	fmt.Fprintf(w, "\nmedian of %d run(s) of %v each; ingress diode %d, subscription diode %d; delivered/s is delivered over the send window\n\n",
-		runs, cfg.Duration, cfg.Buffer, cfg.SubBuffer)
+	fmt.Fprintf(w, "\nmedian of %d run(s) of %v each; ingress diode %d, subscription diode %s; delivered/s is delivered over the send window\n\n",
+		runs, cfg.Duration, cfg.Buffer, subDiode(cfg.SubBuffer))
 	fmt.Fprintln(w, "| offered | senders | subscribers | sent/s | delivered/s | loss | loss of offered | in-drop | sub-drop | CPU-s/M | RSS MiB | peak MiB |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, m := range meds {
@@ -130,4 +131,13 @@ func WriteTable(w io.Writer, cfg Config, meds []Median) {
 // window plus about 3 s of starting, settling and stopping the router.
 func tableDuration(rows []Row, cfg Config) time.Duration {
 	return time.Duration(len(rows)*cfg.Runs) * (cfg.Duration + 3*time.Second)
+}
+
+// subDiode describes the subscription diode size asked for: n envelopes,
+// or the router's own default for 0.
+func subDiode(n int) string {
+	if n == 0 {
+		return "the router's default"
+	}
+	return strconv.Itoa(n)
 }
