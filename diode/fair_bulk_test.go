@@ -75,3 +75,23 @@ func TestFairTryNextNAllocs(t *testing.T) {
 	require.Zero(t, allocs)
 	require.Len(t, dst, 128)
 }
+
+// TryNextN takes from any buffer: one TryNext at a time from a ring, in
+// one call from a Fair; at most n, in order.
+func TestTryNextN(t *testing.T) {
+	ring, err := NewManyToOne[int](8)
+	require.NoError(t, err)
+	fair, err := NewFair(8, func(int) string { return "one" })
+	require.NoError(t, err)
+	for i := range 5 {
+		ring.Set(i)
+		fair.Set(i)
+	}
+	for _, b := range []Buffer[int]{ring, fair} {
+		got := TryNextN[int](b, []int{-1}, 3)
+		require.Equal(t, []int{-1, 0, 1, 2}, got)
+		require.Equal(t, []int{3, 4}, TryNextN[int](b, nil, 10))
+		require.Empty(t, TryNextN[int](b, nil, 10))
+		require.Equal(t, uint64(5), b.Stats().Read)
+	}
+}

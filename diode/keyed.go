@@ -18,3 +18,20 @@ type Keyed[T any] interface {
 }
 
 var _ Keyed[int] = (*Fair[int])(nil)
+
+// TryNextN appends to dst up to n elements b holds now, in the order
+// TryNext returns them: in one call when b has a TryNextN method of its own
+// (Fair takes its lock once for all of them), else one TryNext each.
+func TryNextN[T any](b interface{ TryNext() (T, bool) }, dst []T, n int) []T {
+	if bulk, ok := b.(interface{ TryNextN(dst []T, n int) []T }); ok {
+		return bulk.TryNextN(dst, n)
+	}
+	for range n {
+		v, ok := b.TryNext()
+		if !ok {
+			break
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}

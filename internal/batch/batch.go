@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/sluicelog/sluice/diode"
 )
 
 // Reader is the reading side of a buffer: every diode.Buffer is one, and so
@@ -20,19 +22,10 @@ type BulkReader[T any] interface {
 	TryNextN(dst []T, n int) []T
 }
 
-// takeFrom appends to batch what buf holds now, up to size items in all.
-func takeFrom[T any](buf Reader[T], bulk BulkReader[T], batch []T, size int) []T {
-	if bulk != nil {
-		return bulk.TryNextN(batch, size-len(batch))
-	}
-	for len(batch) < size {
-		v, ok := buf.TryNext()
-		if !ok {
-			break
-		}
-		batch = append(batch, v)
-	}
-	return batch
+// takeFrom appends to batch what buf holds now, up to size items in all,
+// in one call when buf is a BulkReader.
+func takeFrom[T any](buf Reader[T], batch []T, size int) []T {
+	return diode.TryNextN[T](buf, batch, size-len(batch))
 }
 
 // Config says when a batch is flushed. The zero value means Loggregator's
@@ -70,7 +63,6 @@ type FlushFunc[T any] func(batch []T)
 // buffer's reader.
 func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[T]) error {
 	cfg = cfg.withDefaults()
-	bulk, _ := buf.(BulkReader[T])
 	batch := make([]T, 0, cfg.Size)
 	var started time.Time
 	emit := func() {
@@ -83,7 +75,7 @@ func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[
 	for {
 		// Take what is there without blocking.
 		had := len(batch)
-		batch = takeFrom(buf, bulk, batch, cfg.Size)
+		batch = takeFrom(buf, batch, cfg.Size)
 		if had == 0 && len(batch) > 0 {
 			started = time.Now()
 		}
@@ -132,10 +124,9 @@ func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[
 }
 
 func drain[T any](buf Reader[T], cfg Config, batch []T, flush FlushFunc[T], err error) error {
-	bulk, _ := buf.(BulkReader[T])
 	batch = batch[:0]
 	for {
-		batch = takeFrom(buf, bulk, batch, cfg.Size)
+		batch = takeFrom(buf, batch, cfg.Size)
 		if len(batch) < cfg.Size {
 			break
 		}
