@@ -30,10 +30,10 @@
 // Loggregator's client retries every 50 ms forever, up to 5 s; WithBackoff)
 // until Close or Shutdown, take WithTLS for TLS and mutual TLS, and report
 // Stats. A Reader or Firehose whose TLS settings do not match a router's
-// says so once at warn, in plain words ("nozzle: TLS handshake with router
-// X failed: it presented a certificate not signed by our CA", or that a
-// router dialed in plaintext speaks TLS), and counts it by cause
-// (Stats.TLSFailures).
+// (a GatewayReader's, the gateway's) says so once at warn, in plain words
+// ("nozzle: TLS handshake with router X failed: it presented a certificate
+// not signed by our CA", or that a router dialed in plaintext speaks TLS),
+// and counts it by cause (Stats.TLSFailures).
 //
 // # Delivering envelopes: an iterator, and raw reads
 //

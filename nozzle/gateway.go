@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/backoff"
+	"github.com/sluicelog/sluice/internal/tlswatch"
 )
 
 // GatewayReader reads the HTTP gateway's GET /v2/read server-sent-events
@@ -55,12 +56,15 @@ type GatewayReader struct {
 // nothing.
 //
 // It reads WithTLS, WithHTTPClient, WithLogger, WithBufferSize, WithBackoff
-// and WithSlowConsumer.
+// and WithSlowConsumer. With its own HTTP client (no WithHTTPClient) it
+// counts and logs failed TLS handshakes with the gateway as Reader does with
+// routers (Stats.TLSFailures).
 func NewGatewayReader(base string, req *envelope.EgressBatchRequest, opts ...GatewayOption) (*GatewayReader, error) {
 	cfg, err := buildConfig(opts, GatewayOption.applyGateway)
 	if err != nil {
 		return nil, err
 	}
+	cfg.tlsWatch = tlswatch.NewClient("nozzle", "gateway", cfg.logger)
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, invalid("gateway URL %q: want http(s)://host[:port][/path]", base)
@@ -81,7 +85,7 @@ func NewGatewayReader(base string, req *envelope.EgressBatchRequest, opts ...Gat
 	if client == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = cfg.tls
-		client = &http.Client{Transport: tr}
+		client = &http.Client{Transport: cfg.tlsWatch.HTTPTransport(tr)}
 	}
 	g := &GatewayReader{cfg: cfg, url: u.String(), client: client, out: out}
 	out.start(func(ctx context.Context) {
@@ -339,7 +343,7 @@ func (g *GatewayReader) Stats() Stats {
 		LastError: err, LastErrorAt: at,
 	}
 	st := Stats{Received: ss.Received, Malformed: ss.Malformed, Reconnects: ss.Reconnects,
-		LastError: err, LastErrorAt: at, Streams: []StreamStats{ss}}
+		LastError: err, LastErrorAt: at, Streams: []StreamStats{ss}, TLSFailures: g.cfg.tlsWatch.Failures()}
 	if ss.Connected {
 		st.Connected = 1
 	}

@@ -26,7 +26,7 @@ type config struct {
 	keepalive  time.Duration
 	kaTimeout  time.Duration
 	httpClient *http.Client
-	tlsWatch   *tlswatch.Watch // handshakes with routers (gRPC consumers); set by buildConfig
+	tlsWatch   *tlswatch.Watch // handshakes with routers (the gateway); set by buildConfig
 }
 
 func defaultConfig() config {

@@ -26,13 +26,15 @@ func (f *Firehose) Report(emit func(stats.Metric)) {
 	f.cfg.tlsWatch.Report(emit)
 }
 
-// Report describes the GatewayReader's counters; see Stats.report.
+// Report describes the GatewayReader's counters; see Stats.report. It adds
+// tls_handshake_failures{cause}.
 func (g *GatewayReader) Report(emit func(stats.Metric)) {
 	shardID := ""
 	if u, err := url.Parse(g.url); err == nil {
 		shardID = u.Query().Get("shard_id")
 	}
 	g.Stats().report(emit, shardID)
+	g.cfg.tlsWatch.Report(emit)
 }
 
 // report emits a consumer's counters under Loggregator's names: ingress

@@ -52,15 +52,17 @@ type Stats struct {
 	// LastErrorAt when it happened.
 	LastError   error
 	LastErrorAt time.Time
-	// TLSFailures counts failed TLS handshakes with routers by cause
-	// (telemetry: counter "tls_handshake_failures" with the cause):
-	// not_tls, no_certificate, bad_certificate, peer_rejected, timeout,
-	// closed, other, and plaintext_to_tls (a router that speaks TLS, dialed
-	// in plaintext); nil when none failed. The first failure with a router
-	// is also logged at warn, once until a handshake with it succeeds, in
-	// plain words ("TLS handshake with router X failed: it presented a
-	// certificate not signed by our CA"). A GatewayReader's HTTP client
-	// does not count them: its errors say it.
+	// TLSFailures counts failed TLS handshakes with routers (for a
+	// GatewayReader, with the gateway) by cause (telemetry: counter
+	// "tls_handshake_failures" with the cause): not_tls, no_certificate,
+	// bad_certificate, peer_rejected, timeout, closed, other, and
+	// plaintext_to_tls (a router that speaks TLS, dialed in plaintext; not
+	// for a GatewayReader, whose plaintext request gets the server's 400);
+	// nil when none failed. The first failure with a router is also logged
+	// at warn, once until a handshake with it succeeds, in plain words ("TLS
+	// handshake with router X failed: it presented a certificate not signed
+	// by our CA"). A GatewayReader given WithHTTPClient does not count them:
+	// the handshakes are its client's.
 	TLSFailures map[string]uint64
 	// Streams has one entry per stream: one for a Reader or GatewayReader,
 	// one per router a Firehose subscribes to now, in address order.

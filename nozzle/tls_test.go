@@ -1,7 +1,10 @@
 package nozzle_test
 
 import (
+	"crypto/tls"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -63,4 +66,50 @@ func TestFirehoseNamesTLSFailures(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(logs.String(), `msg="nozzle: TLS handshake with router `+r+` failed: it presented a certificate not signed by our CA"`), logs.String())
 	}
 	assert.Equal(t, map[string]uint64{"bad_certificate": 2}, f.Stats().TLSFailures)
+}
+
+// A GatewayReader counts and names its failed TLS handshakes with the
+// gateway as a Reader does with routers: a gateway of another CA
+// (bad_certificate), a gateway that refuses our certificate after the
+// handshake (TLS 1.3: peer_rejected) and a plaintext gateway dialed with
+// https (not_tls). A long backoff makes one attempt each.
+func TestGatewayReaderNamesTLSFailures(t *testing.T) {
+	ca, serverTLS, _ := testtls.Must(t)
+	_, _, strangerTLS := testtls.Must(t) // a client of another CA
+	untrusted := strangerTLS.Clone()     // trusts the gateway, but its certificate is of another CA
+	untrusted.RootCAs = ca.Pool()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	tlsGateway := httptest.NewUnstartedServer(ok)
+	tlsGateway.TLS = serverTLS
+	tlsGateway.StartTLS()
+	defer tlsGateway.Close()
+	plainGateway := httptest.NewServer(ok)
+	defer plainGateway.Close()
+
+	tests := []struct {
+		name, url string
+		tls       *tls.Config
+		cause     string
+		reason    string
+	}{
+		{"unknown CA", tlsGateway.URL, strangerTLS, "bad_certificate", "it presented a certificate not signed by our CA"},
+		{"refused", tlsGateway.URL, untrusted, "peer_rejected", "it refused the handshake (it does not trust our certificate, or wants one we did not send)"},
+		{"plaintext", strings.Replace(plainGateway.URL, "http:", "https:", 1), strangerTLS, "not_tls", "it does not speak TLS (does it serve plaintext?)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logger, logs := logtest.New(slog.LevelWarn)
+			g, err := nozzle.NewGatewayReader(tt.url, logRequest("s1"), nozzle.WithTLS(tt.tls), nozzle.WithLogger(logger), nozzle.WithBackoff(time.Hour, time.Hour))
+			require.NoError(t, err)
+			defer g.Close()
+			require.Eventually(t, func() bool { return g.Stats().TLSFailures != nil }, 10*time.Second, time.Millisecond)
+			assert.Equal(t, map[string]uint64{tt.cause: 1}, g.Stats().TLSFailures)
+			addr := strings.TrimPrefix(tt.url, "https://")
+			assert.Equal(t, 1, strings.Count(logs.String(), `level=WARN msg="nozzle: TLS handshake with gateway `+addr+` failed: `+tt.reason+`"`), logs.String())
+			var got []stats.Metric
+			g.Report(func(m stats.Metric) { got = append(got, m) })
+			assert.Contains(t, got, stats.CounterOf("tls_handshake_failures", "TLS handshakes with gateways that failed, by cause (plaintext_to_tls: one that speaks TLS, dialed in plaintext).", 1,
+				stats.Tag{Key: stats.TagCause, Value: tt.cause}))
+		})
+	}
 }
