@@ -11,8 +11,8 @@ var (
 // ingress (envelopes accepted), dropped{direction=ingress,cause=overflow}
 // (its buffer's drops), rejected{cause} (messages refused), the gauge
 // streams, tls_handshake_failures{cause}, the gauge connections,
-// refused_connections, and ingress_waits, ingress_wait_timeouts and
-// ingress_wait_seconds (WithWaitWhenFull).
+// refused_connections, and ingress_waits, ingress_wait_timeouts,
+// ingress_wait_cancels and ingress_wait_seconds (WithWaitWhenFull).
 func (s *Server) Report(emit func(stats.Metric)) {
 	st := s.Stats()
 	emit(stats.CounterOf(stats.Ingress, stats.HelpIngress, st.Ingress))

@@ -287,10 +287,14 @@ type ServerStats struct {
 	// before receiving their next batch (WithWaitWhenFull; counter
 	// `ingress_waits`), WaitTimeouts those that ended after the bound
 	// without room (`ingress_wait_timeouts`; the batch was then taken in
-	// and the buffer dropped what did not fit, counted in Dropped), and
-	// WaitTime the time spent waiting (`ingress_wait_seconds`).
-	Waits, WaitTimeouts uint64
-	WaitTime            time.Duration
+	// and the buffer dropped what did not fit, counted in Dropped),
+	// WaitCancels those cut short because the stream ended while it
+	// waited (`ingress_wait_cancels`: its client left or cancelled, or the
+	// Server stopped; not a timeout), and WaitTime the time spent waiting
+	// (`ingress_wait_seconds`). The waits that ended with room are Waits
+	// minus WaitTimeouts minus WaitCancels.
+	Waits, WaitTimeouts, WaitCancels uint64
+	WaitTime                         time.Duration
 }
 
 // Rejected counts messages the Server refused, by cause. A message is one

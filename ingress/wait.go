@@ -28,8 +28,9 @@ import (
 //
 // Only a buffer with a WaitRoom method can be waited on: diode.Fair and a
 // limit.Buffer of the fair policy; with others the option does nothing.
-// Waits are counted in ServerStats (Waits, WaitTime, WaitTimeouts) and
-// telemetry (ingress_waits, ingress_wait_seconds, ingress_wait_timeouts).
+// Waits are counted in ServerStats (Waits, WaitTime, WaitTimeouts,
+// WaitCancels) and telemetry (ingress_waits, ingress_wait_seconds,
+// ingress_wait_timeouts, ingress_wait_cancels).
 // Zero (the default) turns it off; a negative d is invalid.
 func WithWaitWhenFull(d time.Duration) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.wait = d })
@@ -46,7 +47,8 @@ type edgeWait struct {
 	buf      roomBuffer // nil: off
 	max      time.Duration
 	waits    atomic.Uint64 // waits begun: no room found
-	timeouts atomic.Uint64 // of those, waits that ended without room
+	timeouts atomic.Uint64 // of those, waits that reached the bound without room
+	cancels  atomic.Uint64 // of those, waits cut short by the stream's end
 	nanos    atomic.Int64  // time waited
 }
 
@@ -77,19 +79,27 @@ func (s *Server) room(ctx context.Context, last *wire.Batch) {
 	start := time.Now()
 	ok := w.buf.WaitRoom(ctx, n, size, w.max)
 	w.nanos.Add(int64(time.Since(start)))
-	if !ok {
+	switch {
+	case ok:
+	case ctx.Err() != nil:
+		// The stream ended (its client left or cancelled, or the server
+		// stopped) while it waited: not the bound.
+		w.cancels.Add(1)
+	default:
 		w.timeouts.Add(1)
 	}
 }
 
 // stats fills the wait counters of st.
 func (w *edgeWait) stats(st *ServerStats) {
-	st.Waits, st.WaitTimeouts, st.WaitTime = w.waits.Load(), w.timeouts.Load(), time.Duration(w.nanos.Load())
+	st.Waits, st.WaitTimeouts, st.WaitCancels = w.waits.Load(), w.timeouts.Load(), w.cancels.Load()
+	st.WaitTime = time.Duration(w.nanos.Load())
 }
 
 // report emits the wait counters of st.
 func reportWaits(emit func(stats.Metric), st ServerStats) {
 	emit(stats.CounterOf("ingress_waits", "BatchSender streams' waits, before receiving a batch, for room in the full ingress buffer (WithWaitWhenFull).", st.Waits))
 	emit(stats.CounterOf("ingress_wait_timeouts", "Waits for room in the ingress buffer that ended after their bound without room; the batch was then taken in and the buffer dropped.", st.WaitTimeouts))
+	emit(stats.CounterOf("ingress_wait_cancels", "Waits for room in the ingress buffer cut short because their stream ended (client gone or cancelled, server stopping).", st.WaitCancels))
 	emit(stats.Metric{Name: "ingress_wait_seconds", Kind: stats.Counter, Help: "Time BatchSender streams spent waiting for room in the ingress buffer.", Value: st.WaitTime.Seconds()})
 }

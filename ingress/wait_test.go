@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/limit"
+	"github.com/sluicelog/sluice/stats"
 )
 
 func newFairBuffer(t *testing.T, size int) *limit.Buffer {
@@ -120,4 +122,33 @@ func TestWaitWhenFullStalledStreamHoldsNothing(t *testing.T) {
 func TestWaitWhenFullRefusesNegative(t *testing.T) {
 	_, err := NewServer(newBuffer(t), WithWaitWhenFull(-time.Second))
 	assert.True(t, errors.Is(err, ErrInvalidConfig))
+}
+
+// A wait cut short because the stream ended (its client cancelled) is
+// counted as a cancel, not as a timeout: the bound (a minute) was never
+// reached.
+func TestWaitWhenFullCancelledIsNotATimeout(t *testing.T) {
+	tp := newTLS(t)
+	buf := newFairBuffer(t, 10)
+	s, addr := startServer(t, buf, WithTLS(tp.server), WithWaitWhenFull(time.Minute))
+	cc := dial(t, addr, tp.client)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	st, err := wire.OpenBatchSender(ctx, cc)
+	require.NoError(t, err)
+	require.NoError(t, st.SendMsg(&wire.Batch{Raw: envelope.AppendBatch(nil, logs(t, "a", 10))}))
+	require.Eventually(t, func() bool { return s.Stats().Waits == 1 }, 10*time.Second, time.Millisecond)
+
+	cancel()
+	require.Eventually(t, func() bool { return s.Stats().OpenStreams == 0 }, 10*time.Second, time.Millisecond)
+	got := s.Stats()
+	assert.Equal(t, uint64(1), got.Waits)
+	assert.Equal(t, uint64(1), got.WaitCancels)
+	assert.Equal(t, uint64(0), got.WaitTimeouts)
+	assert.Less(t, got.WaitTime, time.Minute)
+	var metrics []stats.Metric
+	s.Report(func(m stats.Metric) { metrics = append(metrics, m) })
+	assert.Contains(t, metrics, stats.CounterOf("ingress_wait_cancels", "Waits for room in the ingress buffer cut short because their stream ended (client gone or cancelled, server stopping).", 1))
+	assert.Contains(t, metrics, stats.CounterOf("ingress_wait_timeouts", "Waits for room in the ingress buffer that ended after their bound without room; the batch was then taken in and the buffer dropped.", 0))
+	assert.Len(t, drain(buf), 10)
 }
