@@ -68,9 +68,16 @@ func benchServer(b *testing.B, server, client *tls.Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	stopReader := readAll[[]byte](buf)
-	defer stopReader()
-	s, err := NewServer(buf, WithTLS(server))
+	sendBench(b, startBench(b, buf, WithTLS(server)), client)
+	reportDrops(b, buf.Stats())
+}
+
+// startBench starts a Server into buf on loopback, with a goroutine
+// draining buf, until the benchmark ends; it returns the address.
+func startBench(b *testing.B, buf diode.Buffer[[]byte], opts ...ServerOption) string {
+	stopReader := readAll(buf)
+	b.Cleanup(stopReader)
+	s, err := NewServer(buf, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,9 +85,8 @@ func benchServer(b *testing.B, server, client *tls.Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	sendBench(b, addr.String(), client)
-	reportDrops(b, buf.Stats())
+	b.Cleanup(func() { s.Close() })
+	return addr.String()
 }
 
 // sendBench writes b.N batches on one stream and waits for the server's
@@ -179,12 +185,18 @@ func BenchmarkAcceptBatchLimiter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lim, err := limit.New(buf, limit.Config{Default: limit.Limit{Rate: 1e9, Burst: 1 << 30}})
+	benchAccept(b, benchLimiter(b, buf))
+}
+
+// benchLimiter returns a Limiter in front of next whose limit nothing
+// reaches, closed when the benchmark ends.
+func benchLimiter(b *testing.B, next diode.Buffer[[]byte]) *limit.Limiter {
+	lim, err := limit.New(next, limit.Config{Default: limit.Limit{Rate: 1e9, Burst: 1 << 30}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer lim.Close()
-	benchAccept(b, lim)
+	b.Cleanup(func() { _ = lim.Close() })
+	return lim
 }
 
 func benchAccept(b *testing.B, buf diode.Buffer[[]byte]) {
@@ -202,5 +214,41 @@ func benchAccept(b *testing.B, buf diode.Buffer[[]byte]) {
 		if err := s.acceptBatch(&msg); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkIngressSend is one unary Send of 100 envelopes per op over
+// loopback, into a diode a goroutine drains ("diode") and into a Limiter
+// in front of it, which the Server hands the source IDs ("limiter").
+func BenchmarkIngressSend(b *testing.B) {
+	for _, keyed := range []bool{false, true} {
+		name := "diode"
+		if keyed {
+			name = "limiter"
+		}
+		b.Run(name, func(b *testing.B) {
+			ring, err := diode.NewManyToOne[[]byte](10000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf diode.Buffer[[]byte] = ring
+			if keyed {
+				buf = benchLimiter(b, ring)
+			}
+			cc, err := grpc.NewClient(startBench(b, buf), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			batch := benchBatch(b)
+			ctx := context.Background()
+			b.SetBytes(int64(batch.Size()))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := wire.Send(ctx, cc, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -59,7 +59,7 @@ func (h handler) Send(_ context.Context, b *wire.Batch) error {
 		return err
 	}
 	defer s.leave()
-	return s.acceptBatch(b)
+	return s.acceptUnary(b) // unary.go
 }
 
 func (h handler) Sender(st grpc.ServerStream) error {

@@ -144,19 +144,11 @@ func TestKeyedBuffer(t *testing.T) {
 // source IDs handed over, allocates nothing once the stream's slices have
 // grown.
 func TestAcceptBatchKeyedAllocs(t *testing.T) {
-	fair, err := limit.NewFair(1 << 12)
-	require.NoError(t, err)
-	lim, err := limit.New(fair, limit.Config{Default: limit.Limit{Rate: 1e9, Burst: 1 << 30}}, limit.WithSummary(limit.NewSummary(0)))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = lim.Close() })
+	lim := unlimited(t)
 	s, err := NewServer(lim)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
-	var envs [][]byte
-	for i := range 100 {
-		envs = append(envs, logs(t, fmt.Sprint("app-", i%37), 1)...)
-	}
-	raw := envelope.AppendBatch(nil, envs)
+	envs, raw := manySources(t)
 	var msg wire.Batch
 	allocs := testing.AllocsPerRun(50, func() {
 		msg.Raw = raw
@@ -167,4 +159,23 @@ func TestAcceptBatchKeyedAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 	assert.Equal(t, uint64(51*100), lim.Stats().Read)
+}
+
+// unlimited returns a Limiter (with a summary) in front of NewFair's
+// buffer, whose limit nothing reaches: a keyed buffer that takes source IDs.
+func unlimited(t *testing.T) *limit.Limiter {
+	fair, err := limit.NewFair(1 << 12)
+	require.NoError(t, err)
+	lim, err := limit.New(fair, limit.Config{Default: limit.Limit{Rate: 1e9, Burst: 1 << 30}}, limit.WithSummary(limit.NewSummary(0)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lim.Close() })
+	return lim
+}
+
+// manySources returns 100 log envelopes of 37 sources and their batch.
+func manySources(t *testing.T) (envs [][]byte, raw []byte) {
+	for i := range 100 {
+		envs = append(envs, logs(t, fmt.Sprint("app-", i%37), 1)...)
+	}
+	return envs, envelope.AppendBatch(nil, envs)
 }
