@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/buftest"
 	"github.com/sluicelog/sluice/stats"
 )
 
@@ -106,7 +107,7 @@ func TestClientToServerExactAccounting(t *testing.T) {
 			require.NoError(t, c.Shutdown(testCtx(t)))
 
 			st := checkClosed(t, c)
-			got := uint64(len(drain(buf)))
+			got := uint64(len(buftest.Drain(buf)))
 			assert.Equal(t, uint64(tt.n), st.Emitted)
 			assert.Equal(t, got, s.Stats().Ingress)
 			assert.Equal(t, st.Confirmed, got, "every sent envelope confirmed and in the buffer")
@@ -142,7 +143,7 @@ func TestClientCloseFlushes(t *testing.T) {
 	require.NoError(t, c.Shutdown(context.Background()), "a second Shutdown waits and returns nil")
 
 	st := checkClosed(t, c)
-	assert.Len(t, drain(buf), 2345)
+	assert.Len(t, buftest.Drain(buf), 2345)
 	assert.Equal(t, uint64(2345), st.Confirmed)
 	assert.Equal(t, stats.Drops{CauseMalformed: 1, CauseClosed: 2}, st.Dropped)
 }
@@ -201,7 +202,7 @@ func testRestart(t *testing.T, bufSize int) ClientStats {
 	require.NoError(t, c.Shutdown(testCtx(t)))
 
 	st := checkClosed(t, c)
-	received := uint64(len(drain(buf1)) + len(drain(buf2)))
+	received := uint64(len(buftest.Drain(buf1)) + len(buftest.Drain(buf2)))
 	assert.Equal(t, uint64(3000), st.Emitted)
 	assert.GreaterOrEqual(t, st.Reconnects, uint64(1))
 	require.LessOrEqual(t, received, st.Sent, "nothing arrives twice in streaming mode")
@@ -246,7 +247,7 @@ func TestClientStreamRefusedIsUnconfirmed(t *testing.T) {
 	require.NoError(t, c.Shutdown(testCtx(t)))
 
 	st := checkClosed(t, c)
-	assert.Len(t, drain(buf), 2, "x, and the last y on a fresh stream")
+	assert.Len(t, buftest.Drain(buf), 2, "x, and the last y on a fresh stream")
 	assert.Empty(t, st.Dropped)
 	assert.Equal(t, 2+after, st.Sent)
 	assert.Equal(t, 1+after, st.Unconfirmed, "x, the refused batch and the y written on the dead stream")
@@ -273,7 +274,7 @@ func TestClientAcknowledgedCountsRefusedBatch(t *testing.T) {
 	require.NoError(t, c.Shutdown(testCtx(t)))
 
 	st := checkClosed(t, c)
-	assert.Len(t, drain(buf), 2)
+	assert.Len(t, buftest.Drain(buf), 2)
 	assert.Equal(t, stats.Drops{CauseSend: 1}, st.Dropped)
 	assert.Equal(t, uint64(2), st.Confirmed)
 	assert.Zero(t, st.Unconfirmed)

@@ -57,18 +57,6 @@ func dial(t *testing.T, addr string, cfg *tls.Config) *grpc.ClientConn {
 	return cc
 }
 
-// drain reads everything buf holds now.
-func drain(buf diode.Buffer[[]byte]) [][]byte {
-	var out [][]byte
-	for {
-		v, ok := buf.TryNext()
-		if !ok {
-			return out
-		}
-		out = append(out, v)
-	}
-}
-
 func decode(t *testing.T, b []byte) *envelope.Envelope {
 	t.Helper()
 	var e envelope.Envelope

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/buftest"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/limit"
 )
@@ -119,7 +120,7 @@ func TestServerFeedsLimiter(t *testing.T) {
 	require.NoError(t, sendBatches(ctx, cc, &wire.Batch{Envelopes: batch}))
 
 	assert.Equal(t, uint64(4), lim.Counts().RateLimited, "noisy and filled: 5 each, 3 pass")
-	got := drain(lim)
+	got := buftest.Drain(lim)
 	assert.Len(t, got, 8)
 	st := lim.Stats()
 	assert.Equal(t, uint64(12), st.Written)

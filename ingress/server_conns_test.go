@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicelog/sluice/internal/buftest"
 	"github.com/sluicelog/sluice/internal/connlimit/connlimittest"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
@@ -26,7 +27,7 @@ func TestServerMaxConnections(t *testing.T) {
 	cc := dial(t, addr, tp.client)
 	require.NoError(t, sendBatches(testCtx(t), cc, &wire.Batch{Envelopes: logs(t, "app", 3)}))
 	require.Eventually(t, func() bool { return srv.Stats().Ingress == 3 }, 10*time.Second, time.Millisecond)
-	assert.Len(t, drain(buf), 3)
+	assert.Len(t, buftest.Drain(buf), 3)
 	assert.Equal(t, uint64(1), srv.Stats().RefusedConnections)
 	var refused float64
 	srv.Report(func(m stats.Metric) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/buftest"
 	"github.com/sluicelog/sluice/internal/testtls"
 	"github.com/sluicelog/sluice/internal/wire"
 )
@@ -88,7 +89,7 @@ func TestServerAllMethodsMTLS(t *testing.T) {
 	_, err = snd.CloseAndRecv()
 	require.NoError(t, err)
 
-	got := drain(buf)
+	got := buftest.Drain(buf)
 	require.Len(t, got, len(want)+4)
 	for i, w := range want {
 		assert.Equal(t, w, got[i], "envelope %d", i)
@@ -143,7 +144,7 @@ func TestServerRefusesOversize(t *testing.T) {
 	assert.Equal(t, uint64(len(tests)), stats.Rejected.TooLarge)
 	// The good batches sent before on the same streams are kept.
 	assert.Equal(t, uint64(2*len(good)+1), stats.Ingress)
-	assert.Len(t, drain(buf), 2*len(good)+1)
+	assert.Len(t, buftest.Drain(buf), 2*len(good)+1)
 	// A message of exactly the limit is accepted.
 	payload := max - len(marshal(t, envelope.NewLog("big", nil))) - 8
 	b := big(payload)
@@ -203,7 +204,7 @@ func TestServerRefusesMalformed(t *testing.T) {
 	assert.Equal(t, uint64(len(tests)), stats.Rejected.Malformed)
 	want := 2*len(good) + 1 // two good batches, one good envelope on Sender
 	assert.Equal(t, uint64(want), stats.Ingress)
-	got := drain(buf)
+	got := buftest.Drain(buf)
 	require.Len(t, got, want)
 	for _, e := range got {
 		assert.NotEqual(t, bad, e)
@@ -243,7 +244,7 @@ func TestServerMTLSRefusesClientWithoutValidCert(t *testing.T) {
 		})
 	}
 	assert.Equal(t, uint64(2), s.Stats().Ingress)
-	got := drain(buf)
+	got := buftest.Drain(buf)
 	require.Len(t, got, 2)
 	for _, e := range got {
 		assert.Equal(t, "ok", decode(t, e).GetSourceId())
@@ -280,7 +281,7 @@ func TestServerFillsSourceIDFromOrigin(t *testing.T) {
 	require.NoError(t, st.CloseSend())
 	require.NoError(t, st.RecvMsg(&envelope.IngressResponse{}))
 
-	got := drain(buf)
+	got := buftest.Drain(buf)
 	require.Len(t, got, 2*len(envs))
 	for i, g := range got {
 		j := i % len(envs)
@@ -336,7 +337,7 @@ func TestServerShutdownLetsOpenStreamFinish(t *testing.T) {
 	require.NoError(t, st.RecvMsg(&envelope.BatchSenderResponse{}))
 	require.NoError(t, <-shut)
 
-	assert.Len(t, drain(buf), 15)
+	assert.Len(t, buftest.Drain(buf), 15)
 	assert.Equal(t, uint64(15), s.Stats().Ingress)
 	assert.Zero(t, s.Stats().OpenStreams)
 	_, err = s.Start("127.0.0.1:0")
@@ -354,7 +355,7 @@ func TestServerShutdownGivesUpWhenCtxEnds(t *testing.T) {
 	require.ErrorIs(t, s.Shutdown(sctx), context.DeadlineExceeded)
 	err := st.RecvMsg(&envelope.BatchSenderResponse{})
 	require.Error(t, err, "the stream was cut")
-	assert.Len(t, drain(buf), 7, "what was accepted stays")
+	assert.Len(t, buftest.Drain(buf), 7, "what was accepted stays")
 }
 
 func TestServerLifecycleWithoutServe(t *testing.T) {
@@ -403,7 +404,7 @@ func TestServerRegisterOnSharedServer(t *testing.T) {
 	stats := s.Stats()
 	assert.Equal(t, uint64(2), stats.Rejected.Closed)
 	assert.Equal(t, uint64(4), stats.Ingress)
-	assert.Len(t, drain(buf), 4)
+	assert.Len(t, buftest.Drain(buf), 4)
 	assert.True(t, errors.Is(s.Shutdown(ctx), nil))
 }
 
@@ -427,7 +428,7 @@ func TestServerShutdownEndsStreamsAfterDrain(t *testing.T) {
 		require.NoError(t, s.Shutdown(ctx))
 		assert.Less(t, time.Since(start), 10*time.Second)
 		require.Error(t, st.RecvMsg(&envelope.BatchSenderResponse{}), "the stream was ended")
-		assert.Len(t, drain(buf), 4, "what was accepted stays")
+		assert.Len(t, buftest.Drain(buf), 4, "what was accepted stays")
 	})
 	t.Run("shared server", func(t *testing.T) {
 		s, gs, buf, cc := sharedServer(t, WithDrain(200*time.Millisecond))
@@ -444,7 +445,7 @@ func TestServerShutdownEndsStreamsAfterDrain(t *testing.T) {
 		err = st.RecvMsg(&envelope.BatchSenderResponse{})
 		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 		assert.Equal(t, uint64(1), s.Stats().Rejected.Closed)
-		assert.Len(t, drain(buf), 4)
+		assert.Len(t, buftest.Drain(buf), 4)
 	})
 }
 

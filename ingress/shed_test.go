@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicelog/sluice/diode"
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/buftest"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/limit"
 )
@@ -34,7 +35,7 @@ func TestShedWhenFull(t *testing.T) {
 			over := &wire.Batch{Raw: envelope.AppendBatch(nil, logs(t, "over", 5))}
 			require.True(t, wire.Confirmed(sendBatches(ctx, cc, fill, over)))
 			st := s.Stats()
-			held := drain(buf)
+			held := buftest.Drain(buf)
 			require.Len(t, held, 10)
 			assert.Equal(t, "fill", decode(t, held[0]).GetSourceId())
 			if shed {
@@ -49,7 +50,7 @@ func TestShedWhenFull(t *testing.T) {
 
 			// Room again: the next batch is accepted.
 			require.True(t, wire.Confirmed(sendBatches(ctx, cc, over)))
-			assert.Len(t, drain(buf), 5)
+			assert.Len(t, buftest.Drain(buf), 5)
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicelog/sluice/envelope"
+	"github.com/sluicelog/sluice/internal/buftest"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/limit"
 	"github.com/sluicelog/sluice/stats"
@@ -55,7 +56,7 @@ func TestWaitWhenFullWaitsForRoom(t *testing.T) {
 	assert.Equal(t, uint64(0), got.WaitTimeouts)
 
 	// Room again: the stream reads its end and is confirmed.
-	require.Len(t, drain(buf), 10)
+	require.Len(t, buftest.Drain(buf), 10)
 	require.NoError(t, st.CloseSend())
 	require.True(t, wire.Confirmed(st.RecvMsg(&envelope.BatchSenderResponse{})))
 	got = s.Stats()
@@ -83,7 +84,7 @@ func TestWaitWhenFullIsBounded(t *testing.T) {
 	assert.Equal(t, uint64(2), got.WaitTimeouts)
 	assert.GreaterOrEqual(t, got.WaitTime, 2*d)
 	assert.Less(t, got.WaitTime, 2*d+5*time.Second)
-	assert.Len(t, drain(buf), 10)
+	assert.Len(t, buftest.Drain(buf), 10)
 }
 
 // A stalled stream (open, sending nothing) holds nothing: another stream
@@ -150,5 +151,5 @@ func TestWaitWhenFullCancelledIsNotATimeout(t *testing.T) {
 	s.Report(func(m stats.Metric) { metrics = append(metrics, m) })
 	assert.Contains(t, metrics, stats.CounterOf("ingress_wait_cancels", "Waits for room in the ingress buffer cut short because their stream ended (client gone or cancelled, server stopping).", 1))
 	assert.Contains(t, metrics, stats.CounterOf("ingress_wait_timeouts", "Waits for room in the ingress buffer that ended after their bound without room; the batch was then taken in and the buffer dropped.", 0))
-	assert.Len(t, drain(buf), 10)
+	assert.Len(t, buftest.Drain(buf), 10)
 }
