@@ -3,8 +3,10 @@ package nozzle_test
 import (
 	"crypto/tls"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +114,23 @@ func TestGatewayReaderNamesTLSFailures(t *testing.T) {
 				stats.Tag{Key: stats.TagCause, Value: tt.cause}))
 		})
 	}
+}
+
+// A GatewayReader that keeps failing against the same gateway warns once
+// for the episode, and counts every failure; a handshake its Close cuts
+// short is not one.
+func TestGatewayReaderWarnsOncePerEpisode(t *testing.T) {
+	_, serverTLS, _ := testtls.Must(t)
+	_, _, strangerTLS := testtls.Must(t)
+	gw := httptest.NewUnstartedServer(http.NotFoundHandler())
+	gw.TLS = serverTLS
+	gw.StartTLS()
+	defer gw.Close()
+	logger, logs := logtest.New(slog.LevelWarn)
+	g, err := nozzle.NewGatewayReader(gw.URL, logRequest("s1"), nozzle.WithTLS(strangerTLS), nozzle.WithLogger(logger), nozzle.WithBackoff(time.Millisecond, 5*time.Millisecond))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return g.Stats().TLSFailures["bad_certificate"] >= 3 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, g.Close())
+	assert.Equal(t, 1, strings.Count(logs.String(), "nozzle: TLS handshake with gateway"), logs.String())
+	assert.Equal(t, []string{"bad_certificate"}, slices.Collect(maps.Keys(g.Stats().TLSFailures)), "a handshake cut short by Close is not a failure")
 }

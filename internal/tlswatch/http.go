@@ -50,9 +50,15 @@ func (w *Watch) HTTPTransport(tr *http.Transport) http.RoundTripper {
 		}
 		conn := tls.Client(raw, cfg)
 		if err := conn.HandshakeContext(ctx); err != nil {
+			// A dial the transport cancelled (CloseIdleConnections, as a
+			// closing reader calls, cancels the dials no request waits for)
+			// is not the peer's doing.
+			if !errors.Is(ctx.Err(), context.Canceled) {
+				w.clientFailed(addr, Cause(err), clientReason(err), err)
+				err = &handshakeError{err}
+			}
 			_ = raw.Close()
-			w.clientFailed(addr, Cause(err), clientReason(err), err)
-			return nil, &handshakeError{err}
+			return nil, err
 		}
 		return conn, nil
 	}

@@ -1,6 +1,9 @@
 package tlswatch
 
 import (
+	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -38,4 +41,37 @@ func TestHTTPTransportKeepsHTTP2(t *testing.T) {
 	assert.NotNil(t, resp.TLS)
 	assert.False(t, w.Failing(peer))
 	assert.Equal(t, map[string]uint64{CauseOther: 1}, w.Failures())
+}
+
+// A handshake the transport cancels (its CloseIdleConnections cancels the
+// dials no request waits for any more, as when a reader closes while a
+// peer is slow to answer) is not counted as the peer's failure.
+func TestHTTPTransportCancelledHandshakeIsNotAFailure(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lis.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := lis.Accept()
+		if err == nil {
+			accepted <- c // held open, silent: the handshake waits
+		}
+	}()
+	_, _, clientTLS := testtls.Must(t)
+	w := NewClient("test", "gateway", nil)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = clientTLS
+	w.HTTPTransport(tr)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		c := <-accepted
+		cancel()
+		_, _ = io.Copy(io.Discard, c)
+		_ = c.Close()
+	}()
+	_, err = tr.DialTLSContext(ctx, "tcp", lis.Addr().String())
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, w.Failures())
+	assert.False(t, w.Failing(lis.Addr().String()))
 }
