@@ -64,9 +64,14 @@ func WithTally(t Tally) Option {
 // the bookkeeping, which is most of the cost of a buffer that is not
 // overloaded; the choice of what to drop is the same either way.
 //
-// Memory: about size*(sizeof(T)+48) bytes for elements and per-source
-// state, plus 4 bytes per slot of a power-of-two index of at least 2*size
-// slots.
+// The pass that makes the counts exact costs about as much as reading
+// one element per source that holds elements (for a buffer of 10,000
+// elements from 10,000 sources, some tens of microseconds under the lock,
+// once per overload).
+//
+// Memory: about size*(sizeof(T)+52) bytes for elements, per-source state
+// and count buckets, plus 4 bytes per slot of a power-of-two index of at
+// least 2*size slots.
 type Fair[T any] struct {
 	key   func(T) string
 	seed  KeySeed

@@ -43,8 +43,16 @@ func (k KeySeed) Hash(key string) uint64 {
 	var a, b uint64
 	switch {
 	case n > 16:
-		for r := key; len(r) > 16; r = r[16:] {
+		// Every 16 bytes but the last 16 (which may overlap them), the
+		// last two blocks of 16 written out.
+		r := key
+		for len(r) > 48 {
 			s = mix(le64(r, 0)^k1, le64(r, 8)^s)
+			r = r[16:]
+		}
+		s = mix(le64(r, 0)^k1, le64(r, 8)^s)
+		if len(r) > 32 {
+			s = mix(le64(r, 16)^k1, le64(r, 24)^s)
 		}
 		a, b = le64(key, n-16), le64(key, n-8)
 	case n >= 8:
