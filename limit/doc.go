@@ -52,12 +52,12 @@
 // stores. While the fair buffer drops (BenchmarkFairOverloaded in
 // diode: held full, every batch dropping half its elements) it costs what
 // it did before (472 instructions an element written, 495 before). On the
-// Server's side, keeping the IDs it reads costs nothing measurable
-// (BenchmarkAcceptBatch, a plain ring: 169.2k-169.4k instructions per
-// batch of 100 before and after, as the IDs are kept only for a buffer
-// that takes them); with a Limiter behind it (BenchmarkAcceptBatchLimiter)
-// 186.6k, the whole Limiter 172 instructions an envelope (measured before
-// the hash changed).
+// Server's side, keeping the IDs it reads costs nothing measurable (it
+// keeps them only for a buffer that takes them): BenchmarkAcceptBatch, a
+// plain ring, 133k-136k instructions per batch of 100; with a Limiter
+// behind it (BenchmarkAcceptBatchLimiter) 151k-154k, about 170 an
+// envelope for the whole Limiter, the same before and after the hash
+// changed (the batch is of one source, hashed once).
 //
 // NewBuffer builds all of it from a BufferConfig (a Policy, a size,
 // optional limits): the one call the agent and router programs, the
