@@ -3,7 +3,6 @@ package diode
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"sync"
 )
 
@@ -46,15 +45,36 @@ func WithTally(t Tally) Option {
 // any number of writers and one reader; the alert callback runs on the
 // reader's goroutine and reports, on the next TryNext or Next, the drops
 // made since its previous call (drops are counted in Stats as they
-// happen). Two keys with the same 64-bit seeded hash would share a share
-// of the buffer; with a few thousand sources the chance is about 1e-13.
+// happen).
 //
-// Memory: about size*(sizeof(T)+32) bytes for elements and per-source
-// state, plus 12 bytes per slot of a power-of-two index of at least 2*size
-// slots.
+// Sources are told apart by a 64-bit hash of their keys, seeded at
+// random for every buffer (see [KeySeed]), never by comparing the keys:
+// two keys with the same hash would be taken for one source and share
+// one share of the buffer (each still read in order, and counted in the
+// Tally under its own key). With a few thousand sources the chance that
+// any two share a hash is about 1e-13; the hash is not cryptographic, so
+// it is about chance, not about an adversary who can observe the hashes
+// (which the buffer never shows).
+//
+// Which source holds the most is kept exactly only while it can matter:
+// from the first drop (which finds the heaviest sources by one pass over
+// the sources that hold elements) until the buffer is back to at most
+// half full, in elements and in bytes, and the reader has taken at least
+// as many elements as that pass cost. Below that, writes and reads skip
+// the bookkeeping, which is most of the cost of a buffer that is not
+// overloaded; the choice of what to drop is the same either way.
+//
+// The pass that makes the counts exact costs about as much as reading
+// one element per source that holds elements (for a buffer of 10,000
+// elements from 10,000 sources, some tens of microseconds under the lock,
+// once per overload).
+//
+// Memory: about size*(sizeof(T)+52) bytes for elements, per-source state
+// and count buckets, plus 4 bytes per slot of a power-of-two index of at
+// least 2*size slots.
 type Fair[T any] struct {
 	key   func(T) string
-	seed  maphash.Seed
+	seed  KeySeed
 	tally Tally
 	alert AlertFunc
 
@@ -64,16 +84,20 @@ type Fair[T any] struct {
 	freeItem int32
 	srcs     []fairSource // per-source state; free ones chained through rnext
 	freeSrc  int32
-	idle     int32   // first of the sources that hold nothing but keep their place in index (chained through bnext), or -1
+	idle     int32   // top of the stack of sources that may hold nothing (chained through inext), or -1
 	index    []int32 // open addressing by hash: source index+1, 0 empty; a prefix of indexAll
 	indexAll []int32 // the index's whole room, reserved up front
-	buckets  []int32 // buckets[c]: first source holding c elements, or -1
-	maxCount int32   // count of the heaviest source (0 when empty)
 	cursor   int32   // source the reader serves next, -1 when empty
 	held     int     // elements in the buffer
 	written  uint64
 	read     uint64
 	dropped  uint64
+
+	// Who holds the most, kept only while exact (see rebuild and relax).
+	exact     bool
+	buckets   []int32 // buckets[c]: first source holding c elements, or -1
+	maxCount  int32   // count of the heaviest source (0 when empty); while not exact, the highest bucket that may not be empty
+	exactRead uint64  // exact lasts at least until read reaches this
 
 	reported uint64 // drops passed to alert; reader only
 	w        waiter
@@ -88,19 +112,29 @@ type fairItem[T any] struct {
 	next int32 // next element of the same source, or of the free list
 }
 
-// fairSource is one source: its queue, its place in the count bucket of
-// its size, and in the reader's round. A source that holds nothing keeps
-// its entry and its place in the index (so that a source which writes
-// about as fast as the reader reads does not leave and join on every
-// element); it is then in the idle list instead of a bucket and the
-// round, until it writes again or a new source takes its entry.
+// fairSource is one source: its queue, its place in the reader's round
+// and, while the buffer keeps them, in the count bucket of its size. A
+// source that holds nothing keeps its entry and its place in the index (so
+// that a source which writes about as fast as the reader reads does not
+// leave and join on every element); it then leaves the round, and is in
+// the idle stack until it writes again or a new source takes its entry.
+//
+// The idle stack is kept lazily: a source goes on it when it comes to
+// hold nothing and is not on it already, and stays on it when it writes
+// again; a new source that needs an entry takes the first source on the
+// stack that holds nothing, taking off those that hold something. So
+// every source that holds nothing is on the stack, each at most once.
 type fairSource struct {
 	hash         uint64
-	head, tail   int32 // oldest and newest element
+	head, tail   int32 // oldest and newest element (neither kept while count is 0)
 	count        int32
-	bprev, bnext int32 // count bucket list
+	inext        int32 // next on the idle stack, -1 at its end; notIdle when not on it
+	bprev, bnext int32 // count bucket list, while exact
 	rprev, rnext int32 // reader's round (circular)
 }
+
+// notIdle marks a source that is not on the idle stack.
+const notIdle = -2
 
 var _ Buffer[int] = (*Fair[int])(nil)
 
@@ -129,7 +163,7 @@ func NewFair[T any](size int, key func(T) string, opts ...Option) (*Fair[T], err
 	}
 	f := &Fair[T]{
 		key:      key,
-		seed:     maphash.MakeSeed(),
+		seed:     NewKeySeed(),
 		tally:    c.tally,
 		alert:    c.alert,
 		items:    make([]fairItem[T], size),
@@ -163,14 +197,14 @@ func (f *Fair[T]) Set(v T) { f.SetKeyed(v, f.key(v)) }
 // SetKeyed is Set for a caller that already knows v's key (it must be
 // what the key function returns for v): a rate limiter in front of the
 // buffer that has read it saves the buffer reading it again.
-func (f *Fair[T]) SetKeyed(v T, k string) { f.SetHashed(v, k, maphash.String(f.seed, k)) }
+func (f *Fair[T]) SetKeyed(v T, k string) { f.SetHashed(v, k, f.seed.Hash(k)) }
 
 // Seed returns the seed of the buffer's hash of keys, for SetHashed.
-func (f *Fair[T]) Seed() maphash.Seed { return f.seed }
+func (f *Fair[T]) Seed() KeySeed { return f.seed }
 
 // SetHashed is SetKeyed for a caller that has also hashed the key: h must
-// be maphash.String(f.Seed(), k). A rate limiter that hashes the key for
-// its own table with the same seed saves the buffer hashing it again.
+// be f.Seed().Hash(k). A rate limiter that hashes the key for its own
+// table with the same seed saves the buffer hashing it again.
 func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 	var sz int64
 	if f.bc != nil {
@@ -178,7 +212,7 @@ func (f *Fair[T]) SetHashed(v T, k string, h uint64) {
 	}
 	var lost T
 	f.mu.Lock()
-	got := f.put(v, h, sz, &lost)
+	_, got := f.put(f.lookup(h), v, h, sz, &lost)
 	f.mu.Unlock()
 	if got != refused {
 		f.w.signal()
@@ -208,7 +242,7 @@ func (f *Fair[T]) SetBatch(vs []T, keys []string) {
 			if i > 0 && sameKey(k[i], k[i-1]) {
 				hs[i] = hs[i-1] // a run of one source: hash it once
 			} else {
-				hs[i] = maphash.String(f.seed, k[i])
+				hs[i] = f.seed.Hash(k[i])
 			}
 		}
 		f.SetHashedBatch(vs[:n], k, hs[:n])
@@ -227,22 +261,42 @@ func sameKey(a, b string) bool {
 const batchChunk = 64
 
 // SetHashedBatch is SetHashed(vs[i], keys[i], hs[i]) for every i, taking
-// the lock once for the batch; hs[i] must be maphash.String(f.Seed(),
-// keys[i]). The tally hears of the elements dropped to make room while
-// the lock is held (as with WithMaxBytes), and of the writes after.
+// the lock once for the batch; hs[i] must be f.Seed().Hash(keys[i]). The
+// tally hears of the elements dropped to make room while the lock is held
+// (as with WithMaxBytes), and of the writes after. A run of elements of
+// one source looks the source up once.
 func (f *Fair[T]) SetHashedBatch(vs []T, keys []string, hs []uint64) {
 	if len(vs) == 0 {
 		return
 	}
 	keys, hs = keys[:len(vs)], hs[:len(vs)]
 	f.mu.Lock()
-	for i, v := range vs {
+	s := int32(-1)
+	for i := 0; i < len(vs); i++ {
+		if !f.exact && f.bc == nil {
+			// The common case (room, known sources, no bound in bytes),
+			// for as long as it lasts.
+			n := f.putQuick(vs[i:], hs[i:])
+			if i += n; i == len(vs) {
+				break
+			}
+			if n > 0 {
+				s = -1 // not known here
+			}
+		}
+		if s < 0 || i == 0 || hs[i] != hs[i-1] {
+			s = f.lookup(hs[i])
+		}
+		// Else s is the source of the element before: it is in the index
+		// still, as only a new source takes another's entry.
+		v := vs[i]
 		var sz int64
 		if f.bc != nil {
 			sz = f.bc.sizeOf(v)
 		}
 		var lost T
-		got := f.put(v, hs[i], sz, &lost)
+		var got int
+		s, got = f.put(s, v, hs[i], sz, &lost)
 		if f.tally != nil {
 			switch got {
 			case lostSelf, refused:
@@ -275,23 +329,20 @@ const (
 	refused   // the element alone is over the bound in bytes: not added
 )
 
-// put adds v (of hash h, sz bytes) under f.mu, dropping an element first
-// when the buffer is full; it counts the write and the drop, and stores
-// an element it dropped from another source in *lost (for the tally).
-func (f *Fair[T]) put(v T, h uint64, sz int64, lost *T) (got int) {
+// put adds v (of hash h, sz bytes) to source s (f.lookup(h), -1 when h
+// has none) under f.mu, dropping an element first when the buffer is
+// full; it counts the write and the drop, and stores an element it
+// dropped from another source in *lost (for the tally). It returns the
+// source of h, which it adds when there was none (unless it refused v).
+func (f *Fair[T]) put(s int32, v T, h uint64, sz int64, lost *T) (_ int32, got int) {
 	f.written++
-	s := f.lookup(h)
 	if f.bc != nil && f.bytes+sz > f.bc.max {
-		var self bool
-		if s, self = f.shedBytes(s, sz); self {
-			return refused
+		if f.shedBytes(s, sz) {
+			return s, refused
 		}
 	}
 	if f.held == len(f.items) {
-		victim := f.buckets[f.maxCount]
-		if s >= 0 && f.srcs[s].count == f.maxCount {
-			victim = s
-		}
+		victim := f.victim(s)
 		l := f.pop(victim)
 		f.dropped++
 		if victim == s {
@@ -304,11 +355,60 @@ func (f *Fair[T]) put(v T, h uint64, sz int64, lost *T) (got int) {
 	case s < 0:
 		s = f.addSource(h)
 	case f.srcs[s].count == 0:
-		f.wake(s)
+		f.join(s)
 	}
 	f.push(s, v)
 	f.bytes += sz
-	return got
+	return s, got
+}
+
+// victim returns the source to drop from: the writer's source s when it
+// is one of the heaviest, else a heaviest one. The buffer holds elements.
+func (f *Fair[T]) victim(s int32) int32 {
+	if !f.exact {
+		f.rebuild()
+	}
+	if s >= 0 && f.srcs[s].count == f.maxCount {
+		return s
+	}
+	return f.buckets[f.maxCount]
+}
+
+// rebuild makes the count buckets exact, from the counts of the sources
+// in the reader's round (every source that holds elements, and only
+// those), and keeps them exact at least until the reader has taken as
+// many elements as the rebuild cost (see relax), so that its cost is
+// paid once for at least as many reads.
+func (f *Fair[T]) rebuild() {
+	work := int(f.maxCount) + 1
+	for c := int32(1); c <= f.maxCount; c++ {
+		f.buckets[c] = -1 // left from when the buckets were last exact
+	}
+	var m int32
+	if c := f.cursor; c >= 0 {
+		for s := c; ; {
+			src := &f.srcs[s]
+			f.bucket(s)
+			m = max(m, src.count)
+			work++
+			if s = src.rnext; s == c {
+				break
+			}
+		}
+	}
+	f.maxCount = m
+	f.exact = true
+	f.exactRead = f.read + uint64(work)
+}
+
+// relax stops keeping the count buckets once the buffer is back to at
+// most half full, in elements and in bytes, after the reads the last
+// rebuild asked for; the reader calls it, under f.mu, while exact. The
+// buckets are left as they are: rebuild clears them.
+func (f *Fair[T]) relax() {
+	if f.held <= len(f.items)/2 && f.read >= f.exactRead && (f.bc == nil || f.bytes <= f.bc.max/2) {
+		f.exact = false
+	}
 }
 
 // TryNext returns the next element, or false when there is none. It first
@@ -323,6 +423,9 @@ func (f *Fair[T]) TryNext() (v T, ok bool) {
 		f.read++
 		if f.room.ch != nil {
 			f.roomRead()
+		}
+		if f.exact {
+			f.relax()
 		}
 	}
 	f.mu.Unlock()
@@ -339,15 +442,22 @@ func (f *Fair[T]) TryNext() (v T, ok bool) {
 func (f *Fair[T]) TryNextN(dst []T, n int) []T {
 	f.mu.Lock()
 	dropped := f.dropped
-	k := 0
-	for ; k < n && f.held > 0; k++ {
-		s := f.cursor
-		f.cursor = f.srcs[s].rnext // before pop, which may remove s
-		dst = append(dst, f.pop(s))
+	k := max(min(n, f.held), 0)
+	if !f.exact && f.bc == nil {
+		dst = f.popQuick(dst, k)
+	} else {
+		for range k {
+			s := f.cursor
+			f.cursor = f.srcs[s].rnext // before pop, which may remove s
+			dst = append(dst, f.pop(s))
+		}
 	}
 	f.read += uint64(k)
 	if k > 0 && f.room.ch != nil {
 		f.roomRead()
+	}
+	if f.exact {
+		f.relax()
 	}
 	f.mu.Unlock()
 	f.report(dropped)
@@ -401,9 +511,10 @@ func (f *Fair[T]) lookup(h uint64) int32 {
 
 // addSource takes an entry for h, with no elements yet, and puts it into
 // the index and the reader's round (see join). The entry is a free one or,
-// when none is left, the most recently idle source's, which leaves the
-// index. One of the two always exists: a source in the round holds at
-// least one element, and Set drops one first when full.
+// when none is left, that of the first source on the idle stack that
+// holds nothing, which leaves the index. One of the two always exists:
+// there are as many entries as the buffer holds elements, and Set drops
+// one first when full; every source that holds nothing is on the stack.
 func (f *Fair[T]) addSource(h uint64) int32 {
 	s := f.freeSrc
 	if s >= 0 {
@@ -412,11 +523,17 @@ func (f *Fair[T]) addSource(h uint64) int32 {
 			f.growIndex(s)
 		}
 	} else {
-		s = f.idle
-		f.unidle(s)
+		for {
+			s = f.idle
+			src := &f.srcs[s]
+			f.idle, src.inext = src.inext, notIdle
+			if src.count == 0 {
+				break
+			}
+		}
 		f.unindex(s)
 	}
-	f.srcs[s] = fairSource{hash: h, head: -1, tail: -1, bprev: -1, bnext: -1}
+	f.srcs[s] = fairSource{hash: h, head: -1, tail: -1, inext: notIdle, bprev: -1, bnext: -1}
 	f.indexPut(s)
 	f.join(s)
 	return s
@@ -443,12 +560,6 @@ func (f *Fair[T]) growIndex(s int32) {
 	}
 }
 
-// wake takes the idle source s back into the reader's round.
-func (f *Fair[T]) wake(s int32) {
-	f.unidle(s)
-	f.join(s)
-}
-
 // join puts s into the reader's round just before the cursor, so that it
 // is served after every source already waiting.
 func (f *Fair[T]) join(s int32) {
@@ -465,7 +576,8 @@ func (f *Fair[T]) join(s int32) {
 }
 
 // rest takes s, which now holds no elements, out of the reader's round
-// and into the idle list; it keeps its place in the index.
+// and onto the idle stack (unless it is on it); it keeps its place in the
+// index.
 func (f *Fair[T]) rest(s int32) {
 	src := &f.srcs[s]
 	if src.rnext == s {
@@ -477,25 +589,9 @@ func (f *Fair[T]) rest(s int32) {
 			f.cursor = src.rnext
 		}
 	}
-	src.bprev, src.bnext = -1, f.idle
-	if f.idle >= 0 {
-		f.srcs[f.idle].bprev = s
+	if src.inext == notIdle {
+		src.inext, f.idle = f.idle, s
 	}
-	f.idle = s
-}
-
-// unidle takes s out of the idle list.
-func (f *Fair[T]) unidle(s int32) {
-	src := &f.srcs[s]
-	if src.bprev >= 0 {
-		f.srcs[src.bprev].bnext = src.bnext
-	} else {
-		f.idle = src.bnext
-	}
-	if src.bnext >= 0 {
-		f.srcs[src.bnext].bprev = src.bprev
-	}
-	src.bprev, src.bnext = -1, -1
 }
 
 // unindex takes s out of the index.
@@ -524,19 +620,21 @@ func (f *Fair[T]) push(s int32, v T) {
 	f.freeItem = item.next
 	item.val, item.next = v, -1
 	src := &f.srcs[s]
-	if src.tail < 0 {
+	if src.count == 0 {
 		src.head = it
 	} else {
 		f.items[src.tail].next = it
 	}
 	src.tail = it
-	f.unbucket(s)
 	src.count++
-	f.bucket(s)
-	if src.count > f.maxCount {
-		f.maxCount = src.count
-	}
 	f.held++
+	if f.exact {
+		if src.count > 1 {
+			f.unbucket(s, src.count-1)
+		}
+		f.bucket(s)
+		f.maxCount = max(f.maxCount, src.count)
+	}
 }
 
 // pop removes and returns the oldest element of s, freeing s when it
@@ -552,21 +650,21 @@ func (f *Fair[T]) pop(s int32) T {
 	var zero T
 	item.val = zero // let the GC have what v points to once the caller drops it
 	src.head = item.next
-	if src.head < 0 {
-		src.tail = -1
-	}
 	item.next = f.freeItem
 	f.freeItem = it
-	f.unbucket(s)
-	if src.count == f.maxCount && f.buckets[src.count] < 0 {
-		f.maxCount-- // s was the only source this heavy; it now has count-1
-	}
 	src.count--
 	f.held--
+	if f.exact {
+		f.unbucket(s, src.count+1)
+		if src.count+1 == f.maxCount && f.buckets[f.maxCount] < 0 {
+			f.maxCount = src.count // s was the only source this heavy
+		}
+		if src.count > 0 {
+			f.bucket(s)
+		}
+	}
 	if src.count == 0 {
 		f.rest(s)
-	} else {
-		f.bucket(s)
 	}
 	return v
 }
@@ -582,17 +680,13 @@ func (f *Fair[T]) bucket(s int32) {
 	f.buckets[src.count] = s
 }
 
-// unbucket takes s out of the list of its count (a new source, with count
-// 0, is in no list).
-func (f *Fair[T]) unbucket(s int32) {
+// unbucket takes s out of the list of count c (c > 0), where it is.
+func (f *Fair[T]) unbucket(s, c int32) {
 	src := &f.srcs[s]
-	if src.count == 0 {
-		return
-	}
 	if src.bprev >= 0 {
 		f.srcs[src.bprev].bnext = src.bnext
 	} else {
-		f.buckets[src.count] = src.bnext
+		f.buckets[c] = src.bnext
 	}
 	if src.bnext >= 0 {
 		f.srcs[src.bnext].bprev = src.bprev

@@ -1,7 +1,6 @@
 package limit
 
 import (
-	"hash/maphash"
 	"math/bits"
 
 	"github.com/sluicelog/sluice/diode"
@@ -41,7 +40,7 @@ func (l *Limiter) setChunk(es [][]byte, ids []string) {
 		if i > 0 && sameID(id, ids[i-1]) {
 			hs[i] = hs[i-1]
 		} else {
-			hs[i] = maphash.String(l.seed, id)
+			hs[i] = l.seed.Hash(id)
 		}
 	}
 	now := l.nowNs()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"testing"
 
@@ -203,16 +202,16 @@ func BenchmarkSourceID(b *testing.B) {
 // (diode.Nop, one atomic add), so the ns each step adds can be read off.
 func BenchmarkSetParts(b *testing.B) {
 	var sink uint64
-	seed := maphash.MakeSeed()
+	seed := diode.NewKeySeed()
 	var mu sync.Mutex
 	parts := []struct {
 		name string
 		set  func(e []byte)
 	}{
 		{"SourceID", func(e []byte) { sink += uint64(len(limit.SourceID(e))) }},
-		{"SourceID+hash", func(e []byte) { sink += maphash.String(seed, limit.SourceID(e)) }},
+		{"SourceID+hash", func(e []byte) { sink += seed.Hash(limit.SourceID(e)) }},
 		{"SourceID+hash+mutex", func(e []byte) {
-			h := maphash.String(seed, limit.SourceID(e))
+			h := seed.Hash(limit.SourceID(e))
 			mu.Lock()
 			sink += h
 			mu.Unlock()

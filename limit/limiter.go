@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"math"
 	"sync"
@@ -51,8 +50,8 @@ type Limiter struct {
 	next   diode.Buffer[[]byte]
 	fair   *diode.Fair[[]byte]      // next, when it is NewFair's (keyed by SourceID)
 	ring   *diode.ManyToOne[[]byte] // next, when it is a ManyToOne: called directly
-	seed   maphash.Seed
-	now    func() int64 // WithClock's clock; nil when clock runs
+	seed   diode.KeySeed            // hashes source IDs for the table (and the fair buffer)
+	now    func() int64             // WithClock's clock; nil when clock runs
 	clock  *coarseClock
 	sum    *Summary
 	logger *slog.Logger
@@ -160,7 +159,7 @@ func New(next diode.Buffer[[]byte], cfg Config, opts ...Option) (*Limiter, error
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Limiter{
-		next: next, seed: maphash.MakeSeed(), sum: o.sum, logger: o.logger,
+		next: next, seed: diode.NewKeySeed(), sum: o.sum, logger: o.logger,
 		max: o.maxSources, idle: int64(o.idle), probe: min(o.maxSources, 32),
 		cfg: cfg, tab: newTable(min(o.maxSources, 64)), // grows with the sources
 	}
@@ -199,7 +198,7 @@ func (l *Limiter) Set(e []byte) { l.SetKeyed(e, SourceID(e)) }
 // SetKeyed is Set for an e whose source ID the caller has read already
 // (it must be SourceID(e)): an ingress server reads it while validating.
 func (l *Limiter) SetKeyed(e []byte, id string) {
-	h := maphash.String(l.seed, id)
+	h := l.seed.Hash(id)
 	now := l.nowNs()
 	l.mu.Lock()
 	l.written++
