@@ -30,8 +30,8 @@ var ErrServerClosed = errors.New("serve: server closed")
 // Server serves loggregator.v2.Egress (Receiver and BatchedReceiver) from a
 // Subscriber, usually a Router, or a proxy's fan-in. Each stream gets its
 // own subscription; BatchedReceiver sends batches of at most 100 envelopes
-// held at most 100 ms (with an idle flush), assembled from the envelopes'
-// wire bytes without re-encoding them.
+// and 1 MiB held at most 100 ms (with an idle flush), assembled from the
+// envelopes' wire bytes without re-encoding them.
 type Server struct {
 	sub Subscriber
 	cfg serverConfig
