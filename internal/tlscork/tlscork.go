@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/credentials"
 )
@@ -55,11 +56,14 @@ func (c *creds) Clone() credentials.TransportCredentials {
 // in one call when the Write is done.
 type Conn struct {
 	net.Conn
-	cork *corkConn
+	cork    *corkConn
+	writing atomic.Int32 // Writes in flight
 }
 
 // Write writes p through the secured connection, corked.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.writing.Add(1)
+	defer c.writing.Add(-1)
 	c.cork.hold()
 	n, err := c.Conn.Write(p)
 	if ferr := c.cork.release(); ferr != nil && err == nil {
@@ -68,6 +72,20 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, ferr
 	}
 	return n, err
+}
+
+// Close closes the connection. While a Write is in flight (its gathered
+// records may be blocked on a peer that reads nothing) the raw connection
+// is closed first, which ends the Write at once: the secured connection's
+// goodbye alert would otherwise wait behind it. crypto/tls does the same
+// for its own Writes.
+func (c *Conn) Close() error {
+	if c.writing.Load() > 0 {
+		err := c.cork.Conn.Close()
+		_ = c.Conn.Close()
+		return err
+	}
+	return c.Conn.Close()
 }
 
 // corkConn is the raw connection under the secured one. While held it

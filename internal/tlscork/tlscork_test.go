@@ -165,3 +165,61 @@ func TestClone(t *testing.T) {
 	assert.IsType(t, &creds{}, c)
 	assert.Equal(t, "tls", c.Info().SecurityProtocol)
 }
+
+// stuckConn is a raw connection whose writes, once stuck is set, block
+// until it is closed, as to a peer that reads nothing.
+type stuckConn struct {
+	net.Conn
+	stuck   atomic.Bool
+	entered chan struct{}
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (c *stuckConn) Write(p []byte) (int, error) {
+	if c.stuck.Load() {
+		c.entered <- struct{}{}
+		<-c.closed
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *stuckConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// Close ends a Write whose gathered records are blocked on the socket, as
+// it ends a blocked Write of plain TLS, instead of queueing its goodbye
+// alert behind it.
+func TestCloseEndsABlockedWrite(t *testing.T) {
+	_, scfg, ccfg := testtls.Must(t)
+	a, b := net.Pipe()
+	raw := &stuckConn{Conn: a, entered: make(chan struct{}, 1), closed: make(chan struct{})}
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		conn, _, err := Credentials(credentials.NewTLS(scfg)).ServerHandshake(raw)
+		done <- result{conn, err}
+	}()
+	client, _, err := credentials.NewTLS(ccfg).ClientHandshake(context.Background(), "localhost", b)
+	require.NoError(t, err)
+	defer client.Close()
+	go func() { _, _ = io.Copy(io.Discard, client) }() // the client reads its half (tickets, alerts)
+	r := <-done
+	require.NoError(t, r.err)
+
+	raw.stuck.Store(true)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := r.conn.Write([]byte("stuck"))
+		wrote <- err
+	}()
+	<-raw.entered
+	require.NoError(t, r.conn.Close())
+	assert.Error(t, <-wrote)
+}
