@@ -19,6 +19,7 @@ import (
 	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/connlimit"
 	"github.com/sluicelog/sluice/internal/grpcserve"
+	"github.com/sluicelog/sluice/internal/tlscork"
 	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
@@ -112,7 +113,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: c.kaWithoutRP}),
 	}
 	if c.tls != nil {
-		opts = append(opts, grpc.Creds(s.tlsWatch.Credentials(credentials.NewTLS(c.tls))))
+		opts = append(opts, grpc.Creds(s.tlsWatch.Credentials(tlscork.Credentials(credentials.NewTLS(c.tls)))))
 	}
 	return opts
 }

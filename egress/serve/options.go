@@ -116,6 +116,7 @@ type serverConfig struct {
 	tls           *tls.Config
 	maxStreams    int
 	batchSize     int
+	maxBatchBytes int // WithMaxBatchBytes
 	interval      time.Duration
 	kaTime        time.Duration
 	kaTimeout     time.Duration
@@ -144,7 +145,8 @@ func serverDefaults() serverConfig {
 		maxConns:   DefaultMaxConnections,
 		logger:     slog.New(slog.DiscardHandler),
 
-		sendTimeout: DefaultSendTimeout,
+		sendTimeout:   DefaultSendTimeout,
+		maxBatchBytes: DefaultMaxBatchBytes,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/sluicelog/sluice/internal/batch"
 	"github.com/sluicelog/sluice/internal/connlimit"
 	"github.com/sluicelog/sluice/internal/grpcserve"
+	"github.com/sluicelog/sluice/internal/tlscork"
 	"github.com/sluicelog/sluice/internal/tlswatch"
 	"github.com/sluicelog/sluice/internal/wire"
 	"github.com/sluicelog/sluice/stats"
@@ -29,8 +30,8 @@ var ErrServerClosed = errors.New("serve: server closed")
 // Server serves loggregator.v2.Egress (Receiver and BatchedReceiver) from a
 // Subscriber, usually a Router, or a proxy's fan-in. Each stream gets its
 // own subscription; BatchedReceiver sends batches of at most 100 envelopes
-// held at most 100 ms (with an idle flush), assembled from the envelopes'
-// wire bytes without re-encoding them.
+// and 1 MiB held at most 100 ms (with an idle flush), assembled from the
+// envelopes' wire bytes without re-encoding them.
 type Server struct {
 	sub Subscriber
 	cfg serverConfig
@@ -113,6 +114,8 @@ func NewServer(s Subscriber, opts ...ServerOption) (*Server, error) {
 		return nil, fmt.Errorf("%w: max streams %d, per client %d, want at least 1", ErrInvalidConfig, cfg.maxStreams, cfg.maxClient)
 	case cfg.batchSize < 1 || cfg.interval <= 0:
 		return nil, fmt.Errorf("%w: batch size %d, interval %v", ErrInvalidConfig, cfg.batchSize, cfg.interval)
+	case cfg.maxBatchBytes < 1:
+		return nil, fmt.Errorf("%w: max batch bytes %d, want at least 1", ErrInvalidConfig, cfg.maxBatchBytes)
 	case cfg.sendTimeout < 0:
 		return nil, fmt.Errorf("%w: send timeout %v, want at least 0", ErrInvalidConfig, cfg.sendTimeout)
 	case cfg.kaTime <= 0 || cfg.kaTimeout <= 0 || cfg.kaMinPing < 0:
@@ -145,7 +148,7 @@ func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.kaMinPing, PermitWithoutStream: true}),
 	}
 	if c.tls != nil {
-		opts = append(opts, grpc.Creds(s.tlsWatch.Credentials(credentials.NewTLS(c.tls))))
+		opts = append(opts, grpc.Creds(s.tlsWatch.Credentials(tlscork.Credentials(credentials.NewTLS(c.tls)))))
 	}
 	return opts
 }
@@ -350,12 +353,17 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 				}
 			}
 			if batched {
-				out.Envelopes = envs
-				watch.arm()
-				sendErr = stream.SendMsg(out)
-				watch.disarm()
-				if sendErr == nil {
-					sent = len(envs)
+				// One message, or several when the envelopes are large.
+				for rest := envs; len(rest) > 0 && sendErr == nil; {
+					n := leadingFit(rest, s.cfg.maxBatchBytes)
+					out.Envelopes = rest[:n]
+					watch.arm()
+					sendErr = stream.SendMsg(out)
+					watch.disarm()
+					if sendErr == nil {
+						sent += n
+					}
+					rest = rest[n:]
 				}
 				out.Envelopes = nil
 			} else {

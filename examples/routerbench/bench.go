@@ -67,6 +67,17 @@ type Step struct {
 	RSS, PeakRSS                  uint64        // router resident set at the end, and its peak (VmHWM)
 	GCs                           uint64        // garbage collections in the router over the run
 	Waits                         uint64        // the router's ingress streams' waits for room (-wait-when-full)
+	// The router's read-type and write-type system calls over the same
+	// window as CPU (/proc/PID/io syscr, syscw).
+	SysReads, SysWrites uint64
+}
+
+// PerThousand returns n per thousand envelopes delivered.
+func (s Step) PerThousand(n uint64) float64 {
+	if s.Delivered == 0 {
+		return 0
+	}
+	return float64(n) / float64(s.Delivered) * 1000
 }
 
 // Loss is the share of expected deliveries that did not happen.
@@ -233,6 +244,10 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	if err != nil {
 		return st, err
 	}
+	rd0, wr0, err := procSyscalls(rp.Pid())
+	if err != nil {
+		return st, err
+	}
 	start := time.Now()
 	sent := make([]sendCount, cfg.Senders)
 	errs := make([]error, cfg.Senders)
@@ -275,6 +290,11 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 		return st, err
 	}
 	st.CPU = cpu1 - cpu0
+	rd1, wr1, err := procSyscalls(rp.Pid())
+	if err != nil {
+		return st, err
+	}
+	st.SysReads, st.SysWrites = rd1-rd0, wr1-wr0
 	if st.RSS, st.PeakRSS, err = procRSS(rp.Pid()); err != nil {
 		return st, err
 	}

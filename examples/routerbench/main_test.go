@@ -68,6 +68,9 @@ func TestStudyAtALowRate(t *testing.T) {
 	assert.Positive(t, num("rss_bytes"))
 	assert.GreaterOrEqual(t, num("peak_rss_bytes"), num("rss_bytes"))
 	assert.Equal(t, "2000", col("offered_rate"))
+	// The router read its streams and wrote to its subscribers.
+	assert.Positive(t, num("syscall_reads"))
+	assert.Positive(t, num("syscall_writes"))
 
 	// The router wrote its profile when it stopped.
 	fi, err := os.Stat(filepath.Join(dir, "cpu-2000-1.pprof"))
@@ -84,6 +87,14 @@ func TestProcReadsThisProcess(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, rss)
 	assert.GreaterOrEqual(t, peak, rss)
+	// Reading /proc/PID/io is itself a read (os.ReadFile reads until EOF:
+	// at least two read calls) and writes nothing.
+	r0, w0, err := procSyscalls(pid)
+	require.NoError(t, err)
+	r1, w1, err := procSyscalls(pid)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, r1-r0, uint64(2))
+	assert.Equal(t, w0, w1)
 }
 
 func TestFlagsAreChecked(t *testing.T) {

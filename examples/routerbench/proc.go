@@ -65,3 +65,36 @@ func procRSS(pid int) (rss, peak uint64, err error) {
 	}
 	return rss, peak, nil
 }
+
+// procSyscalls returns how many read-type and write-type system calls
+// process pid (all its threads) has made: syscr and syscw from
+// /proc/PID/io, which count read, readv, pread and recv... as reads and
+// write, writev, pwrite and send... as writes (not epoll_wait, futex or
+// the scheduler's other calls).
+func procSyscalls(pid int) (reads, writes uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	found := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "syscr" && k != "syscw") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("routerbench: /proc/%d/io %s: %w", pid, k, err)
+		}
+		if k == "syscr" {
+			reads = n
+		} else {
+			writes = n
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("routerbench: /proc/%d/io has no syscr and syscw", pid)
+	}
+	return reads, writes, nil
+}
