@@ -55,11 +55,13 @@ type Introspector struct {
 
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]introspected
+	added uint64 // answers cached so far: the order of entries
 }
 
 type introspected struct {
 	in      Introspection
 	expires time.Time
+	seq     uint64 // when it was cached (Introspector.added)
 }
 
 // IntrospectorOption configures an Introspector.
@@ -193,20 +195,24 @@ func (i *Introspector) Introspect(ctx context.Context, token string) (Introspect
 	}
 	i.mu.Lock()
 	if _, ok := i.cache[key]; !ok && len(i.cache) >= i.size {
-		// Full: forget the expired, or else any one entry.
+		// Full: forget the expired, or else the entry cached first (not
+		// any one: which token is asked again must not depend on the map's
+		// order).
+		oldest, seq := key, ^uint64(0)
 		for k, v := range i.cache {
-			if !now.Before(v.expires) {
+			switch {
+			case !now.Before(v.expires):
 				delete(i.cache, k)
+			case v.seq < seq:
+				oldest, seq = k, v.seq
 			}
 		}
-		for k := range i.cache {
-			if len(i.cache) < i.size {
-				break
-			}
-			delete(i.cache, k)
+		if len(i.cache) >= i.size {
+			delete(i.cache, oldest)
 		}
 	}
-	i.cache[key] = introspected{in: in, expires: exp}
+	i.added++
+	i.cache[key] = introspected{in: in, expires: exp, seq: i.added}
 	i.mu.Unlock()
 	return in, nil
 }
