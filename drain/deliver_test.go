@@ -120,6 +120,10 @@ func TestDeliverEveryKind(t *testing.T) {
 	}
 	require.NoError(t, m.PublishEnvelope(envelope.NewCounter("logs-only", "c", 1)))
 	require.NoError(t, m.Shutdown(ctxT(t)))
+	// Shutdown returns once the drains have written everything; the
+	// syslog servers may still be reading the last frames.
+	require.NoError(t, plain.Wait(ctxT(t), n))
+	require.NoError(t, secure.Wait(ctxT(t), n))
 
 	for name, msgs := range map[string][]draintest.Message{"tcp": plain.Messages(), "tls": secure.Messages(), "https": h.Messages()} {
 		t.Run(name, func(t *testing.T) {
@@ -226,6 +230,12 @@ func TestDeadDrainCostsNothing(t *testing.T) {
 		return false
 	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, m.Shutdown(ctxT(t)))
+	st := m.Stats()
+	h := st.Drains["app "+healthy.URL()]
+	dd := st.Drains["app "+deadURL]
+	// Shutdown returns once the drains have written everything; the
+	// healthy server may still be reading the last frames.
+	require.NoError(t, healthy.Wait(ctxT(t), int(h.Sent)))
 
 	data := uint64(0)
 	for _, msg := range healthy.Messages() {
@@ -233,9 +243,6 @@ func TestDeadDrainCostsNothing(t *testing.T) {
 			data++
 		}
 	}
-	st := m.Stats()
-	h := st.Drains["app "+healthy.URL()]
-	dd := st.Drains["app "+deadURL]
 	assert.Equal(t, uint64(n), data, "the healthy drain got every envelope")
 	var reported, reports uint64
 	for _, msg := range healthy.Messages() {
