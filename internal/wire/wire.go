@@ -94,10 +94,10 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 				return nil
 			}
 		}
-		m.Raw = data.Materialize()
+		m.Raw = recvCopy(data) // recv.go
 		return nil
 	case *Envelope:
-		m.Raw = data.Materialize()
+		m.Raw = recvCopy(data)
 		return nil
 	}
 	return protoCodec.Unmarshal(data, v)
