@@ -167,6 +167,9 @@ func FuzzSplitBatch(f *testing.F) {
 			t.Fatalf("%d parts, want %d", len(parts), len(batch.GetBatch()))
 		}
 		for i, p := range parts {
+			if cap(p) != len(p) {
+				t.Fatalf("part %d has room past its end (%d of %d)", i, len(p), cap(p))
+			}
 			var e envelope.Envelope
 			if err := proto.Unmarshal(p, &e); err != nil || !proto.Equal(&e, batch.GetBatch()[i]) {
 				t.Fatalf("part %d differs (%v)", i, err)

@@ -63,6 +63,15 @@ func ReadRouteTrusted(b []byte) (Route, error) {
 // check false skips the validation that ReadRouteTrusted leaves out.
 func (r *Route) read(b []byte, check bool) error {
 	*r = Route{raw: b, gaugeAt: -1}
+	if r.readCommon(b, check) { // route_fast.go
+		return nil
+	}
+	return r.readAll(b, check)
+}
+
+// readAll is read without the fast path: every input, every error.
+func (r *Route) readAll(b []byte, check bool) error {
+	*r = Route{raw: b, gaugeAt: -1}
 	var kind Kind
 	var name string
 	for off := 0; off < len(b); {
@@ -183,6 +192,14 @@ func (r *Route) read(b []byte, check bool) error {
 		}
 		off += m
 	}
+	r.finish(kind, name)
+	return nil
+}
+
+// finish sets the kind read and what depends on it: the name of a counter
+// or timer (the last the current member of the oneof had), and the offset
+// of the gauge only for a gauge.
+func (r *Route) finish(kind Kind, name string) {
 	r.Kind = kind
 	if kind == KindCounter || kind == KindTimer {
 		r.Name = name
@@ -190,7 +207,6 @@ func (r *Route) read(b []byte, check bool) error {
 	if kind != KindGauge {
 		r.gaugeAt = -1
 	}
-	return nil
 }
 
 // HasGaugeName reports whether the envelope is a gauge with a metric named
