@@ -97,6 +97,34 @@ func TestMaxBytesRingLapReleases(t *testing.T) {
 	}
 }
 
+// A jump past several slots gives back the bytes of every skipped element
+// still in the ring, not only of the one the reader comes to next: after
+// the drain nothing is held.
+func TestMaxBytesRingJumpReleasesAllSkipped(t *testing.T) {
+	for _, name := range []string{"OneToOne", "ManyToOne"} {
+		t.Run(name, func(t *testing.T) {
+			var alerted atomic.Int64
+			b, err := byteKinds()[name](4, 1000, &alerted)
+			require.NoError(t, err)
+			for i := range 10 {
+				b.Set(make([]byte, 10+i)) // slots end holding writes 8, 9, 6, 7
+			}
+			assert.Equal(t, uint64(16+17+18+19), b.Stats().Bytes)
+			n, total := drainAll(b)
+			assert.Equal(t, 2, n)
+			assert.Equal(t, 18+19, total)
+			assert.Equal(t, Stats{Written: 10, Read: 2, Dropped: 8}, b.Stats())
+			assert.Equal(t, int64(8), alerted.Load())
+			// Refill: the ring takes writes as if it had never lapped.
+			b.Set(make([]byte, 5))
+			v, ok := b.TryNext()
+			require.True(t, ok)
+			assert.Len(t, v, 5)
+			assert.Zero(t, b.Stats().Bytes)
+		})
+	}
+}
+
 // Fair sheds the heaviest source's oldest elements until a new one fits.
 func TestMaxBytesFairShedsHeaviest(t *testing.T) {
 	f, err := NewFair(100, func(b []byte) string { return string(b[:1]) }, WithMaxBytes(int64(100), Len))

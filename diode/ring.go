@@ -367,5 +367,33 @@ func (r *reader[T]) tryNext() (v T, ok bool) {
 	r.pos = r.next % uint64(len(r.slots))
 	r.publish(missed)
 	r.alert(int(missed))
+	if r.bc != nil {
+		r.releaseStale()
+	}
 	return v, true
+}
+
+// releaseStale gives back the bytes of the elements a jump skipped that
+// are still in their slots: writes the reader now counts as missed but
+// that no later write has overwritten yet. Without it they would stay
+// counted in Stats.Bytes (and in a shared BytePool) until writers came
+// round to their slots, which after a burst may be never. The reader
+// claims each such slot as it claims one to read, so a writer arriving
+// meanwhile waits for it as it would for a read. It costs a pass over the
+// ring per jump, and jumps happen at most once per lap of writes.
+func (r *reader[T]) releaseStale() {
+	var zero T
+	for i := range r.slots {
+		s := &r.slots[i]
+		old := s.word.Load()
+		if old&stateMask != stateFull || tagOf(old)-1 >= r.next {
+			continue
+		}
+		if !s.word.CompareAndSwap(old, old|stateRead) {
+			continue // a writer claimed it: it releases what it overwrites
+		}
+		r.bc.release(s.val)
+		s.val = zero
+		s.word.Store(word(tagOf(old)-1, stateEmpty))
+	}
 }
