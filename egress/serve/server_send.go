@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/sluicelog/sluice/envelope"
 	"github.com/sluicelog/sluice/internal/wire"
 )
 
@@ -13,6 +14,10 @@ import (
 // several messages (BatchedReceiver) or sends one message per envelope
 // (Receiver), and counts what was sent and what was dropped. Its flush runs
 // on one goroutine, the stream's batching.
+//
+// Each envelope is written once, with its tags rewritten, straight into the
+// message grpc sends (a wire.Message in a pooled buffer that grpc takes
+// over), not into a buffer of its own that the codec would copy again.
 type streamSender struct {
 	s         *Server
 	stream    grpc.ServerStream
@@ -25,47 +30,18 @@ type streamSender struct {
 	preferred bool // the request's use_preferred_tags
 
 	err  error // the first send error; nothing is sent after it
-	out  wire.Batch
-	one  wire.Envelope
-	tags tagRewriter // reused per batch: the codec copies what it sends
+	msg  wire.Message
+	tags tagRewriter
 }
 
 func (w *streamSender) flush(envs [][]byte) {
 	s := w.s
 	sent := 0
 	if w.err == nil {
-		if w.converge {
-			w.tags.reset()
-			for i, e := range envs {
-				envs[i] = w.tags.converge(e, w.preferred)
-			}
-		}
 		if w.batched {
-			// One message, or several when the envelopes are large.
-			for rest := envs; len(rest) > 0 && w.err == nil; {
-				n := leadingFit(rest, s.cfg.maxBatchBytes)
-				w.out.Envelopes = rest[:n]
-				w.watch.arm()
-				w.err = w.stream.SendMsg(&w.out)
-				w.watch.disarm()
-				if w.err == nil {
-					sent += n
-				}
-				rest = rest[n:]
-			}
-			w.out.Envelopes = nil
+			sent = w.sendBatches(envs)
 		} else {
-			for _, e := range envs {
-				w.one.Raw = e
-				w.watch.arm()
-				w.err = w.stream.SendMsg(&w.one)
-				w.watch.disarm()
-				if w.err != nil {
-					break
-				}
-				sent++
-			}
-			w.one.Raw = nil
+			sent = w.sendEach(envs)
 		}
 		if w.err != nil {
 			// Leave the group now: nothing more is read, and what the
@@ -84,4 +60,77 @@ func (w *streamSender) flush(envs [][]byte) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// sendBatches sends envs as one EnvelopeBatch message, or several when
+// they take more than WithMaxBatchBytes (each as many as fit, at least
+// one), and returns how many were sent.
+func (w *streamSender) sendBatches(envs [][]byte) (sent int) {
+	limit := w.s.cfg.maxBatchBytes
+	for rest := envs; len(rest) > 0 && w.err == nil; {
+		w.msg.Reset(batchSizeHint(rest, limit))
+		n := 0
+		for ; n < len(rest); n++ {
+			mark := len(w.msg.B)
+			f := w.msg.BeginEnvelope(len(rest[n]))
+			w.msg.B = w.appendEnvelope(w.msg.B, rest[n])
+			w.msg.EndEnvelope(f)
+			if len(w.msg.B) > limit && n > 0 {
+				w.msg.B = w.msg.B[:mark] // it opens the next message
+				break
+			}
+		}
+		if w.send() {
+			sent += n
+		}
+		rest = rest[n:]
+	}
+	return sent
+}
+
+// sendEach sends envs one Envelope message each (Receiver) and returns how
+// many were sent.
+func (w *streamSender) sendEach(envs [][]byte) (sent int) {
+	for _, e := range envs {
+		w.msg.Reset(len(e) + len(e)/8 + 64)
+		w.msg.B = w.appendEnvelope(w.msg.B, e)
+		if !w.send() {
+			break
+		}
+		sent++
+	}
+	return sent
+}
+
+// appendEnvelope appends e as the subscriber gets it: with the tag rule
+// applied, unless the Server leaves tags unchanged.
+func (w *streamSender) appendEnvelope(dst, e []byte) []byte {
+	if w.converge {
+		return w.tags.appendConverged(dst, e, w.preferred)
+	}
+	return append(dst, e...)
+}
+
+// send sends the message written in w.msg, under the send watch, and
+// reports whether it was sent (else w.err is set).
+func (w *streamSender) send() bool {
+	w.watch.arm()
+	w.err = w.stream.SendMsg(&w.msg)
+	w.watch.disarm()
+	w.msg.Release() // held still when SendMsg failed before marshaling
+	return w.err == nil
+}
+
+// batchSizeHint is the size of buffer to write one batch message of envs
+// into: what the envelopes that fit take as they are, and an eighth more
+// for tags that grow as they move. A rewrite that grows more only costs a
+// larger buffer.
+func batchSizeHint(envs [][]byte, limit int) int {
+	n := leadingFit(envs, limit)
+	size := envelope.BatchSize(envs[:n])
+	hint := size + size/8 + 64
+	if n > 1 {
+		hint = min(hint, limit) // size <= limit
+	}
+	return hint
 }
