@@ -121,16 +121,17 @@ func (w *streamSender) send() bool {
 	return w.err == nil
 }
 
-// batchSizeHint is the size of buffer to write one batch message of envs
-// into: what the envelopes that fit take as they are, and an eighth more
-// for tags that grow as they move. A rewrite that grows more only costs a
-// larger buffer.
+// batchSizeHint is the size of buffer to write the next batch message of
+// envs into: the envelopes that fit in limit as they are, and the one after
+// (written before the message is found full, then cut off), with an eighth
+// more for tags that grow as they move. A rewrite that grows more costs a
+// larger buffer (append's). Hints over Pool's largest tier (1 MiB: a
+// message split at the default limit) get a buffer of their own.
 func batchSizeHint(envs [][]byte, limit int) int {
 	n := leadingFit(envs, limit)
-	size := envelope.BatchSize(envs[:n])
-	hint := size + size/8 + 64
-	if n > 1 {
-		hint = min(hint, limit) // size <= limit
+	if n < len(envs) {
+		n++
 	}
-	return hint
+	size := envelope.BatchSize(envs[:n])
+	return size + size/8 + 64
 }
