@@ -15,9 +15,10 @@ import (
 // (Receiver), and counts what was sent and what was dropped. Its flush runs
 // on one goroutine, the stream's batching.
 //
-// Each envelope is written once, with its tags rewritten, straight into the
-// message grpc sends (a wire.Message in a pooled buffer that grpc takes
-// over), not into a buffer of its own that the codec would copy again.
+// On BatchedReceiver, each envelope is written once, with its tags
+// rewritten, straight into the message grpc sends (a wire.Message in a
+// pooled buffer that grpc takes over), not into a buffer of its own that
+// the codec would copy again.
 type streamSender struct {
 	s         *Server
 	stream    grpc.ServerStream
@@ -29,8 +30,10 @@ type streamSender struct {
 	converge  bool // apply use_preferred_tags (not WithTagsUnchanged)
 	preferred bool // the request's use_preferred_tags
 
-	err  error // the first send error; nothing is sent after it
-	msg  wire.Message
+	err  error        // the first send error; nothing is sent after it
+	msg  wire.Message // BatchedReceiver, tags rewritten: written in place
+	out  wire.Batch   // BatchedReceiver, tags unchanged
+	one  wire.Envelope
 	tags tagRewriter
 }
 
@@ -38,10 +41,13 @@ func (w *streamSender) flush(envs [][]byte) {
 	s := w.s
 	sent := 0
 	if w.err == nil {
-		if w.batched {
-			sent = w.sendBatches(envs)
-		} else {
+		switch {
+		case !w.batched:
 			sent = w.sendEach(envs)
+		case w.converge:
+			sent = w.sendBatches(envs)
+		default:
+			sent = w.sendUnchanged(envs)
 		}
 		if w.err != nil {
 			// Leave the group now: nothing more is read, and what the
@@ -62,9 +68,10 @@ func (w *streamSender) flush(envs [][]byte) {
 	s.mu.Unlock()
 }
 
-// sendBatches sends envs as one EnvelopeBatch message, or several when
-// they take more than WithMaxBatchBytes (each as many as fit, at least
-// one), and returns how many were sent.
+// sendBatches sends envs, their tags rewritten, as one EnvelopeBatch
+// message, or several when they take more than WithMaxBatchBytes (each as
+// many as fit, at least one), and returns how many were sent. Each
+// envelope is written once, straight into the message.
 func (w *streamSender) sendBatches(envs [][]byte) (sent int) {
 	limit := w.s.cfg.maxBatchBytes
 	for rest := envs; len(rest) > 0 && w.err == nil; {
@@ -73,51 +80,63 @@ func (w *streamSender) sendBatches(envs [][]byte) (sent int) {
 		for ; n < len(rest); n++ {
 			mark := len(w.msg.B)
 			f := w.msg.BeginEnvelope(len(rest[n]))
-			w.msg.B = w.appendEnvelope(w.msg.B, rest[n])
+			w.msg.B = w.tags.appendConverged(w.msg.B, rest[n], w.preferred)
 			w.msg.EndEnvelope(f)
 			if len(w.msg.B) > limit && n > 0 {
 				w.msg.B = w.msg.B[:mark] // it opens the next message
 				break
 			}
 		}
-		if w.send() {
+		if w.send(&w.msg) {
 			sent += n
 		}
+		w.msg.Release() // held still when SendMsg failed before marshaling
 		rest = rest[n:]
 	}
 	return sent
 }
 
+// sendUnchanged is sendBatches for WithTagsUnchanged: the codec frames
+// the envelopes as they are (one copy, its own tight loop).
+func (w *streamSender) sendUnchanged(envs [][]byte) (sent int) {
+	for rest := envs; len(rest) > 0 && w.err == nil; {
+		n := leadingFit(rest, w.s.cfg.maxBatchBytes)
+		w.out.Envelopes = rest[:n]
+		if w.send(&w.out) {
+			sent += n
+		}
+		rest = rest[n:]
+	}
+	w.out.Envelopes = nil
+	return sent
+}
+
 // sendEach sends envs one Envelope message each (Receiver) and returns how
-// many were sent.
+// many were sent. Envelopes are rewritten into the tagRewriter's buffer
+// and copied by the codec into one exactly sized buffer each (grpc pools
+// none of this small).
 func (w *streamSender) sendEach(envs [][]byte) (sent int) {
+	w.tags.reset()
 	for _, e := range envs {
-		w.msg.Reset(len(e) + len(e)/8 + 64)
-		w.msg.B = w.appendEnvelope(w.msg.B, e)
-		if !w.send() {
+		w.one.Raw = e
+		if w.converge {
+			w.one.Raw = w.tags.converge(e, w.preferred)
+		}
+		if !w.send(&w.one) {
 			break
 		}
 		sent++
 	}
+	w.one.Raw = nil
 	return sent
 }
 
-// appendEnvelope appends e as the subscriber gets it: with the tag rule
-// applied, unless the Server leaves tags unchanged.
-func (w *streamSender) appendEnvelope(dst, e []byte) []byte {
-	if w.converge {
-		return w.tags.appendConverged(dst, e, w.preferred)
-	}
-	return append(dst, e...)
-}
-
-// send sends the message written in w.msg, under the send watch, and
-// reports whether it was sent (else w.err is set).
-func (w *streamSender) send() bool {
+// send sends m under the send watch and reports whether it was sent (else
+// w.err is set).
+func (w *streamSender) send(m any) bool {
 	w.watch.arm()
-	w.err = w.stream.SendMsg(&w.msg)
+	w.err = w.stream.SendMsg(m)
 	w.watch.disarm()
-	w.msg.Release() // held still when SendMsg failed before marshaling
 	return w.err == nil
 }
 
