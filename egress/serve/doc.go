@@ -74,8 +74,8 @@
 // Loggregator's reverse log proxy does: true folds deprecated_tags into
 // tags as strings and empties deprecated_tags; false (the proto default)
 // moves every tag into deprecated_tags as a text value. The rewrite works on
-// the wire bytes: an envelope with nothing to move is sent as it came, with
-// no copy; one that has is rewritten without being decoded.
+// the wire bytes, without decoding: each envelope is written once, as it
+// came or with its tags moved, straight into the message gRPC sends.
 // WithTagsUnchanged sends tags as they came (Loggregator's router does).
 //
 // # Gateway

@@ -336,79 +336,22 @@ func (s *Server) serve(req *envelope.EgressBatchRequest, stream grpc.ServerStrea
 	s.mu.Unlock()
 
 	shard := req.GetShardId()
-	preferred, converge := req.GetUsePreferredTags(), !s.cfg.tagsUnchanged
-	var sendErr error
 	watch := newSendWatch(s.cfg.sendTimeout)
 	defer watch.stop()
-	out := &wire.Batch{}
-	one := &wire.Envelope{}
-	var tags tagRewriter // reused per batch: the codec copies what it sends
-	flush := func(envs [][]byte) {
-		sent := 0
-		if sendErr == nil {
-			if converge {
-				tags.reset()
-				for i, e := range envs {
-					envs[i] = tags.converge(e, preferred)
-				}
-			}
-			if batched {
-				// One message, or several when the envelopes are large.
-				for rest := envs; len(rest) > 0 && sendErr == nil; {
-					n := leadingFit(rest, s.cfg.maxBatchBytes)
-					out.Envelopes = rest[:n]
-					watch.arm()
-					sendErr = stream.SendMsg(out)
-					watch.disarm()
-					if sendErr == nil {
-						sent += n
-					}
-					rest = rest[n:]
-				}
-				out.Envelopes = nil
-			} else {
-				for _, e := range envs {
-					one.Raw = e
-					watch.arm()
-					sendErr = stream.SendMsg(one)
-					watch.disarm()
-					if sendErr != nil {
-						break
-					}
-					sent++
-				}
-				one.Raw = nil
-			}
-			if sendErr != nil {
-				// Leave the group now: nothing more is read, and what the
-				// subscription holds is counted by its Subscriber.
-				_ = sub.Close()
-				stop()
-			}
-		}
-		s.mu.Lock()
-		s.egress += uint64(sent)
-		if n := len(envs) - sent; n > 0 {
-			if watch.fired() {
-				s.timedOut[shard] += uint64(n)
-			} else {
-				s.dropped[shard] += uint64(n)
-			}
-		}
-		s.mu.Unlock()
-	}
+	w := &streamSender{s: s, stream: stream, sub: sub, stop: stop, watch: watch, shard: shard, batched: batched,
+		converge: !s.cfg.tagsUnchanged, preferred: req.GetUsePreferredTags()}
 	// On Shutdown ctx ends: batch.Run sends what the subscription holds
 	// (while publishing goes on, until Shutdown's own ctx runs out).
 	cfg := batch.Config{Size: s.cfg.batchSize, Interval: s.cfg.interval, Idle: s.cfg.interval / 10}
-	runErr, evicted := s.runWatched(ctx, sub, cfg, flush, watch)
+	runErr, evicted := s.runWatched(ctx, sub, cfg, w.flush, watch)
 	switch {
 	case evicted:
 		_ = sub.Close()
 		stop()
 		return s.evict(shard, grpcClientAddr(stream.Context()))
-	case sendErr != nil:
-		s.cfg.logger.Debug("serve: stream broke", "shard_id", shard, "err", sendErr)
-		return sendErr
+	case w.err != nil:
+		s.cfg.logger.Debug("serve: stream broke", "shard_id", shard, "err", w.err)
+		return w.err
 	case stream.Context().Err() != nil:
 		return status.FromContextError(stream.Context().Err()).Err()
 	case ctx.Err() != nil:

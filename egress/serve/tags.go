@@ -44,7 +44,8 @@ const (
 // What the byte rewrite does not handle (a deprecated tag whose value holds
 // nothing: it must erase an earlier entry of its key; bytes that are not
 // well-formed) takes the slow way, decoding and encoding the envelope;
-// bytes that do not decode are returned unchanged.
+// bytes that do not decode are returned unchanged; what is encoded again
+// has its map entries sorted by key.
 func convergeTags(b []byte, preferred bool) []byte {
 	var r tagRewriter
 	return r.converge(b, preferred)
@@ -66,34 +67,8 @@ func (r *tagRewriter) reset() {
 }
 
 // converge is convergeTags, appending a rewritten envelope to r.buf.
-//
-// It runs once per envelope and subscriber on the way out, so it reads the
-// top-level fields with scanField (no closure, one-byte tags and lengths
-// read inline) and copies the runs of fields that stay where they are in
-// one append each.
 func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
-	move, stay := fieldTags, fieldDeprecatedTags
-	if preferred {
-		move, stay = fieldDeprecatedTags, fieldTags
-	}
-	// Where the first field to move is, and whether a field that stays in
-	// its map comes before it. Nothing to move (or bytes that are not
-	// well-formed before it): b itself.
-	first, stayBefore := -1, false
-	for i := 0; i < len(b); {
-		num, typ, n, _ := scanField(b[i:])
-		if n < 0 {
-			return b
-		}
-		if typ == protowire.BytesType {
-			if num == move {
-				first = i
-				break
-			}
-			stayBefore = stayBefore || num == stay
-		}
-		i += n
-	}
+	first, stayBefore := findMoved(b, preferred)
 	if first < 0 {
 		return b
 	}
@@ -102,10 +77,78 @@ func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
 		r.buf = make([]byte, 0, 2*cap(r.buf)+need)
 	}
 	start := len(r.buf)
-	out, kept, moved := r.buf, r.kept[:0], r.moved[:0]
-	// run is where the fields not yet copied to out begin: the other
-	// fields go out in runs, in order; then the entries that stay, then
-	// the moved ones.
+	out, ok := r.rewrite(r.buf, b, first, stayBefore, preferred)
+	if !ok {
+		return convergeDecoded(b, preferred)
+	}
+	r.buf = out
+	return out[start:len(out):len(out)]
+}
+
+// appendConverged appends to dst what converge returns for b: the
+// envelope written once, where the caller sends it from (a Server writes
+// it straight into the outgoing message).
+func (r *tagRewriter) appendConverged(dst, b []byte, preferred bool) []byte {
+	start := len(dst)
+	if out, ok := r.appendConvergedFast(dst, b, preferred); ok {
+		return out
+	}
+	dst = dst[:start]
+	first, stayBefore := findMoved(b, preferred)
+	if first < 0 {
+		return append(dst, b...)
+	}
+	out, ok := r.rewrite(dst, b, first, stayBefore, preferred)
+	if !ok {
+		return append(out[:start], convergeDecoded(b, preferred)...)
+	}
+	return out
+}
+
+// movedFields returns the map field whose entries move and the one whose
+// entries stay, for the setting preferred.
+func movedFields(preferred bool) (move, stay protowire.Number) {
+	if preferred {
+		return fieldDeprecatedTags, fieldTags
+	}
+	return fieldTags, fieldDeprecatedTags
+}
+
+// findMoved returns where the first field to move is in b (-1: nothing to
+// move, or bytes that are not well-formed before it), and whether a field
+// that stays in its map comes before it.
+//
+// It runs once per envelope and subscriber on the way out, so it reads the
+// top-level fields with scanField (no closure, one-byte tags and lengths
+// read inline).
+func findMoved(b []byte, preferred bool) (first int, stayBefore bool) {
+	move, stay := movedFields(preferred)
+	for i := 0; i < len(b); {
+		num, typ, n, _ := scanField(b[i:])
+		if n < 0 {
+			return -1, false
+		}
+		if typ == protowire.BytesType {
+			if num == move {
+				return i, stayBefore
+			}
+			stayBefore = stayBefore || num == stay
+		}
+		i += n
+	}
+	return -1, false
+}
+
+// rewrite appends to out the envelope b with its tags moved, given what
+// findMoved found: the envelope's other fields byte for byte (copied in
+// runs, one append each), then the entries that stay, then the moved ones.
+// false when b is not well-formed or holds what the byte rewrite leaves to
+// convergeDecoded; out then holds a partial write past its length.
+func (r *tagRewriter) rewrite(out, b []byte, first int, stayBefore, preferred bool) ([]byte, bool) {
+	move, stay := movedFields(preferred)
+	kept, moved := r.kept[:0], r.moved[:0]
+	defer func() { r.kept, r.moved = kept, moved }()
+	// run is where the fields not yet copied to out begin.
 	i, run := 0, 0
 	if !stayBefore {
 		i = first // b[:first] is one run of other fields
@@ -113,8 +156,7 @@ func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
 	for i < len(b) {
 		num, typ, n, at := scanField(b[i:])
 		if n < 0 {
-			r.kept, r.moved = kept, moved
-			return convergeDecoded(b, preferred)
+			return out, false
 		}
 		if typ == protowire.BytesType && (num == stay || num == move) {
 			out = append(out, b[run:i]...)
@@ -124,19 +166,15 @@ func (r *tagRewriter) converge(b []byte, preferred bool) []byte {
 			} else {
 				var ok bool
 				if moved, ok = appendMoved(moved, b[i+at:i+n], preferred); !ok {
-					r.kept, r.moved = kept, moved
-					return convergeDecoded(b, preferred)
+					return out, false
 				}
 			}
 		}
 		i += n
 	}
 	out = append(out, b[run:]...)
-	r.kept, r.moved = kept, moved
 	out = append(out, kept...)
-	out = append(out, moved...)
-	r.buf = out
-	return out[start:len(out):len(out)]
+	return append(out, moved...), true
 }
 
 // scanField reads the field at the start of b: its number, wire type, the
@@ -217,7 +255,9 @@ func convergeDecoded(b []byte, preferred bool) []byte {
 		}
 		e.Tags = nil
 	}
-	out, err := proto.Marshal(&e)
+	// Deterministic: map entries sorted by key, so that the same
+	// envelope gives the same bytes each time (to every subscriber).
+	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(&e)
 	if err != nil {
 		return b
 	}

@@ -45,7 +45,8 @@ type Envelope struct {
 }
 
 // Codec is a grpc.CodecV2 named "proto" (so peers see ordinary
-// application/grpc+proto traffic) that handles *Batch and *Envelope itself.
+// application/grpc+proto traffic) that handles *Batch, *Envelope and
+// *Message itself.
 type Codec struct{}
 
 var protoCodec = encoding.GetCodecV2("proto")
@@ -68,6 +69,8 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 		return mem.BufferSlice{mem.NewBuffer(buf, Pool)}, nil
 	case *Envelope:
 		return copyOut(m.Raw), nil
+	case *Message:
+		return m.take(), nil
 	}
 	return protoCodec.Marshal(v)
 }
