@@ -70,6 +70,10 @@ type Step struct {
 	// The router's read-type and write-type system calls over the same
 	// window as CPU (/proc/PID/io syscr, syscw).
 	SysReads, SysWrites uint64
+	// Switches counts the router's threads' voluntary context switches
+	// over the same window (procSwitches): thread sleeps, each ended by a
+	// wake-up.
+	Switches uint64
 }
 
 // PerThousand returns n per thousand envelopes delivered.
@@ -248,6 +252,10 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 	if err != nil {
 		return st, err
 	}
+	sw0, err := procSwitches(rp.Pid())
+	if err != nil {
+		return st, err
+	}
 	start := time.Now()
 	sent := make([]sendCount, cfg.Senders)
 	errs := make([]error, cfg.Senders)
@@ -295,6 +303,11 @@ func runStep(ctx context.Context, cfg Config, rate, run int, batch []byte, stder
 		return st, err
 	}
 	st.SysReads, st.SysWrites = rd1-rd0, wr1-wr0
+	sw1, err := procSwitches(rp.Pid())
+	if err != nil {
+		return st, err
+	}
+	st.Switches = sw1 - min(sw0, sw1)
 	if st.RSS, st.PeakRSS, err = procRSS(rp.Pid()); err != nil {
 		return st, err
 	}

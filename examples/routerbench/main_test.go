@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -95,6 +96,27 @@ func TestProcReadsThisProcess(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, r1-r0, uint64(2))
 	assert.Equal(t, w0, w1)
+}
+
+// A goroutine locked to its thread that sleeps puts that thread to sleep
+// each time: each sleep is one voluntary context switch of the process.
+func TestProcSwitchesCountsSleeps(t *testing.T) {
+	pid := os.Getpid()
+	done := make(chan [2]uint64)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		s0, err := procSwitches(pid)
+		assert.NoError(t, err)
+		for range 20 {
+			time.Sleep(time.Millisecond)
+		}
+		s1, err := procSwitches(pid)
+		assert.NoError(t, err)
+		done <- [2]uint64{s0, s1}
+	}()
+	s := <-done
+	assert.GreaterOrEqual(t, s[1]-s[0], uint64(20))
 }
 
 func TestFlagsAreChecked(t *testing.T) {
