@@ -56,6 +56,7 @@ func run(args []string) int {
 		tune        tuning
 		edge        edgeFlags
 		diag        diagnostics
+		procs       procsFlag
 		maxConns    = fs.Int("max-connections", serve.DefaultMaxConnections, "connections held open at once on -addr, and on -gateway-addr (0: no limit); more are closed at once and counted")
 		budget      cli.MemoryBudget
 		maxStreams  = fs.Int("max-streams", serve.DefaultMaxStreams, "Egress streams served at once, and gateway streams at once; more are refused and counted")
@@ -71,6 +72,7 @@ func run(args []string) int {
 	tune.Flags(fs)
 	edge.Flags(fs)
 	diag.Flags(fs)
+	procs.Flags(fs)
 	logf := cli.LogLevel(fs)
 	if code, ok := cli.Parse(fs, args); !ok {
 		return code
@@ -80,6 +82,12 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "router: %v\n", err)
 		return 2
 	}
+	gomaxprocs, err := procs.Apply()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "router: %v\n", err)
+		return 2
+	}
+	logger.Debug("router: processors", "gomaxprocs", gomaxprocs)
 	serverTLS, err := tlsFiles.ServerConfig()
 	if err != nil {
 		return cli.Fatal("router", err)
