@@ -332,7 +332,8 @@ func (r *Router) publishFrom(buf diode.Buffer[[]byte], first []byte, has bool) (
 func (r *Router) wakeBurst() {
 	for _, s := range r.burst {
 		s.inBurst = false
-		s.wake.signal()
+		s.wake.signal(s.burstN)
+		s.burstN = 0
 	}
 	clear(r.burst)
 	r.burst = r.burst[:0]
@@ -394,9 +395,10 @@ func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) bool {
 func (p *routerDelivery) hand(s *routerSub) {
 	s.buf.Set(p.env)
 	if p.burst == nil {
-		s.wake.signal()
+		s.wake.signal(1)
 		return
 	}
+	s.burstN++
 	if !s.inBurst {
 		s.inBurst = true
 		*p.burst = append(*p.burst, s)
@@ -671,16 +673,18 @@ func (r *Router) routerDrained() bool {
 
 // routerSub is a Router's Subscription.
 type routerSub struct {
-	r       *Router
-	id      uint64
-	shardID string
-	detName string
-	sels    []*envelope.Selector
-	idx     routerSelIndex
-	buf     diode.Buffer[[]byte]
-	wake    subWaker     // beside buf: the router reads both per envelope
-	inBurst bool         // in Router.burst; under Router.pubMu
-	group   *routerGroup // set under Router.mu
+	r         *Router
+	id        uint64
+	shardID   string
+	detName   string
+	sels      []*envelope.Selector
+	idx       routerSelIndex
+	buf       diode.Buffer[[]byte]
+	wake      subWaker     // beside buf: the router reads both per envelope
+	inBurst   bool         // in Router.burst; under Router.pubMu
+	burstN    int          // envelopes written to it in this burst; under Router.pubMu
+	fillTimer *time.Timer  // WaitFill's; under readMu
+	group     *routerGroup // set under Router.mu
 
 	ctx    context.Context // canceled by Close: wakes a waiting Next
 	cancel context.CancelFunc
@@ -716,6 +720,7 @@ func (s *routerSub) Next(ctx context.Context) ([]byte, error) {
 		}
 		// Raise the flag, then look once more: either this look sees what
 		// a writer published or the writer sees the flag (see subWaker).
+		s.wake.target.Store(s.wake.written.Load() + 1)
 		s.wake.sleeping.Store(true)
 		if v, ok := s.buf.TryNext(); ok {
 			s.wake.sleeping.Store(false)

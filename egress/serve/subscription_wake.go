@@ -18,14 +18,24 @@ import "sync/atomic"
 // The router signals once per burst of Run's, after the burst: a sleeping
 // reader wakes once and finds the whole burst, instead of waking at the
 // first envelope and racing the router through the rest.
+//
+// A reader that wants a batch's worth (WaitFill) sleeps until the router
+// has written that many since it went to sleep: written counts the
+// router's writes (added once per burst) and target is the count to wake
+// it at. A reader that wants the next envelope (Next) sets target to one
+// more than written.
 type subWaker struct {
 	sleeping atomic.Bool
+	written  atomic.Uint64 // envelopes the router wrote, added after writing them
+	target   atomic.Uint64 // wake the sleeping reader once written reaches it
 	ch       chan struct{}
 }
 
-// signal wakes the reader if it sleeps; called after writing.
-func (w *subWaker) signal() {
-	if w.sleeping.Load() && w.sleeping.CompareAndSwap(true, false) {
+// signal counts n envelopes written and wakes the reader if it sleeps and
+// they make its target; called after writing them.
+func (w *subWaker) signal(n int) {
+	c := w.written.Add(uint64(n))
+	if w.sleeping.Load() && c >= w.target.Load() && w.sleeping.CompareAndSwap(true, false) {
 		select {
 		case w.ch <- struct{}{}:
 		default:

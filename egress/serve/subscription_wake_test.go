@@ -80,3 +80,53 @@ func TestPublishWakesAReader(t *testing.T) {
 	require.NoError(t, r.Publish(env))
 	assert.Equal(t, env, <-got)
 }
+
+// A reader waiting for a batch's worth (WaitFill) is woken once, when
+// Run's bursts make it up, not once per burst: two bursts of 100 leave a
+// reader that wants 250 asleep, the third wakes it.
+func TestWaitFillWakesOnceTheBatchIsThere(t *testing.T) {
+	r := routerTestNew(t)
+	sub := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
+	rs := sub.(*routerSub)
+	woke := make(chan error, 1)
+	go func() { woke <- rs.WaitFill(context.Background(), 250, time.Minute) }()
+	require.Eventually(t, rs.wake.sleeping.Load, 5*time.Second, time.Millisecond, "the reader sleeps")
+
+	in, err := diode.NewManyToOne[[]byte](1000)
+	require.NoError(t, err)
+	runTestDrained(t, r, in, 100)
+	runTestDrained(t, r, in, 100)
+	assert.True(t, rs.wake.sleeping.Load(), "woken before its batch was there")
+	select {
+	case err := <-woke:
+		t.Fatalf("WaitFill returned early: %v", err)
+	default:
+	}
+	runTestDrained(t, r, in, 100)
+	require.NoError(t, <-woke)
+	assert.Len(t, routerTestDrain(sub), 300)
+}
+
+// WaitFill returns at once when the batch is there already, after d when
+// it never comes, and with the context's error or ErrSubscriptionClosed.
+func TestWaitFillBounds(t *testing.T) {
+	r := routerTestNew(t)
+	sub := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
+	rs := sub.(*routerSub)
+	env := serverTestLog(t, 1)
+	for range 3 {
+		require.NoError(t, r.Publish(env))
+	}
+	require.NoError(t, rs.WaitFill(context.Background(), 3, time.Minute), "already there")
+	start := time.Now()
+	require.NoError(t, rs.WaitFill(context.Background(), 10, 20*time.Millisecond))
+	assert.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, rs.WaitFill(ctx, 10, time.Minute), context.Canceled)
+	go func() {
+		assert.Eventually(t, rs.wake.sleeping.Load, 5*time.Second, time.Millisecond)
+		_ = sub.Close()
+	}()
+	assert.ErrorIs(t, rs.WaitFill(context.Background(), 10, time.Minute), ErrSubscriptionClosed)
+}

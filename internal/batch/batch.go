@@ -106,10 +106,8 @@ func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[
 			emit()
 			continue
 		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		v, err := buf.Next(wctx)
-		cancel()
-		if err != nil {
+		var err error
+		if batch, err = waitPartial(ctx, buf, batch, cfg.Size, wait); err != nil {
 			emit()
 			if ctx.Err() != nil {
 				return drain(buf, cfg, batch, flush, ctx.Err())
@@ -119,7 +117,6 @@ func Run[T any](ctx context.Context, buf Reader[T], cfg Config, flush FlushFunc[
 			}
 			continue
 		}
-		batch = append(batch, v)
 	}
 }
 
