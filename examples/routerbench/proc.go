@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,29 +42,42 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTick, nil
 }
 
+// procFields reads the "key: value" lines of a /proc file (status, io)
+// and returns the values of the keys asked for, as numbers (a " kB" unit
+// dropped); a key missing from the file is an error.
+func procFields(path string, keys ...string) (map[string]uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]uint64, len(keys))
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || !slices.Contains(keys, k) {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("routerbench: %s %s: %w", path, k, err)
+		}
+		out[k] = n
+	}
+	for _, k := range keys {
+		if _, ok := out[k]; !ok {
+			return nil, fmt.Errorf("routerbench: %s has no %s", path, k)
+		}
+	}
+	return out, nil
+}
+
 // procRSS returns the current (VmRSS) and peak (VmHWM) resident set size of
 // process pid in bytes.
 func procRSS(pid int) (rss, peak uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	f, err := procFields(fmt.Sprintf("/proc/%d/status", pid), "VmRSS", "VmHWM")
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("routerbench: /proc/%d/status %s: %w", pid, k, err)
-		}
-		if k == "VmRSS" {
-			rss = kb << 10
-		} else {
-			peak = kb << 10
-		}
-	}
-	return rss, peak, nil
+	return f["VmRSS"] << 10, f["VmHWM"] << 10, nil
 }
 
 // procSyscalls returns how many read-type and write-type system calls
@@ -72,29 +86,9 @@ func procRSS(pid int) (rss, peak uint64, err error) {
 // write, writev, pwrite and send... as writes (not epoll_wait, futex or
 // the scheduler's other calls).
 func procSyscalls(pid int) (reads, writes uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	f, err := procFields(fmt.Sprintf("/proc/%d/io", pid), "syscr", "syscw")
 	if err != nil {
 		return 0, 0, err
 	}
-	found := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || (k != "syscr" && k != "syscw") {
-			continue
-		}
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("routerbench: /proc/%d/io %s: %w", pid, k, err)
-		}
-		if k == "syscr" {
-			reads = n
-		} else {
-			writes = n
-		}
-		found++
-	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("routerbench: /proc/%d/io has no syscr and syscw", pid)
-	}
-	return reads, writes, nil
+	return f["syscr"], f["syscw"], nil
 }

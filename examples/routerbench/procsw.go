@@ -1,11 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
-	"strconv"
-	"strings"
 )
 
 // procSwitches returns how many times the threads of process pid have
@@ -25,21 +24,14 @@ func procSwitches(pid int) (uint64, error) {
 	}
 	var n uint64
 	for _, path := range dirs {
-		b, err := os.ReadFile(path)
-		if err != nil {
+		f, err := procFields(path, "voluntary_ctxt_switches")
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // the thread ended meanwhile
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			k, v, ok := strings.Cut(line, ":")
-			if !ok || k != "voluntary_ctxt_switches" {
-				continue
-			}
-			c, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("routerbench: %s: %w", path, err)
-			}
-			n += c
+		if err != nil {
+			return 0, err
 		}
+		n += f["voluntary_ctxt_switches"]
 	}
 	return n, nil
 }
