@@ -37,6 +37,7 @@ type Config struct {
 	SubBuffer   int           // the router's per-subscription diode (envelopes; 0: its own default)
 	ProfileDir  string        // when set, the router writes cpu-<rate>-<run>.pprof here
 	Router      string        // the router binary
+	Relay       bool          // build the relay (examples/routerbench/relay) instead of the router when Router is empty
 	RouterArgs  []string      // more flags for the router (e.g. -shed-when-full, -grpc-read-buffer 65536)
 	SubWindow   int           // subscribers' HTTP/2 receive window in bytes (0: grpc-go's, estimated from 64 KiB)
 	SenderBuf   int           // envelopes the senders buffer, all together, while the router reads nothing (an agent's diode); beyond it they drop and count

@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Buffer, "buffer", 10000, "the router's ingress diode (envelopes; Loggregator's 10,000)")
 	fs.IntVar(&cfg.SubBuffer, "subscription-buffer", 0, "the router's per-subscription diode (envelopes; Loggregator's 1,000; 0: the router's own default)")
 	fs.StringVar(&cfg.Router, "router", "", "router binary to run (default: go build examples/router into a temporary directory)")
+	fs.BoolVar(&cfg.Relay, "relay", false, "build and run the relay (examples/routerbench/relay) instead of the router: a gRPC server on the router's transport that only passes messages on, the floor any v2 router over mutual TLS pays")
 	routerFlags := fs.String("router-flags", "", `more flags for the router program, space-separated (e.g. "-shed-when-full -grpc-read-buffer 65536")`)
 	fs.IntVar(&cfg.SenderBuf, "sender-buffer", 10000, "envelopes the senders buffer, all together, while the router pushes back (an agent's diode); paced batches due beyond it are dropped and counted as the senders' drops")
 	fs.IntVar(&cfg.SubWindow, "sub-window", 0, "subscribers' HTTP/2 receive window per stream and connection in bytes (0: grpc-go's, estimated from 64 KiB)")
@@ -70,6 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	case cfg.Subscribers < 1 || cfg.Subscribers > 2:
 		fmt.Fprintln(stderr, "routerbench: -subscribers must be 1 or 2")
+		return 2
+	case cfg.Relay && cfg.Router != "":
+		fmt.Fprintln(stderr, "routerbench: -relay and -router: give one")
 		return 2
 	case cfg.Runs < 1 || cfg.Duration <= 0 || cfg.Buffer < 1 || cfg.SubBuffer < 0:
 		fmt.Fprintln(stderr, "routerbench: -runs, -duration and -buffer must be positive, -subscription-buffer not negative")
@@ -125,7 +129,7 @@ func runTable(ctx context.Context, cfg Config, stdout, stderr io.Writer) ([]Step
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		if cfg.Router, err = buildRouter(ctx, dir, stderr); err != nil {
+		if cfg.Router, err = buildRouter(ctx, dir, cfg.Relay, stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -142,7 +146,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) ([]Step, err
 	}
 	defer os.RemoveAll(dir)
 	if cfg.Router == "" {
-		if cfg.Router, err = buildRouter(ctx, dir, stderr); err != nil {
+		if cfg.Router, err = buildRouter(ctx, dir, cfg.Relay, stderr); err != nil {
 			return nil, err
 		}
 	}

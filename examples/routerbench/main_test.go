@@ -22,16 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // router program is built and run with mutual TLS, nothing is lost at
 // 2,000 envelopes per second, every column is filled and the CSV has a row.
 func TestStudyAtALowRate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the router program")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	var out, errs bytes.Buffer
-	code := run(ctx, []string{"-rates", "2000", "-duration", "1s", "-subscribers", "2", "-profile", "-out", dir}, &out, &errs)
-	t.Log(out.String())
-	require.Equal(t, 0, code, errs.String())
+	dir := study(t)
 
 	f, err := os.Open(filepath.Join(dir, "routerbench.csv"))
 	require.NoError(t, err)
@@ -159,4 +150,67 @@ func TestTableMedians(t *testing.T) {
 	assert.Len(t, TableRows(), 8)
 	// Eight rows, three 10 s runs each, stay under 8 minutes.
 	assert.Less(t, tableDuration(TableRows(), Config{Runs: 3, Duration: 10 * time.Second}), 8*time.Minute)
+}
+
+// The relay, the floor under the router's figures, runs under the same
+// harness: built, started with mutual TLS, it passes on every envelope at a
+// low rate, counts them in as the router does, and writes its profile.
+func TestRelayAtALowRate(t *testing.T) {
+	dir := study(t, "-relay")
+	rows := readCSV(t, filepath.Join(dir, "routerbench.csv"))
+	require.Len(t, rows, 1)
+	sent := rows[0]["sent"]
+	assert.InDelta(t, 2000, sent, 200)
+	assert.Equal(t, 2*sent, rows[0]["delivered"])
+	assert.Equal(t, 0.0, rows[0]["egress_dropped"])
+	fi, err := os.Stat(filepath.Join(dir, "cpu-2000-1.pprof"))
+	require.NoError(t, err)
+	assert.Positive(t, fi.Size())
+}
+
+func TestRelayAndRouterExclude(t *testing.T) {
+	var out, errs bytes.Buffer
+	assert.Equal(t, 2, run(context.Background(), []string{"-relay", "-router", "/bin/true"}, &out, &errs))
+	assert.Contains(t, errs.String(), "-relay and -router")
+}
+
+// study runs routerbench at 2,000 envelopes a second for 1 s with two
+// subscribers (a copy each) and profiles, with the extra flags, and returns
+// the directory it wrote into. It builds a program: skipped with -short.
+func study(t *testing.T, extra ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs a program")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	var out, errs bytes.Buffer
+	args := append(extra, "-rates", "2000", "-duration", "1s", "-subscribers", "2", "-profile", "-out", dir)
+	code := run(ctx, args, &out, &errs)
+	t.Log(out.String())
+	require.Equal(t, 0, code, errs.String())
+	return dir
+}
+
+// readCSV reads routerbench.csv's numeric columns, one map per row.
+func readCSV(t *testing.T, path string) []map[string]float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.NotEmpty(t, rows)
+	var out []map[string]float64
+	for _, r := range rows[1:] {
+		m := map[string]float64{}
+		for i, h := range rows[0] {
+			if v, err := strconv.ParseFloat(r[i], 64); err == nil {
+				m[h] = v
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -54,14 +54,19 @@ func writeCerts(dir string) (*certs, error) {
 	return c, nil
 }
 
-// buildRouter builds examples/router into dir with `go build` and returns
-// the binary's path.
-func buildRouter(ctx context.Context, dir string, stderr io.Writer) (string, error) {
-	bin := filepath.Join(dir, "router")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/sluicelog/sluice/examples/router")
+// buildRouter builds examples/router (or with relay, the relay under
+// examples/routerbench/relay) into dir with `go build` and returns the
+// binary's path.
+func buildRouter(ctx context.Context, dir string, relay bool, stderr io.Writer) (string, error) {
+	name, pkg := "router", "github.com/sluicelog/sluice/examples/router"
+	if relay {
+		name, pkg = "relay", "github.com/sluicelog/sluice/examples/routerbench/relay"
+	}
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("routerbench: go build examples/router: %w", err)
+		return "", fmt.Errorf("routerbench: go build %s: %w", pkg, err)
 	}
 	return bin, nil
 }

@@ -1,0 +1,16 @@
+// Relay is the floor under routerbench's figures: a gRPC server with the
+// router's transport (mutual TLS with corked writes, a 128 KiB shared write
+// buffer, the wire codec) that serves loggregator.v2 BatchSender and
+// BatchedReceiver and does nothing else. Every message received is sent as
+// it is to every subscriber: no validation, no routing, no tag rewrite, no
+// diode, one goroutine hand-off. Whatever the router costs beyond what the
+// relay costs at the same rate is the router's own work; what the relay
+// costs, any router speaking v2 gRPC over TLS pays.
+//
+//	go build -o /tmp/relay ./examples/routerbench/relay
+//	go run ./examples/routerbench -router /tmp/relay -rates 300000 -senders 4
+//
+// It answers routerbench's flags and /metrics (ingress, dropped, subscriptions)
+// as the router does. Shard IDs and selectors are ignored: every subscriber
+// gets every message.
+package main
