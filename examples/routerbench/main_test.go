@@ -168,6 +168,16 @@ func TestRelayAtALowRate(t *testing.T) {
 	assert.Positive(t, fi.Size())
 }
 
+// Two subscribers of one shard ID share the relay's stream: every envelope
+// is delivered once.
+func TestRelaySharesAShardID(t *testing.T) {
+	rows := readCSV(t, filepath.Join(study(t, "-relay", "-split"), "routerbench.csv"))
+	require.Len(t, rows, 1)
+	assert.InDelta(t, 2000, rows[0]["sent"], 200)
+	assert.Equal(t, rows[0]["sent"], rows[0]["expected"])
+	assert.Equal(t, rows[0]["sent"], rows[0]["delivered"])
+}
+
 func TestRelayAndRouterExclude(t *testing.T) {
 	var out, errs bytes.Buffer
 	assert.Equal(t, 2, run(context.Background(), []string{"-relay", "-router", "/bin/true"}, &out, &errs))

@@ -31,13 +31,13 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	cli.Usage(fs, "relay: the floor under examples/routerbench. It serves loggregator.v2 BatchSender and\n"+
 		"BatchedReceiver over gRPC with mutual TLS, on the router's transport settings, and does\n"+
-		"nothing else: every message received is sent as it is to every subscriber.\n"+
+		"nothing else: every message received is sent as it is to one subscriber of each shard ID.\n"+
 		"It prints the address it listens on as its first line and stops on SIGINT or SIGTERM.",
 		"relay -addr 127.0.0.1:0 -metrics-addr 127.0.0.1:0 -tls-cert c.pem -tls-key k.pem -tls-ca ca.pem")
 	var (
 		addr        = fs.String("addr", "127.0.0.1:8082", "gRPC listen address")
 		metricsAddr = fs.String("metrics-addr", "127.0.0.1:0", "HTTP listen address of /metrics")
-		subBuffer   = fs.Int("subscription-buffer", 1000, "envelopes held per subscriber (in whole messages of 100); a message that finds no room is dropped and counted")
+		subBuffer   = fs.Int("subscription-buffer", 50000, "envelopes held per shard ID (in whole messages of 100); a message that finds no room is dropped and counted. Deep by default: the relay measures cost, and cost per envelope delivered means little when most are dropped")
 		writeBuf    = fs.Int("grpc-write-buffer", 128<<10, "bytes gRPC buffers per connection before writing to the socket (the router's default)")
 		readBuf     = fs.Int("grpc-read-buffer", 0, "bytes gRPC reads from the socket at once per connection (0: grpc-go's 32 KiB)")
 		window      = fs.Int("grpc-window", 0, "HTTP/2 initial window per stream in bytes, fixed (0: grpc-go's, estimated)")
@@ -70,7 +70,7 @@ func run(args []string) int {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
-	r := &relay{depth: max(1, *subBuffer/100)}
+	r := &relay{depth: max(1, *subBuffer/100), queues: map[string]*shard{}}
 	opts := []grpc.ServerOption{
 		wire.ServerOption(), wire.PoolServerOption(),
 		grpc.Creds(tlscork.Credentials(credentials.NewTLS(serverTLS))),
@@ -108,17 +108,24 @@ func run(args []string) int {
 	return 0
 }
 
-// relay hands every received message to every subscriber's queue, or drops
-// it there when the queue is full. Its counters are named as the router's
-// are, so routerbench reads them the same way.
+// relay hands every received message to each shard ID's queue, or drops it
+// there when the queue is full; the subscribers of a shard ID take turns
+// reading its queue, so each gets a share. Its counters are named as the
+// router's are, so routerbench reads them the same way.
 type relay struct {
-	depth int // messages a subscriber's queue holds
+	depth int // messages a shard ID's queue holds
 
-	mu   sync.Mutex
-	subs []chan []byte
+	mu     sync.Mutex
+	queues map[string]*shard
 
 	ingress atomic.Uint64 // envelopes received
-	dropped atomic.Uint64 // envelopes dropped at a full subscriber queue
+	dropped atomic.Uint64 // envelopes dropped at a full queue
+}
+
+// shard is one shard ID's queue and how many subscribers read it.
+type shard struct {
+	q       chan []byte
+	readers int
 }
 
 func (r *relay) BatchSender(stream grpc.ServerStream) error {
@@ -137,9 +144,9 @@ func (r *relay) BatchSender(stream grpc.ServerStream) error {
 		}
 		r.ingress.Add(uint64(len(split)))
 		r.mu.Lock()
-		for _, q := range r.subs {
+		for _, sh := range r.queues {
 			select {
-			case q <- b.Raw:
+			case sh.q <- b.Raw:
 			default:
 				r.dropped.Add(uint64(len(split)))
 			}
@@ -148,18 +155,21 @@ func (r *relay) BatchSender(stream grpc.ServerStream) error {
 	}
 }
 
-func (r *relay) BatchedReceiver(_ *envelope.EgressBatchRequest, stream grpc.ServerStream) error {
-	q := make(chan []byte, r.depth)
+func (r *relay) BatchedReceiver(req *envelope.EgressBatchRequest, stream grpc.ServerStream) error {
+	id := req.GetShardId()
 	r.mu.Lock()
-	r.subs = append(r.subs, q)
+	sh := r.queues[id]
+	if sh == nil {
+		sh = &shard{q: make(chan []byte, r.depth)}
+		r.queues[id] = sh
+	}
+	sh.readers++
+	q := sh.q
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		for i, s := range r.subs {
-			if s == q {
-				r.subs = append(r.subs[:i], r.subs[i+1:]...)
-				break
-			}
+		if sh.readers--; sh.readers == 0 {
+			delete(r.queues, id)
 		}
 		r.mu.Unlock()
 	}()
@@ -210,7 +220,10 @@ func (r *relay) Receiver(*envelope.EgressRequest, grpc.ServerStream) error {
 
 func (r *relay) metrics(w http.ResponseWriter, _ *http.Request) {
 	r.mu.Lock()
-	subs := len(r.subs)
+	subs := 0
+	for _, sh := range r.queues {
+		subs += sh.readers
+	}
 	r.mu.Unlock()
 	fmt.Fprintf(w, "ingress{component=\"ingress_server\"} %d\n", r.ingress.Load())
 	fmt.Fprintf(w, "dropped{component=\"router\",direction=\"egress\"} %d\n", r.dropped.Load())
