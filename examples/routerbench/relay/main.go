@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ func run(args []string) int {
 		readBuf     = fs.Int("grpc-read-buffer", 0, "bytes gRPC reads from the socket at once per connection (0: grpc-go's 32 KiB)")
 		window      = fs.Int("grpc-window", 0, "HTTP/2 initial window per stream in bytes, fixed (0: grpc-go's, estimated)")
 		connWindow  = fs.Int("grpc-conn-window", 0, "HTTP/2 initial window per connection in bytes (0: estimated)")
+		procs       = fs.Int("procs", 0, "GOMAXPROCS (0: Go's default), as the router's -procs")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 		tlsFiles    cli.TLSFiles
 	)
@@ -59,6 +61,12 @@ func run(args []string) int {
 	}
 	if serverTLS == nil {
 		return cli.Fatal("relay", errors.New("-tls-cert and -tls-key are required: the relay measures the TLS router's floor"))
+	}
+	if *procs < 0 {
+		return cli.Fatal("relay", errors.New("-procs must not be negative"))
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
