@@ -99,6 +99,7 @@ func (o allOption) applyGateway(c *gatewayConfig) { o.gateway(c) }
 type routerConfig struct {
 	newBuffer func() (diode.Buffer[[]byte], error) // WithSubscriptionBuffer, or nil: sub
 	sub       subBuffer
+	fill      fillBound // set by NewRouter from sub, or for a WithSubscriptionBuffer factory
 	limits    Limits
 	logger    *slog.Logger
 	grace     time.Duration

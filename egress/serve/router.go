@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -140,11 +141,13 @@ func NewRouter(opts ...RouterOption) (*Router, error) {
 		return nil, err
 	}
 	cfg.limits = lim
+	cfg.fill = fillBound{envelopes: 2} // a buffer of unknown size: WaitFill waits for one envelope, as Next does
 	if cfg.newBuffer == nil {
 		if err := cfg.sub.newPool(); err != nil {
 			return nil, err
 		}
 		cfg.newBuffer = cfg.sub.factory()
+		cfg.fill = cfg.sub.fillBound()
 	}
 	// Check the buffer factory once, so a bad size fails here and not on the
 	// first Subscribe.
@@ -332,8 +335,8 @@ func (r *Router) publishFrom(buf diode.Buffer[[]byte], first []byte, has bool) (
 func (r *Router) wakeBurst() {
 	for _, s := range r.burst {
 		s.inBurst = false
-		s.wake.signal(s.burstN)
-		s.burstN = 0
+		s.wake.signal(s.burstN, s.burstBytes)
+		s.burstN, s.burstBytes = 0, 0
 	}
 	clear(r.burst)
 	r.burst = r.burst[:0]
@@ -395,10 +398,11 @@ func (p *routerDelivery) deliver(e *routerEntry, rt *envelope.Route) bool {
 func (p *routerDelivery) hand(s *routerSub) {
 	s.buf.Set(p.env)
 	if p.burst == nil {
-		s.wake.signal(1)
+		s.wake.signal(1, len(p.env))
 		return
 	}
 	s.burstN++
+	s.burstBytes += len(p.env)
 	if !s.inBurst {
 		s.inBurst = true
 		*p.burst = append(*p.burst, s)
@@ -673,18 +677,19 @@ func (r *Router) routerDrained() bool {
 
 // routerSub is a Router's Subscription.
 type routerSub struct {
-	r         *Router
-	id        uint64
-	shardID   string
-	detName   string
-	sels      []*envelope.Selector
-	idx       routerSelIndex
-	buf       diode.Buffer[[]byte]
-	wake      subWaker     // beside buf: the router reads both per envelope
-	inBurst   bool         // in Router.burst; under Router.pubMu
-	burstN    int          // envelopes written to it in this burst; under Router.pubMu
-	fillTimer *time.Timer  // WaitFill's; under readMu
-	group     *routerGroup // set under Router.mu
+	r          *Router
+	id         uint64
+	shardID    string
+	detName    string
+	sels       []*envelope.Selector
+	idx        routerSelIndex
+	buf        diode.Buffer[[]byte]
+	wake       subWaker     // beside buf: the router reads both per envelope
+	inBurst    bool         // in Router.burst; under Router.pubMu
+	burstN     int          // envelopes written to it in this burst; under Router.pubMu
+	burstBytes int          // and their bytes
+	fillTimer  *time.Timer  // WaitFill's; under readMu
+	group      *routerGroup // set under Router.mu
 
 	ctx    context.Context // canceled by Close: wakes a waiting Next
 	cancel context.CancelFunc
@@ -721,6 +726,7 @@ func (s *routerSub) Next(ctx context.Context) ([]byte, error) {
 		// Raise the flag, then look once more: either this look sees what
 		// a writer published or the writer sees the flag (see subWaker).
 		s.wake.target.Store(s.wake.written.Load() + 1)
+		s.wake.targetBytes.Store(math.MaxUint64)
 		s.wake.sleeping.Store(true)
 		if v, ok := s.buf.TryNext(); ok {
 			s.wake.sleeping.Store(false)

@@ -24,18 +24,26 @@ import "sync/atomic"
 // router's writes (added once per burst) and target is the count to wake
 // it at. A reader that wants the next envelope (Next) sets target to one
 // more than written.
+//
+// WaitFill also sets a target in bytes (writtenBytes, targetBytes), so
+// that a buffer bounded in bytes wakes its reader before it fills with
+// large envelopes.
 type subWaker struct {
-	sleeping atomic.Bool
-	written  atomic.Uint64 // envelopes the router wrote, added after writing them
-	target   atomic.Uint64 // wake the sleeping reader once written reaches it
-	ch       chan struct{}
+	sleeping     atomic.Bool
+	written      atomic.Uint64 // envelopes the router wrote, added after writing them
+	target       atomic.Uint64 // wake the sleeping reader once written reaches it
+	writtenBytes atomic.Uint64 // their bytes
+	targetBytes  atomic.Uint64 // or once writtenBytes reaches this
+	ch           chan struct{}
 }
 
-// signal counts n envelopes written and wakes the reader if it sleeps and
-// they make its target; called after writing them.
-func (w *subWaker) signal(n int) {
+// signal counts n envelopes of size bytes in all written and wakes the
+// reader if it sleeps and they make one of its targets; called after
+// writing them.
+func (w *subWaker) signal(n, size int) {
 	c := w.written.Add(uint64(n))
-	if w.sleeping.Load() && c >= w.target.Load() && w.sleeping.CompareAndSwap(true, false) {
+	b := w.writtenBytes.Add(uint64(size))
+	if w.sleeping.Load() && (c >= w.target.Load() || b >= w.targetBytes.Load()) && w.sleeping.CompareAndSwap(true, false) {
 		select {
 		case w.ch <- struct{}{}:
 		default:
