@@ -43,42 +43,34 @@ func fillTestAsleep(t *testing.T, woke chan error, after string) {
 	}
 }
 
-// A reader that wants a batch of 250 from a buffer of 64 envelopes is
-// woken once 32 are there, half the buffer, not left asleep while the
-// buffer overflows.
+// A reader that wants a batch of 250 is woken once half its buffer is
+// written, not left asleep while the buffer overflows: 32 envelopes of a
+// buffer of 64, or in a buffer bounded in bytes half its bytes, however
+// few envelopes that is (serverTestLog(t, 0..4) are all of one size).
 func TestWaitFillWakesAtHalfTheBuffer(t *testing.T) {
-	r := routerTestNew(t, WithSubscriptionDiode(64))
-	sub := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
-	rs := sub.(*routerSub)
-	woke := fillTestSleep(t, rs, 250)
-
-	in, err := diode.NewManyToOne[[]byte](1000)
-	require.NoError(t, err)
-	runTestDrained(t, r, in, 31)
-	fillTestAsleep(t, woke, "31 of 64")
-	runTestDrained(t, r, in, 1)
-	fillTestWoken(t, woke)
-	assert.Len(t, routerTestDrain(sub), 32)
-	assert.Zero(t, r.Stats().Dropped.Total())
-}
-
-// In a buffer bounded in bytes the reader is woken once half its bytes
-// are written, however few envelopes that is.
-func TestWaitFillWakesAtHalfTheBytes(t *testing.T) {
-	size := len(serverTestLog(t, 0))
-	r := routerTestNew(t, WithSubscriptionDiode(1000), WithSubscriptionBytes(int64(10*size)))
-	sub := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
-	rs := sub.(*routerSub)
-	woke := fillTestSleep(t, rs, 250)
-
-	in, err := diode.NewManyToOne[[]byte](1000)
-	require.NoError(t, err)
-	runTestDrained(t, r, in, 4) // serverTestLog(t, 0..3): all of one size
-	fillTestAsleep(t, woke, "4 of room for 10")
-	runTestDrained(t, r, in, 1)
-	fillTestWoken(t, woke)
-	assert.Len(t, routerTestDrain(sub), 5)
-	assert.Zero(t, r.Stats().Dropped.Total())
+	size := int64(len(serverTestLog(t, 0)))
+	for _, tc := range []struct {
+		name   string
+		opts   []RouterOption
+		asleep int // envelopes written that leave the reader asleep; one more wakes it
+	}{
+		{"envelopes", []RouterOption{WithSubscriptionDiode(64)}, 31},
+		{"bytes", []RouterOption{WithSubscriptionDiode(1000), WithSubscriptionBytes(10 * size)}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := routerTestNew(t, tc.opts...)
+			sub := routerTestSubscribe(t, r, routerTestReq("A", routerTestLogs("")))
+			woke := fillTestSleep(t, sub.(*routerSub), 250)
+			in, err := diode.NewManyToOne[[]byte](1000)
+			require.NoError(t, err)
+			runTestDrained(t, r, in, tc.asleep)
+			fillTestAsleep(t, woke, "half the buffer less one")
+			runTestDrained(t, r, in, 1)
+			fillTestWoken(t, woke)
+			assert.Len(t, routerTestDrain(sub), tc.asleep+1)
+			assert.Zero(t, r.Stats().Dropped.Total())
+		})
+	}
 }
 
 // A buffer from a WithSubscriptionBuffer factory, of a size the router
