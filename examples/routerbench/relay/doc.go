@@ -14,5 +14,11 @@
 // It answers routerbench's flags and /metrics (ingress, dropped, subscriptions)
 // as the router does. Selectors are ignored. Its queue per shard ID is deep
 // (50,000 envelopes by default): it measures cost, and a cost per envelope
-// delivered says little when most are dropped.
+// delivered says little when most are dropped. Every envelope it takes in
+// is sent or counted dropped: at a full queue, in a send that failed, or
+// left in the queue of a shard ID whose last subscriber left.
+//
+// It is a measuring tool, not a server to expose: beyond its queues and
+// grpc-go's defaults (4 MiB messages) it bounds nothing a client sends,
+// opens or holds, and it listens on loopback unless told otherwise.
 package main

@@ -127,13 +127,19 @@ type relay struct {
 	queues map[string]*shard
 
 	ingress atomic.Uint64 // envelopes received
-	dropped atomic.Uint64 // envelopes dropped at a full queue
+	dropped atomic.Uint64 // envelopes dropped: at a full queue, taken but not sent, or left in a queue no one reads
 }
 
 // shard is one shard ID's queue and how many subscribers read it.
 type shard struct {
-	q       chan []byte
+	q       chan message
 	readers int
+}
+
+// message is a received EnvelopeBatch and its envelope count.
+type message struct {
+	raw []byte
+	n   int
 }
 
 func (r *relay) BatchSender(stream grpc.ServerStream) error {
@@ -154,7 +160,7 @@ func (r *relay) BatchSender(stream grpc.ServerStream) error {
 		r.mu.Lock()
 		for _, sh := range r.queues {
 			select {
-			case sh.q <- b.Raw:
+			case sh.q <- message{b.Raw, len(split)}:
 			default:
 				r.dropped.Add(uint64(len(split)))
 			}
@@ -168,7 +174,7 @@ func (r *relay) BatchedReceiver(req *envelope.EgressBatchRequest, stream grpc.Se
 	r.mu.Lock()
 	sh := r.queues[id]
 	if sh == nil {
-		sh = &shard{q: make(chan []byte, r.depth)}
+		sh = &shard{q: make(chan message, r.depth)}
 		r.queues[id] = sh
 	}
 	sh.readers++
@@ -176,35 +182,51 @@ func (r *relay) BatchedReceiver(req *envelope.EgressBatchRequest, stream grpc.Se
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
+		last := false
 		if sh.readers--; sh.readers == 0 {
 			delete(r.queues, id)
+			last = true
 		}
 		r.mu.Unlock()
+		if last {
+			// No one writes to it any more: what it holds is dropped.
+			for {
+				select {
+				case m := <-q:
+					r.dropped.Add(uint64(m.n))
+				default:
+					return
+				}
+			}
+		}
 	}()
 	ctx := stream.Context()
 	var m wire.Message
 	defer m.Release()
 	for {
-		var raw []byte
+		var in message
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case raw = <-q:
+		case in = <-q:
 		}
 		// Up to gather messages queued now go out as one: EnvelopeBatch
 		// messages laid end to end are one EnvelopeBatch.
-		m.Reset(gather * len(raw))
-		m.B = append(m.B, raw...)
+		m.Reset(gather * len(in.raw))
+		m.B = append(m.B, in.raw...)
+		n := in.n
 	more:
 		for range gather - 1 {
 			select {
-			case raw = <-q:
-				m.B = append(m.B, raw...)
+			case in = <-q:
+				m.B = append(m.B, in.raw...)
+				n += in.n
 			default:
 				break more
 			}
 		}
 		if err := stream.SendMsg(&m); err != nil {
+			r.dropped.Add(uint64(n)) // taken from the queue, never sent
 			return err
 		}
 	}
